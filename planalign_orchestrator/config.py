@@ -1,0 +1,256 @@
+"""The simulation config: loaded from YAML, validated before anything is written.
+
+Validation is strict on purpose: a typo in a YAML key would otherwise silently fall
+back to a default and produce a plausible but wrong simulation. Every refusal is a
+``ConfigurationError`` naming the dotted key, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from planalign_orchestrator.exceptions import ConfigurationError
+
+CONFIG_FILE_NAME = "simulation_config.yaml"
+
+_RATE = dict(ge=0.0, lt=1.0)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+class SimulationSettings(_Section):
+    start_year: int = Field(2025, ge=2000, le=2100)
+    end_year: int = Field(2027, ge=2000, le=2100)
+    random_seed: int = Field(42, ge=0)
+    target_growth_rate: float = Field(0.03, gt=-1.0, lt=1.0)
+
+    @field_validator("end_year")
+    @classmethod
+    def _not_before_start(cls, end_year: int, info: ValidationInfo) -> int:
+        start_year = info.data.get("start_year")
+        if start_year is not None and end_year < start_year:
+            raise ValueError(f"end_year must not be before start_year {start_year}")
+        return end_year
+
+
+class WorkforceSettings(_Section):
+    termination_rate: float = Field(0.12, **_RATE)
+    new_hire_termination_rate: float = Field(0.25, **_RATE)
+
+
+class CompensationSettings(_Section):
+    """Overrides of the comp_levers seed; None keeps the per-level seed values."""
+
+    cola_rate: float | None = Field(None, **_RATE)
+    merit_rate: float | None = Field(None, **_RATE)
+    promotion_probability: float | None = Field(None, **_RATE)
+    promotion_raise: float | None = Field(None, **_RATE)
+
+
+class PlanSettings(_Section):
+    auto_enrollment: bool = True
+    default_deferral_rate: float = Field(0.06, **_RATE)
+    opt_out_rate: float = Field(0.10, **_RATE)
+    match_rate: float = Field(0.50, ge=0.0, le=1.0)
+    match_cap: float = Field(0.06, **_RATE)
+
+
+class PathSettings(_Section):
+    """Paths are relative to the folder holding the config file."""
+
+    census: str = "census.csv"
+    database: str = "simulation.duckdb"
+
+
+class SimulationConfig(_Section):
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    workforce: WorkforceSettings = Field(default_factory=WorkforceSettings)
+    compensation: CompensationSettings = Field(default_factory=CompensationSettings)
+    plan: PlanSettings = Field(default_factory=PlanSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @property
+    def census_path(self) -> Path:
+        return (self.workspace_dir / self.paths.census).resolve()
+
+    @property
+    def database_path(self) -> Path:
+        return (self.workspace_dir / self.paths.database).resolve()
+
+    def dbt_vars(self, simulation_year: int | None = None) -> dict[str, Any]:
+        """The dbt vars for one invocation; passed at run time so the parse is reused."""
+        s, w, c, p = self.simulation, self.workforce, self.compensation, self.plan
+        return {
+            "start_year": s.start_year,
+            "simulation_year": simulation_year if simulation_year is not None else s.start_year,
+            "random_seed": s.random_seed,
+            "target_growth_rate": s.target_growth_rate,
+            "termination_rate": w.termination_rate,
+            "new_hire_termination_rate": w.new_hire_termination_rate,
+            "cola_rate": c.cola_rate,
+            "merit_rate": c.merit_rate,
+            "promotion_probability": c.promotion_probability,
+            "promotion_raise": c.promotion_raise,
+            "auto_enrollment": p.auto_enrollment,
+            "default_deferral_rate": p.default_deferral_rate,
+            "opt_out_rate": p.opt_out_rate,
+            "match_rate": p.match_rate,
+            "match_cap": p.match_cap,
+            "census_path": str(self.census_path),
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def default_config_yaml() -> str:
+    """The commented config written into a new workspace."""
+    return """\
+# PlanAlign simulation config. Paths are relative to this file's folder.
+simulation:
+  start_year: 2025
+  end_year: 2027
+  random_seed: 42            # same config + seed => identical results
+  target_growth_rate: 0.03   # active headcount growth per year
+workforce:
+  termination_rate: 0.12           # experienced employees leaving per year
+  new_hire_termination_rate: 0.25  # share of the year's hires leaving in their first year
+compensation:        # null = use the per-level values of the comp_levers seed
+  cola_rate: null
+  merit_rate: null
+  promotion_probability: null
+  promotion_raise: null
+plan:
+  auto_enrollment: true
+  default_deferral_rate: 0.06
+  opt_out_rate: 0.10
+  match_rate: 0.50   # employer matches 50% of deferrals...
+  match_cap: 0.06    # ...up to 6% of compensation
+paths:
+  census: census.csv
+  database: simulation.duckdb
+"""
+
+
+def load_config(path: Path | str, *, require_census: bool = True) -> SimulationConfig:
+    """Load and validate a config file; raise ConfigurationError before anything is written."""
+    config_path = Path(path).resolve()
+    if not config_path.is_file():
+        raise ConfigurationError(
+            f"config file {config_path} does not exist",
+            config_path=config_path,
+            remediation="Run `planalign init` in the workspace folder to create a default config.",
+        )
+    try:
+        raw = yaml.safe_load(config_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(
+            f"not valid YAML: {exc}",
+            config_path=config_path,
+            remediation="Fix the YAML syntax at the line shown (indentation, colons, quotes).",
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(
+            f"expected a mapping of sections, got {type(raw).__name__}",
+            config_path=config_path,
+            remediation="Start from the default config written by `planalign init`.",
+        )
+    return validate_config(raw, workspace_dir=config_path.parent, config_path=config_path,
+                           require_census=require_census)
+
+
+def validate_config(
+    raw: dict[str, Any],
+    *,
+    workspace_dir: Path,
+    config_path: Path | None = None,
+    require_census: bool = True,
+) -> SimulationConfig:
+    """Validate a raw mapping (as read from YAML) into a SimulationConfig."""
+    try:
+        config = SimulationConfig.model_validate({**raw, "workspace_dir": workspace_dir})
+    except ValidationError as exc:
+        raise _first_configuration_error(exc, raw, config_path) from None
+    if require_census and not config.census_path.is_file():
+        raise ConfigurationError(
+            f"census file {config.census_path} does not exist",
+            key="paths.census",
+            value=config.paths.census,
+            config_path=config_path,
+            remediation=(
+                "Point paths.census at a CSV or Parquet census (relative to the config file), "
+                "or generate one with `planalign census generate --employees 5000 --out census.csv`."
+            ),
+        )
+    return config
+
+
+def _first_configuration_error(
+    exc: ValidationError, raw: dict[str, Any], config_path: Path | None
+) -> ConfigurationError:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc)
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return ConfigurationError(
+            f"unknown key (value {value!r})",
+            key=key,
+            value=value,
+            config_path=config_path,
+            remediation=_unknown_key_remediation(loc),
+        )
+    field = _field_for(loc)
+    expected = _describe_field(field) if field else ""
+    return ConfigurationError(
+        f"{error['msg']} (got {value!r})",
+        key=key or None,
+        value=value,
+        config_path=config_path,
+        remediation=f"Set {key or 'the config'} to {expected or 'a valid value'}.",
+    )
+
+
+def _section_model(loc: list[str]) -> type[BaseModel]:
+    model: type[BaseModel] = SimulationConfig
+    for part in loc[:-1]:
+        annotation = model.model_fields.get(part)
+        if annotation is None or not isinstance(annotation.annotation, type):
+            break
+        if issubclass(annotation.annotation, BaseModel):
+            model = annotation.annotation
+    return model
+
+
+def _unknown_key_remediation(loc: list[str]) -> str:
+    model = _section_model(loc)
+    known = [name for name in model.model_fields if name != "workspace_dir"]
+    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
+    prefix = ".".join(loc[:-1] + [close[0]]) if close else None
+    if prefix:
+        return f"Did you mean '{prefix}'? Rename the key; known keys here: {', '.join(known)}."
+    return f"Remove the key; known keys here: {', '.join(known)}."
+
+
+def _field_for(loc: list[str]) -> Any:
+    model = _section_model(loc)
+    return model.model_fields.get(loc[-1]) if loc else None
+
+
+def _describe_field(field: Any) -> str:
+    bounds = []
+    for meta in field.metadata:
+        for attr, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                bounds.append(f"{symbol} {bound}")
+    annotation = getattr(field.annotation, "__name__", str(field.annotation))
+    return f"a {annotation} " + " and ".join(bounds) if bounds else f"a {annotation}"

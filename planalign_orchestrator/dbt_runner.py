@@ -1,0 +1,327 @@
+"""DbtRunner: the only code that knows how dbt is invoked.
+
+dbt runs in-process through its Python API. Importing dbt costs seconds and parsing
+the project about two more, so both happen lazily and at most once per process and
+project: the parsed manifest is cached and handed to every later invocation, while
+per-year `--vars` are passed at run time (dbt honours them without re-parsing).
+After every invocation the DuckDB file is released, because dbt-duckdb would
+otherwise keep it open and lock other processes out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from planalign_orchestrator.exceptions import DbtError
+from planalign_orchestrator.progress import NodeFinished, NodeStarted
+
+logger = logging.getLogger(__name__)
+
+DB_PATH_ENV = "PLANALIGN_DB_PATH"
+NodeObserver = Callable[[NodeStarted | NodeFinished], None]
+_FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass(frozen=True)
+class ProjectNode:
+    """What the engine needs to know of a dbt node, without dbt's types."""
+
+    name: str
+    resource_type: str
+    materialized: str | None
+    tags: tuple[str, ...]
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    status: str
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    command: str
+    nodes: tuple[NodeResult, ...]
+    elapsed_seconds: float
+
+
+class DbtRunner:
+    """Runs dbt commands against one workspace's database, parsing the project once per process."""
+
+    _manifests: ClassVar[dict[tuple[str, str], Any]] = {}
+    _manifest_lock: ClassVar[threading.Lock] = threading.Lock()
+    _invoke_lock: ClassVar[threading.RLock] = threading.RLock()
+    invocation_count: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        project_dir: Path,
+        *,
+        db_path: Path,
+        target_dir: Path,
+        log_dir: Path,
+        threads: int = 1,
+        dbt_executable: str = "dbt",
+        base_vars: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        self.db_path = Path(db_path).resolve()
+        self.target_dir = Path(target_dir).resolve()
+        self.log_dir = Path(log_dir).resolve()
+        self.threads = threads
+        self.dbt_executable = dbt_executable
+        self.base_vars = dict(base_vars or {})
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.project_dir / "seeds"
+
+    # -- public commands ---------------------------------------------------------
+
+    def seed(
+        self,
+        select: Sequence[str],
+        *,
+        full_refresh: bool = True,
+        on_node: NodeObserver | None = None,
+    ) -> DbtInvocation:
+        args = ["seed", "--select", *select]
+        if full_refresh:
+            args.append("--full-refresh")
+        return self._invoke(args, vars=None, on_node=on_node)
+
+    def run(
+        self,
+        select: Sequence[str],
+        *,
+        vars: Mapping[str, Any] | None = None,
+        on_node: NodeObserver | None = None,
+    ) -> DbtInvocation:
+        return self._invoke(["run", "--select", *select], vars=vars, on_node=on_node)
+
+    def build(
+        self,
+        select: Sequence[str] = (),
+        *,
+        vars: Mapping[str, Any] | None = None,
+        on_node: NodeObserver | None = None,
+    ) -> DbtInvocation:
+        args = ["build"] + (["--select", *select] if select else [])
+        return self._invoke(args, vars=vars, on_node=on_node)
+
+    def test(
+        self,
+        select: Sequence[str] = (),
+        *,
+        vars: Mapping[str, Any] | None = None,
+    ) -> DbtInvocation:
+        args = ["test"] + (["--select", *select] if select else [])
+        return self._invoke(args, vars=vars, on_node=None)
+
+    def project_nodes(self) -> dict[str, ProjectNode]:
+        """Seeds and models of the project by name, from the (cached) parsed manifest."""
+        manifest = self._manifest()
+        nodes: dict[str, ProjectNode] = {}
+        for unique_id, node in manifest.nodes.items():
+            resource_type = unique_id.split(".", 1)[0]
+            if resource_type not in {"model", "seed"}:
+                continue
+            parents = tuple(
+                parent.split(".")[-1]
+                for parent in getattr(node.depends_on, "nodes", ())
+                if parent.split(".", 1)[0] in {"model", "seed"}
+            )
+            nodes[node.name] = ProjectNode(
+                name=node.name,
+                resource_type=resource_type,
+                materialized=getattr(node.config, "materialized", None),
+                tags=tuple(node.tags),
+                parents=parents,
+            )
+        return nodes
+
+    @classmethod
+    def parse_count(cls) -> int:
+        """How many manifests this process has parsed (the rest were reused)."""
+        return len(cls._manifests)
+
+    # -- invocation machinery ------------------------------------------------------
+
+    def _common_args(self) -> list[str]:
+        return [
+            "--project-dir", str(self.project_dir),
+            "--profiles-dir", str(self.project_dir),
+            "--target-path", str(self.target_dir),
+            "--log-path", str(self.log_dir),
+            "--log-level", "none",
+            "--log-level-file", "info",
+            "--no-send-anonymous-usage-stats",
+            "--no-version-check",
+            "--no-use-colors",
+        ]
+
+    def _manifest(self) -> Any:
+        key = (str(self.project_dir), self.db_path.stem)
+        with self._manifest_lock:
+            cached = self._manifests.get(key)
+            if cached is not None:
+                return cached
+            from dbt.cli.main import dbtRunner
+
+            started = time.perf_counter()
+            with self._database_env():
+                result = dbtRunner().invoke(["parse", "--no-write-json", *self._common_args()])
+            if not result.success or result.result is None:
+                raise DbtError(
+                    str(result.exception or "the project could not be parsed"),
+                    command=self._command_line(["parse"]),
+                    remediation=f"Fix the dbt project at {self.project_dir} (see {self.log_dir}/dbt.log).",
+                )
+            logger.info("Parsed dbt project %s in %.2fs", self.project_dir, time.perf_counter() - started)
+            self._manifests[key] = result.result
+            return result.result
+
+    def _invoke(
+        self,
+        args: list[str],
+        *,
+        vars: Mapping[str, Any] | None,
+        on_node: NodeObserver | None,
+    ) -> DbtInvocation:
+        manifest = self._manifest()
+        from dbt.cli.main import dbtRunner
+
+        merged_vars = {**self.base_vars, **(vars or {})}
+        full_args = [*args, *self._common_args(), "--threads", str(self.threads)]
+        if merged_vars:
+            full_args += ["--vars", json.dumps(merged_vars, sort_keys=True)]
+        tracker = _NodeTracker(on_node)
+        started = time.perf_counter()
+        with self._invoke_lock, self._database_env():
+            type(self).invocation_count += 1
+            try:
+                result = dbtRunner(manifest=manifest, callbacks=[tracker]).invoke(full_args)
+            finally:
+                _release_duckdb()
+        elapsed = time.perf_counter() - started
+        command_line = self._command_line(args, merged_vars)
+        if isinstance(result.exception, KeyboardInterrupt):
+            raise KeyboardInterrupt from result.exception
+        if not result.success:
+            raise self._failure(result, command_line)
+        logger.info("%s finished in %.2fs", " ".join(args[:1]), elapsed)
+        return DbtInvocation(command=command_line, nodes=tuple(tracker.results), elapsed_seconds=elapsed)
+
+    def _failure(self, result: Any, command_line: str) -> DbtError:
+        for node_result in getattr(result.result, "results", None) or []:
+            status = str(getattr(node_result.status, "value", node_result.status)).lower()
+            if status in _FAILED_STATUSES:
+                return DbtError(
+                    (node_result.message or status).strip(),
+                    command=command_line,
+                    node=node_result.node.name,
+                )
+        return DbtError(str(result.exception or "dbt reported failure"), command=command_line)
+
+    def _command_line(self, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
+        parts = [self.dbt_executable, *args, "--project-dir", str(self.project_dir),
+                 "--profiles-dir", str(self.project_dir)]
+        if vars:
+            parts += ["--vars", "'" + json.dumps(dict(vars), sort_keys=True) + "'"]
+        return f"{DB_PATH_ENV}={self.db_path} " + " ".join(parts)
+
+    def _database_env(self) -> "_EnvVar":
+        return _EnvVar(DB_PATH_ENV, str(self.db_path))
+
+
+class _EnvVar:
+    """Sets the profile's database env var for the duration of one invocation."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+        self.previous: str | None = None
+
+    def __enter__(self) -> None:
+        self.previous = os.environ.get(self.name)
+        os.environ[self.name] = self.value
+        os.environ.setdefault("DO_NOT_TRACK", "1")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is None:
+            os.environ.pop(self.name, None)
+        else:
+            os.environ[self.name] = self.previous
+
+
+class _NodeTracker:
+    """dbt event callback turning dbt's log events into NodeStarted/NodeFinished.
+
+    dbt calls it on its worker threads; it must never raise back into dbt.
+    """
+
+    def __init__(self, on_node: NodeObserver | None) -> None:
+        self.on_node = on_node
+        self.results: list[NodeResult] = []
+        self._started: dict[str, tuple[int, int, float]] = {}
+
+    def __call__(self, event: Any) -> None:
+        try:
+            name = event.info.name
+            if name == "LogStartLine":
+                self._node_started(event.data)
+            elif name == "NodeFinished":
+                self._node_finished(event.data)
+        except Exception:
+            logger.exception("Ignoring failure while handling dbt event")
+
+    def _node_started(self, data: Any) -> None:
+        info = data.node_info
+        self._started[info.unique_id] = (data.index, data.total, time.perf_counter())
+        if self.on_node:
+            self.on_node(NodeStarted(
+                node_name=info.node_name,
+                resource_type=info.unique_id.split(".", 1)[0],
+                index=data.index,
+                total=data.total,
+            ))
+
+    def _node_finished(self, data: Any) -> None:
+        info = data.node_info
+        index, total, began = self._started.get(info.unique_id, (0, 0, time.perf_counter()))
+        duration = time.perf_counter() - began
+        status = info.node_status or "unknown"
+        self.results.append(NodeResult(info.node_name, status, duration))
+        if self.on_node:
+            self.on_node(NodeFinished(
+                node_name=info.node_name,
+                resource_type=info.unique_id.split(".", 1)[0],
+                index=index,
+                total=total,
+                status=status,
+                duration_seconds=duration,
+            ))
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's connections so the file is free for other processes."""
+    try:
+        from dbt.adapters.factory import cleanup_connections
+
+        cleanup_connections()
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+    except Exception:
+        logger.exception("Could not release dbt's DuckDB connections")

@@ -1,0 +1,240 @@
+"""Every error a user can hit, each carrying what happened, where, and how to fix it.
+
+Messages follow dbt-core's style: the first line says what went wrong, the context
+lines say which step, file or key, and the last line is the remediation. The
+remediation is kept as its own attribute so faces (terminal, notebook widgets) can
+render it separately, and it is always part of ``str(error)`` so a plain traceback
+shows it too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+
+class NavigatorError(Exception):
+    """Base of every PlanAlign error: a message plus a remediation."""
+
+    default_remediation = "See the message above; re-run with --verbose for the full log."
+
+    def __init__(self, message: str, *, remediation: str | None = None) -> None:
+        self.message = message
+        self.remediation = remediation or self.default_remediation
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  To fix: {self.remediation}"
+
+
+class ConfigurationError(NavigatorError):
+    """A simulation config value is missing, unknown, of the wrong type or out of range."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        value: Any = None,
+        config_path: Path | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        self.key = key
+        self.value = value
+        self.config_path = config_path
+        where = f" in {config_path}" if config_path else ""
+        prefix = f"Invalid config key '{key}'{where}: " if key else (f"Invalid config{where}: " if where else "")
+        super().__init__(prefix + message, remediation=remediation)
+
+
+class CensusValidationError(NavigatorError):
+    """The census file exists but its rows cannot be simulated."""
+
+    def __init__(
+        self,
+        census_path: Path,
+        problem: str,
+        *,
+        offending_rows: Sequence[str] = (),
+        remediation: str | None = None,
+    ) -> None:
+        self.census_path = census_path
+        self.problem = problem
+        self.offending_rows = list(offending_rows)
+        lines = [f"Census {census_path} is invalid: {problem}"]
+        if self.offending_rows:
+            lines.append("  First offending rows:")
+            lines.extend(f"    {row}" for row in self.offending_rows)
+        super().__init__(
+            "\n".join(lines),
+            remediation=remediation
+            or f"Correct these rows in {census_path}, or point paths.census in the config at a valid file.",
+        )
+
+
+class DatabaseError(NavigatorError):
+    """A query against the simulation database failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        db_path: Path | None = None,
+        original_error: Exception | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        self.db_path = db_path
+        self.original_error = original_error
+        super().__init__(message, remediation=remediation)
+
+
+class DatabaseLockedError(DatabaseError):
+    """Another process holds the DuckDB file open for writing (this is not corruption)."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        holder: str | None = None,
+        pid: int | None = None,
+        original_error: Exception | None = None,
+    ) -> None:
+        self.holder = holder
+        self.pid = pid
+        who = f"process {pid} ({holder})" if pid else "another process"
+        super().__init__(
+            f"Database {db_path} is locked by {who}; DuckDB allows one writing process per file.",
+            db_path=db_path,
+            original_error=original_error,
+            remediation=(
+                f"Close the other program using it (a notebook kernel or `planalign` run; "
+                f"`kill {pid}` if it is stuck), then retry."
+                if pid
+                else "Close the other program using the database, then retry."
+            ),
+        )
+
+
+class DbtError(NavigatorError):
+    """A dbt invocation failed; names the node that failed and dbt's own message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str,
+        node: str | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        self.command = command
+        self.node = node
+        where = f" at node '{node}'" if node else ""
+        super().__init__(
+            f"dbt {command.split()[0]} failed{where}: {message}",
+            remediation=remediation
+            or f"Fix the model or its inputs, then retry; to reproduce by hand run `{command}`.",
+        )
+
+
+class HookError(NavigatorError):
+    """A pre-simulation hook failed, so the simulation did not start."""
+
+    def __init__(self, hook_name: str, original_error: BaseException) -> None:
+        self.hook_name = hook_name
+        self.original_error = original_error
+        remediation = getattr(original_error, "remediation", None)
+        super().__init__(
+            f"Pre-simulation hook '{hook_name}' failed; no simulation year was run. "
+            f"Cause: {getattr(original_error, 'message', None) or original_error}",
+            remediation=remediation or "Fix the cause shown above and run the simulation again.",
+        )
+
+
+class SimulationError(NavigatorError):
+    """A simulation year cannot run or produced inconsistent results."""
+
+
+class InitializationError(NavigatorError):
+    """Base exception for initialization failures."""
+
+    default_remediation = (
+        "Fix the cause above and run `planalign init` (or call ensure_initialized() again); "
+        "only the missing tables are rebuilt."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        missing_tables: list[str] | None = None,
+        original_error: Exception | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        self.step = step
+        self.missing_tables = list(missing_tables or [])
+        self.original_error = original_error
+        context = []
+        if step:
+            context.append(f"step '{step}'")
+        if self.missing_tables:
+            context.append("tables not created: " + ", ".join(self.missing_tables))
+        suffix = f" ({'; '.join(context)})" if context else ""
+        super().__init__(
+            message + suffix,
+            remediation=remediation or getattr(original_error, "remediation", None),
+        )
+
+
+class InitializationTimeoutError(InitializationError):
+    """Raised when initialization exceeds timeout."""
+
+    def __init__(self, timeout_seconds: float, elapsed_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.elapsed_seconds = elapsed_seconds
+        super().__init__(
+            f"Initialization stopped after {elapsed_seconds:.1f}s: it exceeded the "
+            f"{timeout_seconds:g}s timeout. The running dbt work was cancelled and the lock released.",
+            remediation=(
+                "Run it again with a longer timeout (`planalign init --timeout 300`, or "
+                "AutoInitializer(timeout_seconds=300)); tables already built are kept and "
+                "only the missing ones are rebuilt."
+            ),
+        )
+
+
+class ConcurrentInitializationError(InitializationError):
+    """Raised when another initialization is already in progress."""
+
+    def __init__(self, lock_file: Path) -> None:
+        self.lock_file = Path(lock_file)
+        super().__init__(
+            f"Another process is initializing this database (lock {self.lock_file} is held).",
+            remediation=(
+                "Wait for it to finish and retry; the retry finds the tables already built. "
+                "A crashed holder releases the lock automatically, so no manual cleanup is needed."
+            ),
+        )
+
+
+class DatabaseCorruptionError(InitializationError):
+    """Raised when database file is corrupted."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        original_error: Exception | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        detail = f": {original_error}" if original_error else ""
+        super().__init__(
+            f"Database file {self.db_path} is not a readable DuckDB database{detail}. "
+            "It was left untouched.",
+            original_error=original_error,
+            remediation=(
+                "Run `planalign init --recreate` (or AutoInitializer(..., recreate_corrupt=True)): "
+                f"it moves the file aside to {self.db_path.name}.corrupt-<UTC timestamp> and "
+                "builds a fresh database. Or restore the file from a backup."
+            ),
+        )

@@ -1,0 +1,96 @@
+"""create_orchestrator: wire config -> database -> dbt runner -> orchestrator (+ self-healing hook)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planalign_orchestrator.config import CONFIG_FILE_NAME, SimulationConfig, load_config
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.pipeline.hooks import HookManager
+from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
+from planalign_orchestrator.progress import ProgressObserver
+from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
+from planalign_orchestrator.workspace import dbt_project_dir
+
+AUTO_INITIALIZE_HOOK = "auto_initialize"
+
+
+def create_dbt_runner(
+    config: SimulationConfig,
+    db_path: Path,
+    *,
+    threads: int = 1,
+    dbt_executable: str = "dbt",
+    project_dir: Path | None = None,
+) -> DbtRunner:
+    """A DbtRunner writing only into the workspace (target/ and logs/dbt), never into dbt/."""
+    return DbtRunner(
+        project_dir or dbt_project_dir(),
+        db_path=db_path,
+        target_dir=config.workspace_dir / "target",
+        log_dir=config.workspace_dir / "logs" / "dbt",
+        threads=threads,
+        dbt_executable=dbt_executable,
+        base_vars=config.dbt_vars(),
+    )
+
+
+def create_auto_initializer(
+    config: SimulationConfig,
+    db_manager: DatabaseConnectionManager,
+    dbt_runner: DbtRunner,
+    **options: object,
+) -> AutoInitializer:
+    """The AutoInitializer for a workspace: step log in <workspace>/logs, census from the config."""
+    options.setdefault("step_log_path", config.workspace_dir / "logs" / "initialization.jsonl")
+    options.setdefault("census_path", config.census_path)
+    options.setdefault("start_year", config.simulation.start_year)
+    return AutoInitializer(db_manager, dbt_runner, **options)  # type: ignore[arg-type]
+
+
+def create_orchestrator(
+    config_or_path: SimulationConfig | Path | str,
+    db_manager: DatabaseConnectionManager | None = None,
+    *,
+    threads: int = 1,
+    db_path: Path | str | None = None,
+    dbt_executable: str = "dbt",
+    auto_initialize: bool = True,
+    on_progress: ProgressObserver | None = None,
+    initializer_options: dict[str, object] | None = None,
+) -> PipelineOrchestrator:
+    """Create a PipelineOrchestrator with optional auto-initialization.
+
+    `config_or_path` is a SimulationConfig, a config file, or a workspace folder.
+    `dbt_executable` is not spawned (dbt runs in-process); it is the command shown
+    in error remediations for reproducing a failed step by hand.
+    """
+    config = _resolve_config(config_or_path)
+    if db_manager is None:
+        db_manager = DatabaseConnectionManager(Path(db_path) if db_path else config.database_path)
+    dbt_runner = create_dbt_runner(
+        config, db_manager.db_path, threads=threads, dbt_executable=dbt_executable
+    )
+    hooks = HookManager()
+    orchestrator = PipelineOrchestrator(config, db_manager, dbt_runner, hooks)
+    if auto_initialize:
+        initializer = create_auto_initializer(
+            config, db_manager, dbt_runner, **(initializer_options or {})
+        )
+        hooks.register_pre_simulation_hook(
+            initializer.ensure_initialized, name=AUTO_INITIALIZE_HOOK, priority=-100
+        )
+        orchestrator.auto_initializer = initializer
+    if on_progress is not None:
+        orchestrator.subscribe(on_progress)
+    return orchestrator
+
+
+def _resolve_config(config_or_path: SimulationConfig | Path | str) -> SimulationConfig:
+    if isinstance(config_or_path, SimulationConfig):
+        return config_or_path
+    path = Path(config_or_path)
+    if path.is_dir():
+        path = path / CONFIG_FILE_NAME
+    return load_config(path)

@@ -1,0 +1,1 @@
+"""The year loop and the hooks that run around it."""

@@ -1,0 +1,142 @@
+"""Reading simulation results back: per-year summaries, snapshots and events.
+
+All result SQL lives here so every face (CLI table, notebook DataFrames and plots)
+reports the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+import pandas as pd
+
+from planalign_orchestrator.database import DatabaseConnectionManager
+
+_YEAR_SUMMARY_SQL = """
+with snap as (
+    select * from main.fct_workforce_snapshot where simulation_year = ?
+), ev as (
+    select * from main.fct_yearly_events where simulation_year = ?
+)
+select
+    (select count(*) from snap where not is_new_hire) as headcount_start,
+    (select count(*) from snap where employment_status = 'active') as headcount_end,
+    (select count(*) from ev where event_type = 'hire') as hires,
+    (select count(*) from ev where event_type = 'termination' and event_details = 'experienced')
+        as experienced_terminations,
+    (select count(*) from ev where event_type = 'termination' and event_details = 'new_hire')
+        as new_hire_terminations,
+    (select count(*) from ev where event_type = 'promotion') as promotions,
+    (select coalesce(sum(compensation), 0) from snap where employment_status = 'active')
+        as total_compensation,
+    (select coalesce(sum(employee_contribution), 0) from snap) as employee_contributions,
+    (select coalesce(sum(employer_contribution), 0) from snap) as employer_contributions
+"""
+
+
+@dataclass(frozen=True)
+class YearSummary:
+    year: int
+    headcount_start: int
+    headcount_end: int
+    hires: int
+    terminations: int
+    experienced_terminations: int
+    new_hire_terminations: int
+    promotions: int
+    growth_pct: float
+    total_compensation: float
+    average_compensation: float
+    employee_contributions: float
+    employer_contributions: float
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """Per-year results of one execute_multi_year_simulation() call."""
+
+    years: tuple[YearSummary, ...]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        columns = [f.name for f in fields(YearSummary)]
+        return pd.DataFrame([asdict(y) for y in self.years], columns=columns).set_index("year")
+
+    def __len__(self) -> int:
+        return len(self.years)
+
+    def __str__(self) -> str:
+        header = f"{'year':>6} {'start':>7} {'end':>7} {'hires':>6} {'terms':>6} {'promos':>6} " \
+                 f"{'growth':>7} {'avg comp':>10} {'ee contrib':>12} {'er contrib':>12}"
+        rows = [
+            f"{y.year:>6} {y.headcount_start:>7,} {y.headcount_end:>7,} {y.hires:>6,} "
+            f"{y.terminations:>6,} {y.promotions:>6,} {y.growth_pct:>6.2f}% "
+            f"{y.average_compensation:>10,.0f} {y.employee_contributions:>12,.0f} "
+            f"{y.employer_contributions:>12,.0f}"
+            for y in self.years
+        ]
+        return "\n".join([header, *rows])
+
+    def _repr_html_(self) -> str:
+        frame = self.to_dataframe()
+        return (
+            "<div class='planalign-summary'><b>Simulation summary</b>"
+            + frame.to_html(float_format=lambda v: f"{v:,.2f}")
+            + "</div>"
+        )
+
+
+def year_summary(db: DatabaseConnectionManager, year: int) -> YearSummary:
+    with db.connection() as conn:
+        row = conn.execute(_YEAR_SUMMARY_SQL, [year, year]).fetchone()
+    (start, end, hires, exp_terms, nh_terms, promotions, total_comp, ee, er) = row
+    return YearSummary(
+        year=year,
+        headcount_start=int(start),
+        headcount_end=int(end),
+        hires=int(hires),
+        terminations=int(exp_terms + nh_terms),
+        experienced_terminations=int(exp_terms),
+        new_hire_terminations=int(nh_terms),
+        promotions=int(promotions),
+        growth_pct=round((end - start) / start * 100, 4) if start else 0.0,
+        total_compensation=round(float(total_comp), 2),
+        average_compensation=round(float(total_comp) / end, 2) if end else 0.0,
+        employee_contributions=round(float(ee), 2),
+        employer_contributions=round(float(er), 2),
+    )
+
+
+def simulated_years(db: DatabaseConnectionManager) -> list[int]:
+    """Years present in the snapshot (empty when nothing was simulated yet)."""
+    if not db.exists():
+        return []
+    with db.connection() as conn:
+        has_snapshot = conn.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'fct_workforce_snapshot'"
+        ).fetchone()[0]
+        if not has_snapshot:
+            return []
+        rows = conn.execute(
+            "select distinct simulation_year from main.fct_workforce_snapshot order by 1"
+        ).fetchall()
+    return [int(year) for (year,) in rows]
+
+
+def workforce_snapshot(db: DatabaseConnectionManager, years: Sequence[int] | None = None) -> pd.DataFrame:
+    return _by_years(db, "fct_workforce_snapshot", years, "simulation_year, employee_id")
+
+
+def yearly_events(db: DatabaseConnectionManager, years: Sequence[int] | None = None) -> pd.DataFrame:
+    return _by_years(db, "fct_yearly_events", years, "simulation_year, employee_id, event_type")
+
+
+def _by_years(
+    db: DatabaseConnectionManager, table: str, years: Sequence[int] | None, order: str
+) -> pd.DataFrame:
+    where, params = "", []
+    if years:
+        where = "where simulation_year in (" + ", ".join("?" for _ in years) + ")"
+        params = [int(y) for y in years]
+    return db.fetch_df(f"select * from main.{table} {where} order by {order}", params)

@@ -1,0 +1,342 @@
+"""AutoInitializer: make a workspace's database simulation-ready, building only what is missing.
+
+The flow is check -> lock -> re-check -> preflight -> seeds -> foundation -> verify.
+The first check runs without the lock so an initialized workspace answers in
+milliseconds without importing dbt. The lock is an OS-level file lock next to the
+database, so a killed holder releases it. A deadline interrupts the running dbt work
+itself, and a user interrupt takes the same path, so the database is always left in
+a state the next call heals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import filelock
+
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.exceptions import (
+    ConcurrentInitializationError,
+    DatabaseCorruptionError,
+    InitializationError,
+    InitializationTimeoutError,
+)
+from planalign_orchestrator.interrupts import Deadline
+from planalign_orchestrator.progress import (
+    InitializationFinished,
+    NodeFinished,
+    NodeStarted,
+    ProgressEmitter,
+    ProgressObserver,
+    StepFinished,
+    StepStarted,
+    utc_now,
+)
+from planalign_orchestrator.self_healing import preflight
+from planalign_orchestrator.self_healing.models import (
+    STANDARD_STEPS,
+    InitializationResult,
+    InitializationState,
+    InitializationStep,
+    RequiredTable,
+    TableTier,
+    standard_step,
+)
+from planalign_orchestrator.self_healing.step_log import StepLog
+from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
+from planalign_orchestrator.workspace import lock_path_for
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_STEP_INDEX = {name: index for index, (name, _) in enumerate(STANDARD_STEPS, start=1)}
+
+
+class AutoInitializer:
+    """Orchestrates automatic database initialization."""
+
+    def __init__(
+        self,
+        db_manager: DatabaseConnectionManager,
+        dbt_runner: DbtRunner,
+        *,
+        verbose: bool = False,
+        timeout_seconds: float = 60.0,
+        on_progress: ProgressObserver | None = None,
+        recreate_corrupt: bool = False,
+        min_free_disk_mb: float = 100.0,
+        census_path: Path | None = None,
+        start_year: int | None = None,
+        step_log_path: Path | None = None,
+    ) -> None:
+        self.db_manager = db_manager
+        self.dbt_runner = dbt_runner
+        self.verbose = verbose
+        self.timeout_seconds = timeout_seconds
+        self.recreate_corrupt = recreate_corrupt
+        self.min_free_disk_mb = min_free_disk_mb
+        base_vars = dbt_runner.base_vars
+        census = census_path or base_vars.get("census_path")
+        self.census_path = Path(census) if census else None
+        self.start_year = int(start_year or base_vars.get("start_year") or 2025)
+        self.checker = TableExistenceChecker(db_manager)
+        self.lock_file = lock_path_for(db_manager.db_path)
+        self.step_log = StepLog(
+            step_log_path or db_manager.db_path.parent / "logs" / "initialization.jsonl"
+        )
+        self.backup_path: Path | None = None
+        self._progress = ProgressEmitter([on_progress] if on_progress else [])
+        if verbose:
+            self._progress.subscribe(_log_event)
+        self._current_step: str | None = None
+        self._deadline: Deadline | None = None
+        self._active_steps: list[InitializationStep] = []
+
+    def subscribe(self, observer: ProgressObserver) -> None:
+        self._progress.subscribe(observer)
+
+    def unsubscribe(self, observer: ProgressObserver) -> None:
+        self._progress.unsubscribe(observer)
+
+    # -- public API --------------------------------------------------------------
+
+    def ensure_initialized(self) -> InitializationResult:
+        """Ensure database is fully initialized, running initialization if needed."""
+        started_at = utc_now()
+        check = standard_step("check_tables")
+        with self._guard(started_at):
+            missing = self._run_in_step(check, self._find_missing, finish=False)
+            if not missing:
+                self._complete_step(check)
+                return self._finish(InitializationResult(
+                    state=InitializationState.COMPLETED, started_at=started_at, steps=[check]
+                ))
+            lock = filelock.FileLock(self.lock_file, fallback_to_soft=False)
+            try:
+                lock.acquire(blocking=False)
+            except filelock.Timeout:
+                error = ConcurrentInitializationError(self.lock_file)
+                self._fail_step(check, error)
+                raise error from None
+            try:
+                # Another process may have finished the job while we waited for nothing.
+                missing = self._run_in_step(check, self._find_missing, finish=False)
+                if missing:
+                    self._run_in_step(check, lambda: self._preflight(missing), finish=False)
+                self._complete_step(check)
+                if not missing:
+                    return self._finish(InitializationResult(
+                        state=InitializationState.COMPLETED, started_at=started_at, steps=[check]
+                    ))
+                result = self.run_initialization(missing)
+            finally:
+                lock.release()
+            result.started_at = started_at
+            result.steps.insert(0, check)
+            return self._finish(result)
+
+    def run_initialization(self, missing_tables: list[RequiredTable]) -> InitializationResult:
+        """Run seeds, foundation and verify for exactly the given missing tables."""
+        started_at = utc_now()
+        steps = [standard_step(name) for name in ("load_seeds", "build_foundation", "verify")]
+        outermost = self._deadline is None
+        with self._guard(started_at):
+            seeds = [t for t in missing_tables if t.tier is TableTier.SEED]
+            foundation = [t for t in missing_tables if t.tier is TableTier.FOUNDATION]
+            self._execute_step(steps[0], lambda: self._load_seeds(seeds))
+            self._execute_step(steps[1], lambda: self._build_foundation(foundation))
+            self._execute_step(steps[2], lambda: self._verify(missing_tables))
+            result = InitializationResult(
+                state=InitializationState.COMPLETED,
+                started_at=started_at,
+                steps=steps,
+                missing_tables_found=[t.name for t in missing_tables],
+                tables_created=[t.name for t in missing_tables],
+            )
+            return self._finish(result) if outermost else result
+
+    def _execute_step(
+        self,
+        step: InitializationStep,
+        action: Callable[[], None],
+    ) -> InitializationStep:
+        """Execute a single initialization step with timing and error handling."""
+        self._run_in_step(step, action)
+        return step
+
+    # -- steps -------------------------------------------------------------------
+
+    def _find_missing(self) -> list[RequiredTable]:
+        try:
+            return self.checker.get_missing_tables()
+        except DatabaseCorruptionError:
+            if not self.recreate_corrupt:
+                raise
+            self.backup_path = self.db_manager.move_aside("corrupt")
+            return self.checker.get_missing_tables()
+
+    def _preflight(self, missing: list[RequiredTable]) -> None:
+        preflight.check_disk_space(self.db_manager.db_path.parent, self.min_free_disk_mb)
+        preflight.check_seed_files(self.dbt_runner.seeds_dir)
+        preflight.check_census(self.census_path, self.start_year, missing)
+
+    def _load_seeds(self, seeds: list[RequiredTable]) -> None:
+        if seeds:
+            self.dbt_runner.seed([t.dbt_selector for t in seeds], full_refresh=True, on_node=self._on_node)
+
+    def _build_foundation(self, foundation: list[RequiredTable]) -> None:
+        if not foundation:
+            return
+        models = self._models_to_build({t.dbt_selector for t in foundation})
+        self.dbt_runner.run(sorted(models), on_node=self._on_node)
+
+    def _models_to_build(self, targets: set[str]) -> set[str]:
+        """The targets plus any missing non-seed, non-ephemeral ancestors (present ones are kept)."""
+        nodes = self.dbt_runner.project_nodes()
+        existing = self.checker.get_existing_tables()
+        selected: set[str] = set()
+        pending = list(targets)
+        while pending:
+            name = pending.pop()
+            node = nodes.get(name)
+            if node is None or name in selected:
+                continue
+            selected.add(name)
+            for parent_name in node.parents:
+                parent = nodes.get(parent_name)
+                if parent is None or parent.resource_type == "seed":
+                    continue
+                if parent.materialized == "ephemeral" or parent_name not in existing:
+                    pending.append(parent_name)
+        return {name for name in selected if nodes[name].materialized != "ephemeral"}
+
+    def _verify(self, expected: list[RequiredTable]) -> None:
+        still_missing = {t.name for t in self.checker.get_missing_tables()}
+        not_created = [t.name for t in expected if t.name in still_missing]
+        if still_missing:
+            raise InitializationError(
+                "Verification failed: required tables are still missing after initialization",
+                step="verify",
+                missing_tables=not_created or sorted(still_missing),
+                remediation=(
+                    "Run `planalign init --verbose` and read the dbt log in <workspace>/logs/dbt "
+                    "for the model that did not build."
+                ),
+            )
+
+    # -- step bookkeeping ----------------------------------------------------------
+
+    def _run_in_step(self, step: InitializationStep, action: Callable[[], T], *, finish: bool = True) -> T:
+        if step.started_at is None:
+            step.started_at = utc_now()
+            self._active_steps.append(step)
+            self._current_step = step.name
+            self.step_log.started(step)
+            self._progress.emit(StepStarted(step.name, step.display_name, _STEP_INDEX[step.name],
+                                            len(STANDARD_STEPS), at=step.started_at))
+        try:
+            value = action()
+        except KeyboardInterrupt:
+            self._fail_step(step, "cancelled")
+            raise
+        except InitializationError as error:
+            self._fail_step(step, error)
+            raise
+        except Exception as error:
+            wrapped = InitializationError(
+                f"Initialization failed while {step.display_name.lower()}: "
+                f"{getattr(error, 'message', None) or error}",
+                step=step.name,
+                original_error=error,
+            )
+            self._fail_step(step, wrapped)
+            raise wrapped from error
+        if finish:
+            self._complete_step(step)
+        return value
+
+    def _complete_step(self, step: InitializationStep) -> None:
+        step.completed_at = utc_now()
+        step.success = True
+        self.step_log.completed(step)
+        self._progress.emit(StepFinished(step.name, step.display_name, _STEP_INDEX[step.name],
+                                         len(STANDARD_STEPS), True, step.duration_seconds or 0.0,
+                                         at=step.completed_at))
+
+    def _fail_step(self, step: InitializationStep, error: Exception | str) -> None:
+        if step.completed_at is not None:
+            return
+        step.completed_at = utc_now()
+        step.success = False
+        step.error_message = getattr(error, "message", None) or str(error)
+        self.step_log.completed(step)
+        self._progress.emit(StepFinished(
+            step.name, step.display_name, _STEP_INDEX[step.name], len(STANDARD_STEPS), False,
+            step.duration_seconds or 0.0, error=step.error_message,
+            remediation=getattr(error, "remediation", None), at=step.completed_at,
+        ))
+
+    def _on_node(self, event: NodeStarted | NodeFinished) -> None:
+        self._progress.emit(replace(event, step_name=self._current_step))
+
+    def _finish(self, result: InitializationResult) -> InitializationResult:
+        result.completed_at = utc_now()
+        result.backup_path = self.backup_path
+        if self.backup_path is not None:
+            logger.warning("The unreadable database was kept as %s", self.backup_path)
+        self._progress.emit(InitializationFinished(result))
+        return result
+
+    @contextmanager
+    def _guard(self, started_at: datetime) -> Iterator[None]:
+        """Apply the deadline (outermost call only) and report how a failed run ended."""
+        if self._deadline is not None:
+            yield
+            return
+        deadline = Deadline(self.timeout_seconds)
+        self._deadline = deadline
+        self._active_steps = []
+        try:
+            try:
+                with deadline:
+                    yield
+            except KeyboardInterrupt:
+                if not deadline.expired:
+                    self._report_failure(started_at, "Cancelled by interrupt", cancelled=True)
+                    raise
+                error = InitializationTimeoutError(self.timeout_seconds, deadline.elapsed_seconds)
+                for step in self._active_steps:
+                    self._fail_step(step, error)
+                self._report_failure(started_at, error.message)
+                raise error from None
+            except BaseException as error:
+                self._report_failure(started_at, getattr(error, "message", None) or str(error))
+                raise
+        finally:
+            self._deadline = None
+            self._current_step = None
+
+    def _report_failure(self, started_at: datetime, message: str, *, cancelled: bool = False) -> None:
+        for step in self._active_steps:
+            self._fail_step(step, "cancelled" if cancelled else message)
+        self._progress.emit(InitializationFinished(
+            InitializationResult(
+                state=InitializationState.FAILED,
+                started_at=started_at,
+                completed_at=utc_now(),
+                steps=list(self._active_steps),
+                error=message,
+            ),
+            cancelled=cancelled,
+        ))
+
+
+def _log_event(event: object) -> None:
+    logger.info("%s", event)

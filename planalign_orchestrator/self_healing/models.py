@@ -1,0 +1,154 @@
+"""The self-healing data model: which tables must exist, and what an initialization did.
+
+`InitializationResult` renders itself (text and HTML) because analysts see it as the
+last value of a notebook cell; keeping that here means every face shows the same words.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+
+class InitializationState(str, Enum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class TableTier(str, Enum):
+    """Build order: seeds are always loaded before foundation models are built."""
+
+    SEED = "seed"
+    FOUNDATION = "foundation"
+
+    @property
+    def heading(self) -> str:
+        return {TableTier.SEED: "Seed tables", TableTier.FOUNDATION: "Foundation models"}[self]
+
+
+@dataclass(frozen=True)
+class RequiredTable:
+    name: str
+    tier: TableTier
+    dbt_selector: str
+
+
+REQUIRED_TABLES: tuple[RequiredTable, ...] = (
+    RequiredTable("config_age_bands", TableTier.SEED, "config_age_bands"),
+    RequiredTable("config_tenure_bands", TableTier.SEED, "config_tenure_bands"),
+    RequiredTable("config_job_levels", TableTier.SEED, "config_job_levels"),
+    RequiredTable("comp_levers", TableTier.SEED, "comp_levers"),
+    RequiredTable("irs_contribution_limits", TableTier.SEED, "irs_contribution_limits"),
+    RequiredTable("int_baseline_workforce", TableTier.FOUNDATION, "int_baseline_workforce"),
+    RequiredTable(
+        "int_employee_compensation_by_year", TableTier.FOUNDATION, "int_employee_compensation_by_year"
+    ),
+    RequiredTable("int_employee_benefits", TableTier.FOUNDATION, "int_employee_benefits"),
+)
+
+
+class StepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass
+class InitializationStep:
+    name: str
+    display_name: str
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    success: bool | None = None
+    error_message: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+    @property
+    def status(self) -> StepStatus:
+        if self.started_at is None:
+            return StepStatus.PENDING
+        if self.completed_at is None:
+            return StepStatus.RUNNING
+        return StepStatus.COMPLETED if self.success else StepStatus.FAILED
+
+
+STANDARD_STEPS: tuple[tuple[str, str], ...] = (
+    ("check_tables", "Checking database tables"),
+    ("load_seeds", "Loading seed data"),
+    ("build_foundation", "Building foundation models"),
+    ("verify", "Verifying initialization"),
+)
+
+
+def standard_step(name: str) -> InitializationStep:
+    display = dict(STANDARD_STEPS)[name]
+    return InitializationStep(name=name, display_name=display)
+
+
+@dataclass
+class InitializationResult:
+    state: InitializationState
+    started_at: datetime
+    completed_at: datetime | None = None
+    steps: list[InitializationStep] = field(default_factory=list)
+    missing_tables_found: list[str] = field(default_factory=list)
+    tables_created: list[str] = field(default_factory=list)
+    error: str | None = None
+    backup_path: Path | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
+
+    @property
+    def success(self) -> bool:
+        return self.state is InitializationState.COMPLETED
+
+    def _headline(self) -> str:
+        if not self.success:
+            return f"Initialization {self.state.value}: {self.error or 'see steps'}"
+        if not self.missing_tables_found:
+            return "Database already initialized: all required tables present."
+        return f"Initialized: created {len(self.tables_created)} table(s)."
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        for step in self.steps:
+            duration = f" ({step.duration_seconds:.2f}s)" if step.duration_seconds is not None else ""
+            lines.append(f"  [{step.status.value}] {step.display_name}{duration}")
+            if step.error_message:
+                lines.append(f"      {step.error_message}")
+        if self.tables_created:
+            lines.append("  Created: " + ", ".join(self.tables_created))
+        if self.backup_path:
+            lines.append(f"  Unreadable database kept as: {self.backup_path.name}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(step.display_name)}</td><td>{step.status.value}</td>"
+            f"<td>{html.escape(step.error_message or '')}</td></tr>"
+            for step in self.steps
+        )
+        created = (
+            f"<p>Created: {html.escape(', '.join(self.tables_created))}</p>" if self.tables_created else ""
+        )
+        if self.backup_path:
+            created += f"<p>Unreadable database kept as: {html.escape(self.backup_path.name)}</p>"
+        return (
+            f"<div class='planalign-init-result'><p><b>{html.escape(self._headline())}</b></p>"
+            f"<table><tr><th>Step</th><th>Status</th><th>Error</th></tr>{rows}</table>{created}</div>"
+        )

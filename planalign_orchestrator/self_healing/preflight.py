@@ -1,0 +1,75 @@
+"""Preflight: cheap checks that would otherwise fail minutes later, deep inside dbt.
+
+Run after the lock is taken and before any dbt call, so a missing file or a full disk
+is reported with its path and fix instead of as a half-built database.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from planalign_orchestrator.census import validate_census
+from planalign_orchestrator.exceptions import InitializationError
+from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, RequiredTable, TableTier
+
+PREFLIGHT_STEP = "check_tables"
+
+
+def check_disk_space(folder: Path, min_free_mb: float) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free_mb = shutil.disk_usage(probe).free / 1_000_000
+    if free_mb < min_free_mb:
+        raise InitializationError(
+            f"Only {free_mb:,.0f} MB free at {folder}; initialization needs at least {min_free_mb:,.0f} MB",
+            step=PREFLIGHT_STEP,
+            remediation=(
+                f"Free disk space on the volume holding {folder}, or move the workspace "
+                "(paths.database in simulation_config.yaml) to a volume with more room."
+            ),
+        )
+
+
+def check_seed_files(seeds_dir: Path) -> None:
+    missing = [
+        seeds_dir / f"{table.name}.csv"
+        for table in REQUIRED_TABLES
+        if table.tier is TableTier.SEED and not (seeds_dir / f"{table.name}.csv").is_file()
+    ]
+    if missing:
+        raise InitializationError(
+            "Seed file(s) missing: " + ", ".join(str(path) for path in missing),
+            step=PREFLIGHT_STEP,
+            missing_tables=[path.stem for path in missing],
+            remediation=(
+                f"Restore the missing CSV(s) in {seeds_dir} (reinstall the package, or "
+                "`git checkout -- dbt/seeds` in a source checkout)."
+            ),
+        )
+
+
+def check_census(census_path: Path | None, start_year: int, missing: list[RequiredTable]) -> None:
+    """The census must exist and be readable; its rows are validated when foundation models are built."""
+    if census_path is None or not census_path.is_file():
+        raise InitializationError(
+            f"Census file {census_path} does not exist",
+            step=PREFLIGHT_STEP,
+            remediation=(
+                "Set paths.census in simulation_config.yaml to an existing CSV or Parquet census, "
+                "or generate one: `planalign census generate --employees 5000 --out census.csv`."
+            ),
+        )
+    try:
+        with census_path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InitializationError(
+            f"Census file {census_path} cannot be read: {exc.strerror}",
+            step=PREFLIGHT_STEP,
+            original_error=exc,
+            remediation=f"Check the permissions of {census_path}.",
+        ) from exc
+    if any(table.tier is TableTier.FOUNDATION for table in missing):
+        validate_census(census_path, start_year)
