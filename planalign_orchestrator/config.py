@@ -208,14 +208,19 @@ def _first_configuration_error(
             config_path=config_path,
             remediation=_unknown_key_remediation(loc),
         )
-    field = _field_for(loc)
-    expected = _describe_field(field) if field else ""
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        remediation = f"Change {key}: {message}."
+    else:
+        field = _field_for(loc)
+        expected = _describe_field(field) if field else "a valid value"
+        remediation = f"Set {key or 'the config'} to {expected}."
     return ConfigurationError(
-        f"{error['msg']} (got {value!r})",
+        f"{message} (got {value!r})",
         key=key or None,
         value=value,
         config_path=config_path,
-        remediation=f"Set {key or 'the config'} to {expected or 'a valid value'}.",
+        remediation=remediation,
     )
 
 
@@ -252,5 +257,7 @@ def _describe_field(field: Any) -> str:
             bound = getattr(meta, attr, None)
             if bound is not None:
                 bounds.append(f"{symbol} {bound}")
-    annotation = getattr(field.annotation, "__name__", str(field.annotation))
-    return f"a {annotation} " + " and ".join(bounds) if bounds else f"a {annotation}"
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a text value"}.get(
+        field.annotation, "a number or null"
+    )
+    return f"{kind} " + " and ".join(bounds) if bounds else kind

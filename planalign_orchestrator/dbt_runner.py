@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -150,6 +151,24 @@ class DbtRunner:
             )
         return nodes
 
+    @staticmethod
+    def cancel_running() -> None:
+        """Interrupt the DuckDB queries dbt is running in this process; safe from any thread.
+
+        dbt cancels its queries itself when its own thread gets a KeyboardInterrupt, but
+        a thread blocked waiting for dbt's workers only sees an interrupt that arrives
+        as a signal (main thread). Cancelling the queries wakes it in every other case.
+        """
+        if "dbt.adapters.factory" not in sys.modules:
+            return
+        try:
+            from dbt.adapters.factory import FACTORY
+
+            for adapter in list(FACTORY.adapters.values()):
+                adapter.cancel_open_connections()
+        except Exception:
+            logger.exception("Could not cancel dbt's running queries")
+
     @classmethod
     def parse_count(cls) -> int:
         """How many manifests this process has parsed (the rest were reused)."""
@@ -209,6 +228,7 @@ class DbtRunner:
         started = time.perf_counter()
         with self._invoke_lock, self._database_env():
             type(self).invocation_count += 1
+            _reset_compiled_state(manifest)
             try:
                 result = dbtRunner(manifest=manifest, callbacks=[tracker]).invoke(full_args)
             finally:
@@ -310,6 +330,23 @@ class _NodeTracker:
                 status=status,
                 duration_seconds=duration,
             ))
+
+
+def _reset_compiled_state(manifest: Any) -> None:
+    """Forget what the previous invocation compiled into the shared manifest.
+
+    dbt stores compiled SQL and injected ephemeral CTEs on the manifest's nodes and
+    skips re-injection when it finds them, so a reused manifest would run models
+    without their ephemeral CTEs, or with CTEs rendered from the previous --vars
+    (e.g. another workspace's census path).
+    """
+    for node in manifest.nodes.values():
+        if getattr(node, "compiled", False) or getattr(node, "extra_ctes_injected", False):
+            node.compiled = False
+            node.compiled_code = None
+            node.extra_ctes_injected = False
+            node.extra_ctes = []
+            node._pre_injected_sql = None
 
 
 def _release_duckdb() -> None:

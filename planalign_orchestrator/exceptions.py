@@ -129,8 +129,9 @@ class DbtError(NavigatorError):
         self.command = command
         self.node = node
         where = f" at node '{node}'" if node else ""
+        subcommand = next((word for word in command.split() if word.isalpha() and word != "dbt"), "")
         super().__init__(
-            f"dbt {command.split()[0]} failed{where}: {message}",
+            f"dbt {subcommand} failed{where}: {message}",
             remediation=remediation
             or f"Fix the model or its inputs, then retry; to reproduce by hand run `{command}`.",
         )

@@ -4,33 +4,54 @@ When it expires it raises KeyboardInterrupt in the thread that armed it, exactly
 what Ctrl-C or Jupyter's stop button do. dbt reacts to that by cancelling the
 running DuckDB query, so a timeout and a user interrupt share one, well-tested path;
 the caller tells them apart with `expired`.
+
+Only the main thread can be woken by a signal. Another thread (or a main thread whose
+SIGINT is ignored, e.g. a background job) notices the interrupt only once it runs
+Python code again, and dbt's thread sits blocked on its job queue while a worker runs
+the query; for those cases the deadline also calls `on_expire`, which cancels the
+running queries so the blocked thread wakes up.
 """
 
 from __future__ import annotations
 
 import ctypes
+import signal
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 
-def interrupt_thread(thread_ident: int) -> None:
-    """Raise KeyboardInterrupt in the given thread (a signal for the main thread)."""
+def interrupt_thread(thread_ident: int) -> bool:
+    """Raise KeyboardInterrupt in the given thread.
+
+    Returns True when a real signal was sent, which also wakes the thread from a
+    blocking wait; False when the interrupt lands only once the thread runs Python code.
+    """
     if thread_ident == threading.main_thread().ident:
+        if callable(signal.getsignal(signal.SIGINT)):
+            # A real signal, as Ctrl-C sends: it also wakes a thread blocked in a lock
+            # or condition wait (dbt's main thread waits on its job queue while a worker
+            # runs the query), which `_thread.interrupt_main()` alone does not: that
+            # only sets a flag checked once the thread runs Python code again.
+            signal.pthread_kill(thread_ident, signal.SIGINT)
+            return True
         import _thread
 
-        _thread.interrupt_main()
-        return
+        _thread.interrupt_main()  # a no-op when SIGINT is ignored; on_expire still stops the work
+        return False
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_ident), ctypes.py_object(KeyboardInterrupt)
     )
+    return False
 
 
 class Deadline:
     """Context manager: interrupts the entering thread once `seconds` have passed."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, on_expire: Callable[[], None] | None = None) -> None:
         self.seconds = seconds
+        self.on_expire = on_expire
         self.expired = False
         self._armed = False
         self._lock = threading.Lock()
@@ -56,7 +77,8 @@ class Deadline:
                 return
             self.expired = True
             self._armed = False
-        interrupt_thread(ident)
+        if not interrupt_thread(ident) and self.on_expire is not None:
+            self.on_expire()
 
     def _disarm(self) -> None:
         with self._lock:

@@ -1,0 +1,108 @@
+"""Shared fixtures: real workspaces on real DuckDB files, built with real dbt.
+
+Initializing and simulating cost seconds, so a session builds one initialized and
+one simulated template and each test gets its own copy of the folder. Every dbt
+invocation in this process reuses one parsed manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from planalign_orchestrator.factory import create_orchestrator
+from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
+from planalign_orchestrator.workspace import Workspace
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SIMULATED_YEARS = (2025, 2029)
+
+
+def copy_workspace(template: Path, destination: Path) -> Workspace:
+    """A private copy of a template workspace (config, census, database; no logs or lock)."""
+    shutil.copytree(
+        template,
+        destination,
+        ignore=shutil.ignore_patterns("target", "logs", "*.lock"),
+    )
+    return Workspace.open(destination, create=False)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """A brand-new workspace: default config, bundled census, no database yet."""
+    return Workspace.open(tmp_path / "workspace")
+
+
+@pytest.fixture(scope="session")
+def initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("initialized") / "workspace"
+    workspace = Workspace.open(root)
+    orchestrator = create_orchestrator(workspace.config)
+    result = orchestrator.auto_initializer.ensure_initialized()
+    assert result.success, result
+    return root
+
+
+@pytest.fixture
+def initialized_workspace(initialized_template: Path, tmp_path: Path) -> Workspace:
+    """A workspace whose 8 required tables exist (a private copy per test)."""
+    return copy_workspace(initialized_template, tmp_path / "initialized")
+
+
+@pytest.fixture(scope="session")
+def simulated_template(initialized_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("simulated") / "workspace"
+    workspace = copy_workspace(initialized_template, root)
+    create_orchestrator(workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
+    return root
+
+
+@pytest.fixture
+def simulated_workspace(simulated_template: Path, tmp_path: Path) -> Workspace:
+    """A workspace simulated 2025-2029 with the default config (a private copy per test)."""
+    return copy_workspace(simulated_template, tmp_path / "simulated")
+
+
+@pytest.fixture
+def orchestrator_for() -> Callable[..., PipelineOrchestrator]:
+    """Build an orchestrator for a workspace, forwarding create_orchestrator's options."""
+
+    def build(workspace: Workspace, **options: object) -> PipelineOrchestrator:
+        return create_orchestrator(workspace.config, **options)  # type: ignore[arg-type]
+
+    return build
+
+
+@pytest.fixture
+def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run a Python snippet in a fresh interpreter (for process-level behaviour)."""
+
+    def run(code: str, *, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+        )
+
+    return run
+
+
+@pytest.fixture
+def planalign_cli(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    """Run the `planalign` console script as a user would."""
+    executable = Path(sys.executable).with_name("planalign")
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(executable), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp_path
+        )
+
+    yield run

@@ -1,0 +1,114 @@
+"""The dbt project and DbtRunner: builds with its data tests, fails clearly, shares nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.exceptions import DbtError
+from planalign_orchestrator.factory import create_dbt_runner, create_orchestrator
+from planalign_orchestrator.workspace import Workspace, dbt_project_dir
+
+pytestmark = pytest.mark.dbt
+
+PROJECT = dbt_project_dir()
+
+
+def _declared_tests() -> set[str]:
+    """Names of the generic tests declared in the project's schema files."""
+    names: set[str] = set()
+
+    def collect(entries: list) -> None:
+        for entry in entries or []:
+            tests = entry.get("data_tests", entry.get("tests")) or []
+            names.update(test if isinstance(test, str) else next(iter(test)) for test in tests)
+            collect(entry.get("columns", []))
+
+    for schema_file in [*PROJECT.glob("models/**/*.yml"), *PROJECT.glob("seeds/**/*.yml")]:
+        content = yaml.safe_load(schema_file.read_text()) or {}
+        collect(content.get("models", []))
+        collect(content.get("seeds", []))
+    return names
+
+
+def test_project_declares_the_required_data_tests() -> None:
+    declared = _declared_tests()
+
+    assert {"unique", "not_null", "accepted_values", "relationships", "unique_combination_of_columns"} <= declared
+    assert (PROJECT / "tests" / "assert_contributions_within_irs_limits.sql").is_file()
+
+
+def test_dbt_build_over_the_whole_project_passes(workspace: Workspace) -> None:
+    runner = create_dbt_runner(workspace.config, workspace.database_path)
+
+    invocation = runner.build()
+
+    statuses = {node.status for node in invocation.nodes}
+    assert statuses <= {"success", "pass"}
+    assert len([n for n in invocation.nodes if n.status == "pass"]) >= 20
+
+
+def test_data_tests_pass_after_five_simulated_years(simulated_workspace: Workspace) -> None:
+    runner = create_dbt_runner(simulated_workspace.config, simulated_workspace.database_path)
+
+    invocation = runner.test()
+
+    assert invocation.nodes
+    assert {node.status for node in invocation.nodes} == {"pass"}
+
+
+def test_failing_model_raises_dbt_error_naming_the_node(initialized_workspace: Workspace, tmp_path: Path) -> None:
+    broken = tmp_path / "broken_project"
+    shutil.copytree(PROJECT, broken, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
+    (broken / "models" / "simulation" / "fct_yearly_events.sql").write_text(
+        "select * from a_table_that_does_not_exist"
+    )
+    runner = create_dbt_runner(initialized_workspace.config, initialized_workspace.database_path,
+                               project_dir=broken)
+
+    with pytest.raises(DbtError) as caught:
+        runner.run(["fct_yearly_events"])
+
+    error = caught.value
+    assert error.node == "fct_yearly_events"
+    assert "a_table_that_does_not_exist" in str(error)
+    assert "dbt run --select fct_yearly_events" in error.remediation
+
+
+def test_database_is_released_for_other_processes_after_a_run(initialized_workspace: Workspace) -> None:
+    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(2025, 2025)
+
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         f"import duckdb; duckdb.connect({str(initialized_workspace.database_path)!r}).execute('checkpoint')"],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert probe.returncode == 0, probe.stderr
+
+
+def test_runs_write_nothing_into_the_shared_dbt_project(initialized_workspace: Workspace) -> None:
+    before = sorted(p.relative_to(PROJECT) for p in PROJECT.rglob("*"))
+
+    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(2025, 2025)
+
+    assert sorted(p.relative_to(PROJECT) for p in PROJECT.rglob("*")) == before
+    assert (initialized_workspace.root / "target").is_dir()
+    assert (initialized_workspace.root / "logs" / "dbt").is_dir()
+
+
+def test_project_nodes_expose_tags_and_parents(tmp_path: Path) -> None:
+    runner = DbtRunner(PROJECT, db_path=tmp_path / "simulation.duckdb",
+                       target_dir=tmp_path / "target", log_dir=tmp_path / "logs")
+
+    nodes = runner.project_nodes()
+
+    assert nodes["config_job_levels"].resource_type == "seed"
+    assert "foundation" in nodes["int_baseline_workforce"].tags
+    assert "yearly" in nodes["fct_workforce_snapshot"].tags

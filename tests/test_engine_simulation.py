@@ -1,0 +1,211 @@
+"""The multi-year simulation on real dbt and a real DuckDB file (issue 2, acceptance 1-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from planalign_orchestrator.config import CONFIG_FILE_NAME
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.factory import create_orchestrator
+from planalign_orchestrator.pipeline.results import workforce_snapshot, yearly_events
+from planalign_orchestrator.workspace import Workspace
+from tests.conftest import SIMULATED_YEARS, copy_workspace
+
+pytestmark = pytest.mark.dbt
+
+GROWTH_TOLERANCE_PP = 0.5
+TERMINATION_TOLERANCE_PP = 1.5
+
+
+def _db(workspace: Workspace) -> DatabaseConnectionManager:
+    return DatabaseConnectionManager(workspace.database_path)
+
+
+def _query(workspace: Workspace, sql: str) -> pd.DataFrame:
+    return _db(workspace).fetch_df(sql)
+
+
+def _summary_frame(workspace: Workspace) -> pd.DataFrame:
+    from planalign_orchestrator.pipeline.results import year_summary
+
+    return pd.DataFrame([vars(year_summary(_db(workspace), y)) for y in range(2025, 2030)]).set_index("year")
+
+
+def _assert_aggregates_on_target(workspace: Workspace) -> None:
+    config = workspace.config
+    summary = _summary_frame(workspace)
+    target_pct = config.simulation.target_growth_rate * 100
+    assert (summary["growth_pct"] - target_pct).abs().max() <= GROWTH_TOLERANCE_PP
+    realised = summary["experienced_terminations"] / summary["headcount_start"] * 100
+    target_terms = config.workforce.termination_rate * 100
+    assert (realised - target_terms).abs().max() <= TERMINATION_TOLERANCE_PP
+
+
+def _set_seed(workspace: Workspace, seed: int) -> Workspace:
+    raw = yaml.safe_load(workspace.config_path.read_text())
+    raw["simulation"]["random_seed"] = seed
+    workspace.config_path.write_text(yaml.safe_dump(raw))
+    return Workspace.open(workspace.root, create=False)
+
+
+def test_five_year_run_returns_one_summary_row_per_year(initialized_workspace: Workspace) -> None:
+    orchestrator = create_orchestrator(initialized_workspace.config)
+
+    summary = orchestrator.execute_multi_year_simulation(2025, 2029)
+
+    frame = summary.to_dataframe()
+    assert list(frame.index) == [2025, 2026, 2027, 2028, 2029]
+    assert {"headcount_start", "headcount_end", "hires", "terminations", "promotions", "growth_pct",
+            "total_compensation", "average_compensation", "employee_contributions",
+            "employer_contributions"} <= set(frame.columns)
+    assert (frame["headcount_end"].iloc[:-1].values == frame["headcount_start"].iloc[1:].values).all()
+
+
+def test_growth_and_termination_rates_hit_their_targets(simulated_workspace: Workspace) -> None:
+    _assert_aggregates_on_target(simulated_workspace)
+
+
+def test_no_employee_is_terminated_twice(simulated_workspace: Workspace) -> None:
+    repeated = _query(simulated_workspace, """
+        select employee_id, count(*) as terminations from main.fct_yearly_events
+        where event_type = 'termination' group by 1 having count(*) > 1
+    """)
+    assert repeated.empty, repeated.head()
+
+
+def test_hires_are_paid_inside_their_level_range(simulated_workspace: Workspace) -> None:
+    hires = _query(simulated_workspace, """
+        select e.simulation_year, e.employee_id, e.new_compensation, l.min_compensation, l.max_compensation
+        from main.fct_yearly_events e join main.config_job_levels l using (level_id)
+        where e.event_type = 'hire'
+    """)
+    assert len(hires) > 1_000
+    outside = hires[(hires.new_compensation < hires.min_compensation)
+                    | (hires.new_compensation > hires.max_compensation)]
+    assert outside.empty, outside.head()
+
+
+def test_contributions_never_exceed_irs_limits_in_any_year(simulated_workspace: Workspace) -> None:
+    per_year = _query(simulated_workspace, """
+        select s.simulation_year,
+               count(*) filter (where s.base_deferral > l.limit_402g + 0.01) as over_402g,
+               count(*) filter (where s.catch_up_contribution > 0 and s.age < l.catch_up_age) as young_catch_up,
+               count(*) filter (where s.catch_up_contribution > l.catch_up_limit + 0.01) as over_catch_up,
+               count(*) filter (where s.base_deferral + s.employer_contribution > l.limit_415c + 0.01)
+                   as over_415c,
+               count(*) filter (where s.employee_contribution > 0) as contributors
+        from main.fct_workforce_snapshot s
+        asof join main.irs_contribution_limits l on s.simulation_year >= l.plan_year
+        group by 1 order by 1
+    """)
+    assert list(per_year.simulation_year) == list(range(2025, 2030))
+    assert (per_year.contributors > 0).all()
+    assert per_year[["over_402g", "young_catch_up", "over_catch_up", "over_415c"]].to_numpy().sum() == 0
+
+
+def test_same_config_and_seed_give_identical_results(
+    simulated_workspace: Workspace, initialized_workspace: Workspace
+) -> None:
+    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
+
+    for read in (workforce_snapshot, yearly_events):
+        pd.testing.assert_frame_equal(read(_db(simulated_workspace)), read(_db(initialized_workspace)))
+
+
+def test_rerunning_a_year_replaces_its_rows(simulated_workspace: Workspace) -> None:
+    counts_sql = """
+        select (select count(*) from main.fct_workforce_snapshot) as snapshot_rows,
+               (select count(*) from main.fct_yearly_events) as event_rows
+    """
+    before = _query(simulated_workspace, counts_sql)
+    orchestrator = create_orchestrator(simulated_workspace.config)
+
+    orchestrator.execute_multi_year_simulation(2027, 2027)
+
+    pd.testing.assert_frame_equal(_query(simulated_workspace, counts_sql), before)
+
+
+def test_another_seed_changes_outcomes_but_keeps_aggregates_on_target(
+    simulated_workspace: Workspace, initialized_workspace: Workspace
+) -> None:
+    reseeded = _set_seed(initialized_workspace, 4242)
+
+    create_orchestrator(reseeded.config).execute_multi_year_simulation(*SIMULATED_YEARS)
+
+    terminated_sql = "select employee_id from main.fct_yearly_events where event_type = 'termination' " \
+                     "and simulation_year = 2025 order by 1"
+    assert not _query(reseeded, terminated_sql).equals(_query(simulated_workspace, terminated_sql))
+    _assert_aggregates_on_target(reseeded)
+
+
+def test_five_year_simulation_parses_the_project_at_most_once(
+    initialized_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.parser.manifest import ManifestLoader
+
+    parses: list[int] = []
+    real_get_full_manifest = ManifestLoader.get_full_manifest.__func__
+
+    def counting_get_full_manifest(cls, *args, **kwargs):
+        parses.append(1)
+        return real_get_full_manifest(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ManifestLoader, "get_full_manifest", classmethod(counting_get_full_manifest))
+    monkeypatch.setattr(DbtRunner, "_manifests", {})
+    invocations_before = DbtRunner.invocation_count
+
+    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(2025, 2029)
+
+    assert len(parses) == 1
+    assert DbtRunner.invocation_count - invocations_before == 5
+
+
+def test_a_year_without_its_prior_snapshot_is_refused(initialized_workspace: Workspace) -> None:
+    orchestrator = create_orchestrator(initialized_workspace.config)
+
+    with pytest.raises(SimulationError) as caught:
+        orchestrator.execute_multi_year_simulation(2027, 2028)
+
+    assert "2026" in str(caught.value)
+    assert "Simulate from 2025" in caught.value.remediation
+
+
+def test_census_path_with_a_quote_is_read_safely(tmp_path: Path) -> None:
+    workspace = Workspace.open(tmp_path / "it's a 'quoted' folder")
+
+    summary = create_orchestrator(workspace.config).execute_multi_year_simulation(2025, 2025)
+
+    assert summary.years[0].headcount_start == 5_000
+
+
+def test_config_levers_reach_the_simulation(initialized_workspace: Workspace) -> None:
+    raw = yaml.safe_load((initialized_workspace.root / CONFIG_FILE_NAME).read_text())
+    raw["simulation"]["target_growth_rate"] = 0.10
+    raw["workforce"]["termination_rate"] = 0.05
+    (initialized_workspace.root / CONFIG_FILE_NAME).write_text(yaml.safe_dump(raw))
+    workspace = Workspace.open(initialized_workspace.root, create=False)
+
+    summary = create_orchestrator(workspace.config).execute_multi_year_simulation(2025, 2026)
+
+    for year in summary.years:
+        assert abs(year.growth_pct - 10.0) <= GROWTH_TOLERANCE_PP
+        assert abs(year.experienced_terminations / year.headcount_start * 100 - 5.0) <= TERMINATION_TOLERANCE_PP
+
+
+def test_workspaces_are_independent(initialized_template: Path, tmp_path: Path) -> None:
+    first = copy_workspace(initialized_template, tmp_path / "first")
+    second = copy_workspace(initialized_template, tmp_path / "second")
+
+    create_orchestrator(first.config).execute_multi_year_simulation(2025, 2025)
+
+    assert _query(first, "select count(*) as n from main.fct_workforce_snapshot").n[0] > 0
+    tables = _query(second, "select table_name from information_schema.tables")
+    assert "fct_workforce_snapshot" not in set(tables.table_name)
+    assert (first.root / "target").is_dir()
+    assert not (second.root / "target").exists()
