@@ -111,3 +111,11 @@ def test_generated_census_is_deterministic_and_valid_as_parquet(tmp_path: Path) 
     assert first.equals(second)
     assert not first.equals(generate_census(2_000, seed=8))
     assert validate_census(path, start_year=2025) == 2_000
+
+
+def test_bundled_census_is_reproducible_from_the_generator(tmp_path: Path) -> None:
+    regenerated = tmp_path / "census.csv"
+
+    write_census(generate_census(5_000, seed=42), regenerated)
+
+    assert regenerated.read_bytes() == BUNDLED_CENSUS.read_bytes()

@@ -1,0 +1,114 @@
+{#-
+  Small, dependency-free helpers shared by every model (the project cannot use dbt deps).
+  Vars are only ever read inside model bodies (never in config()) because the engine
+  parses the project once and reuses the manifest with different --vars.
+-#}
+
+{% macro sql_string_literal(value) -%}
+  {#- Emit a SQL string literal; doubling single quotes keeps paths such as
+      "/data/it's here/census.csv" from breaking (or injecting into) the SQL. -#}
+  {{- "'" ~ (value | string | replace("'", "''")) ~ "'" -}}
+{%- endmacro %}
+
+
+{% macro _is_blank(raw) -%}
+  {{- return(raw is none or (raw is string and (raw | trim | lower) in ('', 'null', 'none'))) -}}
+{%- endmacro %}
+
+
+{% macro num_var(name, min_value=none, max_value=none) -%}
+  {#- A numeric var rendered as a SQL literal. Converting through float means a var can
+      never smuggle SQL into a model, and bad values fail at compile time with a clear
+      message instead of deep inside DuckDB. -#}
+  {%- set raw = var(name) -%}
+  {%- if _is_blank(raw) or raw is boolean -%}
+    {{- exceptions.raise_compiler_error("var '" ~ name ~ "' must be a number, got: " ~ raw) -}}
+  {%- endif -%}
+  {%- set value = raw | float(default=none) -%}
+  {%- if value is none -%}
+    {{- exceptions.raise_compiler_error("var '" ~ name ~ "' must be a number, got: " ~ raw) -}}
+  {%- endif -%}
+  {%- if (min_value is not none and value < min_value) or (max_value is not none and value > max_value) -%}
+    {{- exceptions.raise_compiler_error("var '" ~ name ~ "' = " ~ raw ~ " is outside [" ~ min_value ~ ", " ~ max_value ~ "]") -}}
+  {%- endif -%}
+  {{- return(value) -}}
+{%- endmacro %}
+
+
+{% macro int_var(name) -%}
+  {%- set value = num_var(name) -%}
+  {%- if value != (value | int) -%}
+    {{- exceptions.raise_compiler_error("var '" ~ name ~ "' must be a whole number, got: " ~ var(name)) -}}
+  {%- endif -%}
+  {{- return(value | int) -}}
+{%- endmacro %}
+
+
+{% macro bool_var(name) -%}
+  {%- set raw = var(name) -%}
+  {%- if raw is boolean -%}
+    {{- return(raw) -}}
+  {%- elif raw is number and raw in (0, 1) -%}
+    {{- return(raw == 1) -}}
+  {%- elif raw is string and (raw | trim | lower) in ('true', 'yes', '1', 'on') -%}
+    {{- return(true) -}}
+  {%- elif raw is string and (raw | trim | lower) in ('false', 'no', '0', 'off') -%}
+    {{- return(false) -}}
+  {%- endif -%}
+  {{- exceptions.raise_compiler_error("var '" ~ name ~ "' must be true or false, got: " ~ raw) -}}
+{%- endmacro %}
+
+
+{% macro lever_value(var_name, lever_column, min_value=0, max_value=1) -%}
+  {#- comp_levers column unless the var overrides it (null = use the seed). -#}
+  {%- if _is_blank(var(var_name)) -%}
+    {{- lever_column -}}
+  {%- else -%}
+    {{- num_var(var_name, min_value, max_value) -}}
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro years_between(start_date, end_date) -%}
+  {#- Completed whole years from start_date to end_date (age / service convention). -#}
+  (year({{ end_date }}) - year({{ start_date }})
+   - case when month({{ end_date }}) * 100 + day({{ end_date }})
+               < month({{ start_date }}) * 100 + day({{ start_date }})
+          then 1 else 0 end)
+{%- endmacro %}
+
+
+{% macro plan_year_as_of(relation, year_expr) -%}
+  {#- Latest plan_year <= the year, so years beyond a seed's range reuse its last row
+      (years before the range use the first row). -#}
+  (select coalesce(max(plan_year) filter (where plan_year <= {{ year_expr }}), min(plan_year))
+   from {{ relation }})
+{%- endmacro %}
+
+
+{% macro random_uniform(employee_id_expr, event_type) -%}
+  {#- Deterministic uniform in [0, 1): the first 15 hex digits (60 bits) of
+      md5(random_seed | employee_id | simulation_year | event_type) divided by 2^60.
+      Independent of row order, threads and DuckDB version, so equal vars give
+      byte-identical tables. -#}
+  (cast(cast('0x' || substr(md5(concat_ws('|',
+        {{ sql_string_literal(var('random_seed') | string) }},
+        {{ employee_id_expr }},
+        {{ sql_string_literal(int_var('simulation_year') | string) }},
+        {{ sql_string_literal(event_type) }})), 1, 15) as ubigint) as double)
+   / 1152921504606846976.0)
+{%- endmacro %}
+
+
+{% macro prior_snapshot_relation() -%}
+  {#- fct_workforce_snapshot addressed without ref(): year N reads year N-1 from the
+      table it is about to append to, which would be a cycle as a ref. -#}
+  {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='fct_workforce_snapshot')) -}}
+{%- endmacro %}
+
+
+{% macro band_lookup(bands_relation) -%}
+  {#- A band table expanded to one row per whole value, so assigning bands is a hash
+      equality join instead of a range join (noticeably faster at 100k+ rows). -#}
+  (select unnest(range(min_value, max_value)) as band_value, band_label from {{ bands_relation }})
+{%- endmacro %}

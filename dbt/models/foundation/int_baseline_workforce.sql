@@ -1,0 +1,45 @@
+{{ config(materialized='table', tags=['foundation']) }}
+{#- Employees active on Jan 1 of start_year: the population the first simulated year starts from. -#}
+{%- set start_year = int_var('start_year') -%}
+{%- set baseline_date = "make_date(" ~ start_year ~ ", 1, 1)" -%}
+
+with census as (
+    select * from {{ ref('stg_census') }}
+),
+
+active as (
+    select *
+    from census
+    where hire_date < {{ baseline_date }}
+      and (termination_date is null or termination_date >= {{ baseline_date }})
+),
+
+measured as (
+    select
+        a.*,
+        {{ years_between('a.birth_date', baseline_date) }} as age,
+        {{ years_between('a.hire_date', baseline_date) }} as tenure_years
+    from active as a
+)
+
+select
+    m.employee_id,
+    m.birth_date,
+    m.hire_date,
+    m.level_id,
+    lvl.level_name,
+    m.annual_compensation,
+    m.deferral_rate,
+    cast(m.age as integer) as age,
+    cast(m.tenure_years as integer) as tenure_years,
+    ab.band_label as age_band,
+    tb.band_label as tenure_band,
+    {{ start_year }} as baseline_year
+from measured as m
+left join {{ ref('config_job_levels') }} as lvl
+    on lvl.level_id = m.level_id
+left join {{ band_lookup(ref('config_age_bands')) }} as ab
+    on ab.band_value = m.age
+left join {{ band_lookup(ref('config_tenure_bands')) }} as tb
+    on tb.band_value = m.tenure_years
+order by m.employee_id

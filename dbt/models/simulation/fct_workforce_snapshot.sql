@@ -1,0 +1,107 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='simulation_year',
+    tags=['yearly']
+) }}
+{#-
+  One row per employee per simulation_year for everyone employed at some point in the
+  year. Leavers appear once, in their termination year, with employment_status
+  'terminated'. delete+insert on simulation_year: re-running a year replaces its rows.
+  Age is taken on Dec 31 (the IRS catch-up rule), tenure on Dec 31 or the termination
+  date. plan_compensation is the pay for the part of the year employed, capped at
+  401(a)(17); contributions use the year's IRS limits (contribution_ctes).
+-#}
+{%- set sim_year = int_var('simulation_year') -%}
+{%- set limits = ref('irs_contribution_limits') -%}
+{%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
+{%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
+
+with combined as (
+    select
+        employee_id,
+        birth_date,
+        hire_date,
+        termination_date,
+        false as is_new_hire,
+        level_id,
+        starting_compensation,
+        compensation,
+        deferral_rate > 0 as enrolled,
+        deferral_rate
+    from {{ ref('int_yearly_experienced_changes') }}
+
+    union all
+
+    select
+        employee_id,
+        birth_date,
+        hire_date,
+        termination_date,
+        true as is_new_hire,
+        level_id,
+        compensation as starting_compensation,
+        compensation,
+        enrolled,
+        deferral_rate
+    from {{ ref('int_yearly_new_hires') }}
+),
+
+irs as (
+    select *
+    from {{ limits }}
+    where plan_year = {{ plan_year_as_of(limits, sim_year) }}
+),
+
+measured as (
+    select
+        c.*,
+        {{ years_between('c.birth_date', year_end) }} as age,
+        {{ years_between('c.hire_date', 'coalesce(c.termination_date, ' ~ year_end ~ ')') }} as tenure_years,
+        cast(round(c.compensation
+                   * (date_diff('day', greatest(c.hire_date, {{ year_start }}),
+                                coalesce(c.termination_date, {{ year_end }})) + 1)
+                   / (date_diff('day', {{ year_start }}, {{ year_end }}) + 1), 2) as decimal(14, 2))
+            as gross_compensation,
+        irs.limit_402g,
+        irs.catch_up_limit,
+        irs.catch_up_age,
+        irs.limit_415c,
+        irs.limit_401a17
+    from combined as c
+    cross join irs
+),
+
+{{ contribution_ctes('measured', 'contributions') }}
+
+select
+    {{ sim_year }} as simulation_year,
+    x.employee_id,
+    x.birth_date,
+    x.hire_date,
+    x.termination_date,
+    case when x.termination_date is null then 'active' else 'terminated' end as employment_status,
+    x.is_new_hire,
+    x.level_id,
+    cast(x.age as integer) as age,
+    cast(x.tenure_years as integer) as tenure_years,
+    ab.band_label as age_band,
+    tb.band_label as tenure_band,
+    x.starting_compensation,
+    x.compensation,
+    x.plan_compensation,
+    x.enrolled,
+    cast(x.deferral_rate as decimal(7, 4)) as deferral_rate,
+    x.base_deferral,
+    x.catch_up_contribution,
+    x.employee_contribution,
+    x.employer_contribution,
+    x.limit_402g,
+    x.catch_up_limit,
+    x.limit_415c
+from contributions as x
+left join {{ band_lookup(ref('config_age_bands')) }} as ab
+    on ab.band_value = x.age
+left join {{ band_lookup(ref('config_tenure_bands')) }} as tb
+    on tb.band_value = x.tenure_years
+order by x.employee_id

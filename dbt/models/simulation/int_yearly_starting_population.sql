@@ -1,0 +1,79 @@
+{{ config(materialized='table', tags=['yearly']) }}
+{#-
+  Who is employed on Jan 1 of simulation_year. The first year starts from the foundation
+  tables; later years from year N-1's active rows of fct_workforce_snapshot, read through
+  prior_snapshot_relation() (a ref would be a cycle). All refs stay unconditional so the
+  dependencies captured at parse time are the same for every year.
+-#}
+{%- set start_year = int_var('start_year') -%}
+{%- set sim_year = int_var('simulation_year') -%}
+{%- set baseline = ref('int_baseline_workforce') -%}
+{%- set compensation = ref('int_employee_compensation_by_year') -%}
+{%- set benefits = ref('int_employee_benefits') -%}
+{%- if execute and sim_year < start_year -%}
+  {{ exceptions.raise_compiler_error("simulation_year " ~ sim_year ~ " is before start_year " ~ start_year) }}
+{%- endif -%}
+
+{% if sim_year == start_year %}
+with guard as (
+    -- fail loudly if the foundation was built for another start_year (stale workspace)
+    select case
+        when count(*) = 0 then error('int_baseline_workforce is empty: rebuild the foundation (dbt run --select tag:foundation)')
+        when min(baseline_year) <> {{ start_year }} or max(baseline_year) <> {{ start_year }}
+            then error('foundation tables were built for start_year ' || min(baseline_year)::varchar
+                       || ', not {{ start_year }}: rebuild them (dbt run --select tag:foundation)')
+        else true
+    end as ok
+    from {{ baseline }}
+)
+
+select
+    {{ sim_year }} as simulation_year,
+    b.employee_id,
+    b.birth_date,
+    b.hire_date,
+    c.level_id,
+    c.annual_compensation as starting_compensation,
+    e.deferral_rate
+from {{ baseline }} as b
+inner join {{ compensation }} as c on c.employee_id = b.employee_id
+inner join {{ benefits }} as e on e.employee_id = b.employee_id
+cross join guard
+where guard.ok
+order by b.employee_id
+
+{% else %}
+{%- set prior = prior_snapshot_relation() -%}
+{%- if execute and adapter.get_relation(database=prior.database, schema=prior.schema, identifier=prior.identifier) is none -%}
+  {{ exceptions.raise_compiler_error(
+      "cannot simulate " ~ sim_year ~ ": fct_workforce_snapshot does not exist yet. "
+      ~ "Simulate the years in order starting with start_year " ~ start_year ~ ".") }}
+{%- endif %}
+with prior_year as (
+    select *
+    from {{ prior }}
+    where simulation_year = {{ sim_year - 1 }}
+),
+
+guard as (
+    select case
+        when count(*) = 0 then error('cannot simulate {{ sim_year }}: year {{ sim_year - 1 }} is not in fct_workforce_snapshot; simulate the years in order')
+        else true
+    end as ok
+    from prior_year
+)
+
+select
+    {{ sim_year }} as simulation_year,
+    p.employee_id,
+    p.birth_date,
+    p.hire_date,
+    p.level_id,
+    p.compensation as starting_compensation,
+    p.deferral_rate
+from prior_year as p
+cross join guard
+where guard.ok
+  and p.employment_status = 'active'
+order by p.employee_id
+{% endif %}
