@@ -1,8 +1,10 @@
 """AutoInitializer: make a workspace's database simulation-ready, building only what is missing.
 
-The flow is check -> lock -> re-check -> preflight -> seeds -> foundation -> verify.
-The first check runs without the lock so an initialized workspace answers in
-milliseconds without importing dbt. The lock is an OS-level file lock next to the
+The flow is lock -> check -> preflight -> seeds -> foundation -> verify. The database
+is only opened under the lock: DuckDB allows one process per file, so even a peer's
+read-only peek at the catalog would make a running initialization's dbt connection
+fail. The check is one catalog query and never imports dbt, so an initialized
+workspace still answers in milliseconds. The lock is an OS-level file lock next to the
 database, so a killed holder releases it. A deadline interrupts the running dbt work
 itself, and a user interrupt takes the same path, so the database is always left in
 a state the next call heals.
@@ -56,6 +58,7 @@ from planalign_orchestrator.workspace import lock_path_for
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+LOCK_PATIENCE_SECONDS = 0.25
 _STEP_INDEX = {name: index for index, (name, _) in enumerate(STANDARD_STEPS, start=1)}
 
 
@@ -112,29 +115,17 @@ class AutoInitializer:
         started_at = utc_now()
         check = standard_step("check_tables")
         with self._guard(started_at):
-            missing = self._run_in_step(check, self._find_missing, finish=False)
-            if not missing:
-                self._complete_step(check)
-                return self._finish(InitializationResult(
-                    state=InitializationState.COMPLETED, started_at=started_at, steps=[check]
-                ))
-            lock = filelock.FileLock(self.lock_file, fallback_to_soft=False)
+            lock = self._run_in_step(check, self._acquire_lock, finish=False)
             try:
-                lock.acquire(blocking=False)
-            except filelock.Timeout:
-                error = ConcurrentInitializationError(self.lock_file)
-                self._fail_step(check, error)
-                raise error from None
-            try:
-                # Another process may have finished the job while we waited for nothing.
+                # Checked under the lock: a peer that held it may just have finished the job.
                 missing = self._run_in_step(check, self._find_missing, finish=False)
-                if missing:
-                    self._run_in_step(check, lambda: self._preflight(missing), finish=False)
-                self._complete_step(check)
                 if not missing:
+                    self._complete_step(check)
                     return self._finish(InitializationResult(
                         state=InitializationState.COMPLETED, started_at=started_at, steps=[check]
                     ))
+                self._run_in_step(check, lambda: self._preflight(missing), finish=False)
+                self._complete_step(check)
                 result = self.run_initialization(missing)
             finally:
                 lock.release()
@@ -172,6 +163,21 @@ class AutoInitializer:
         return step
 
     # -- steps -------------------------------------------------------------------
+
+    def _acquire_lock(self) -> filelock.BaseFileLock:
+        """Take the initialization lock, or fail fast with ConcurrentInitializationError.
+
+        The short patience only rides out a peer's millisecond no-op check; a real
+        initialization holds the lock for seconds, so the caller still fails in well
+        under a second.
+        """
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(self.lock_file, fallback_to_soft=False)
+        try:
+            lock.acquire(timeout=LOCK_PATIENCE_SECONDS, poll_interval=0.01)
+        except filelock.Timeout:
+            raise ConcurrentInitializationError(self.lock_file) from None
+        return lock
 
     def _find_missing(self) -> list[RequiredTable]:
         try:
@@ -243,9 +249,8 @@ class AutoInitializer:
                                             len(STANDARD_STEPS), at=step.started_at))
         try:
             value = action()
-        except KeyboardInterrupt:
-            self._fail_step(step, "cancelled")
-            raise
+        # A KeyboardInterrupt is left to _guard, which alone knows whether it was the
+        # deadline (the step failed by timeout) or the user (the step was cancelled).
         except InitializationError as error:
             self._fail_step(step, error)
             raise
@@ -300,7 +305,7 @@ class AutoInitializer:
         if self._deadline is not None:
             yield
             return
-        deadline = Deadline(self.timeout_seconds)
+        deadline = Deadline(self.timeout_seconds, on_expire=self.dbt_runner.cancel_running)
         self._deadline = deadline
         self._active_steps = []
         try:
@@ -316,6 +321,15 @@ class AutoInitializer:
                     self._fail_step(step, error)
                 self._report_failure(started_at, error.message)
                 raise error from None
+            except Exception as error:
+                if not deadline.expired:
+                    self._report_failure(started_at, getattr(error, "message", None) or str(error))
+                    raise
+                # The deadline cancelled the running queries and dbt reported that as a
+                # failure (the interrupt itself could not reach this thread): a timeout.
+                timeout = InitializationTimeoutError(self.timeout_seconds, deadline.elapsed_seconds)
+                self._report_failure(started_at, timeout.message)
+                raise timeout from error
             except BaseException as error:
                 self._report_failure(started_at, getattr(error, "message", None) or str(error))
                 raise

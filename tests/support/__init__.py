@@ -1,0 +1,1 @@
+"""Helpers for the test suite: shared assertions and scripts that subprocesses run."""

@@ -1,0 +1,201 @@
+"""Shared helpers for the self-healing tests: real DuckDB files, real dbt project copies.
+
+Tests read and change the database directly with duckdb (never through the engine
+under test), so an assertion cannot be satisfied by the code it checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.exceptions import NavigatorError
+from planalign_orchestrator.factory import create_auto_initializer, create_dbt_runner
+from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
+from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, TableTier
+from planalign_orchestrator.workspace import Workspace, dbt_project_dir
+
+SUPPORT_DIR = Path(__file__).resolve().parent
+ALL_REQUIRED = [t.name for t in REQUIRED_TABLES]
+REQUIRED_SEEDS = [t.name for t in REQUIRED_TABLES if t.tier is TableTier.SEED]
+REQUIRED_FOUNDATION = [t.name for t in REQUIRED_TABLES if t.tier is TableTier.FOUNDATION]
+STANDARD_STEP_NAMES = ["check_tables", "load_seeds", "build_foundation", "verify"]
+
+
+# -- the database, seen directly -------------------------------------------------
+
+
+def query(db_path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    connection = duckdb.connect(str(db_path))
+    try:
+        return connection.execute(sql, params or []).fetchall()
+    finally:
+        connection.close()
+
+
+def execute(db_path: Path, *statements: str) -> None:
+    connection = duckdb.connect(str(db_path))
+    try:
+        for statement in statements:
+            connection.execute(statement)
+    finally:
+        connection.close()
+
+
+def table_names(db_path: Path) -> set[str]:
+    if not db_path.exists():
+        return set()
+    rows = query(db_path, "select table_name from information_schema.tables where table_schema = 'main'")
+    return {name for (name,) in rows}
+
+
+def row_count(db_path: Path, table: str) -> int:
+    return query(db_path, f'select count(*) from main."{table}"')[0][0]
+
+
+def assert_all_required_tables_have_rows(db_path: Path) -> None:
+    present = table_names(db_path)
+    assert set(ALL_REQUIRED) <= present, f"missing: {set(ALL_REQUIRED) - present}"
+    empty = [name for name in ALL_REQUIRED if row_count(db_path, name) == 0]
+    assert not empty, f"empty required tables: {empty}"
+
+
+MARKER_BAND_ID = 9_999
+
+
+def put_marker_row(db_path: Path, table: str = "config_age_bands") -> None:
+    """A row no dbt run would produce: it survives only if the table is never reloaded."""
+    if table == "config_age_bands":
+        execute(db_path, f"insert into main.config_age_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+    elif table == "config_tenure_bands":
+        execute(db_path, f"insert into main.config_tenure_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+    else:  # pragma: no cover - a test asked for a table this helper does not know
+        raise ValueError(table)
+
+
+def has_marker_row(db_path: Path, table: str = "config_age_bands") -> bool:
+    return query(db_path, f"select count(*) from main.{table} where band_id = ?", [MARKER_BAND_ID])[0][0] == 1
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the engine, wired as the factory wires it -------------------------------------
+
+
+def initializer_for(
+    workspace: Workspace,
+    *,
+    project_dir: Path | None = None,
+    **options: Any,
+) -> AutoInitializer:
+    """The workspace's AutoInitializer, optionally on a different dbt project (a test variant)."""
+    db_manager = DatabaseConnectionManager(workspace.database_path)
+    runner = create_dbt_runner(workspace.config, db_manager.db_path, project_dir=project_dir)
+    return create_auto_initializer(workspace.config, db_manager, runner, **options)
+
+
+class EventRecorder:
+    """A progress observer keeping every event with the monotonic time it was received."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.received_at: list[float] = []
+
+    def __call__(self, event: Any) -> None:
+        self.received_at.append(time.monotonic())
+        self.events.append(event)
+
+    def of_type(self, kind: type) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+def assert_remediation(error: BaseException) -> None:
+    """Acceptance point 14: a non-empty remediation that the message itself shows."""
+    assert isinstance(error, NavigatorError), type(error)
+    assert error.remediation and error.remediation.strip(), f"no remediation on {error!r}"
+    assert error.remediation in str(error), "str(error) must include the remediation"
+
+
+# -- dbt project variants, assembled at test time ------------------------------------
+
+
+def copy_dbt_project(destination: Path) -> Path:
+    """A private copy of the real dbt project (nothing duplicated in the repository)."""
+    shutil.copytree(dbt_project_dir(), destination, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return destination
+
+
+# Never finishes within a test: ~10^10 hashes, about 45 s on one core. DuckDB cannot
+# optimize it away because the model's rows are filtered on the result.
+SLOW_CROSS_JOIN = (
+    "cross join (select max(hash(x * y)) as n from range(0, 100000) a(x), range(0, 100000) b(y)) as delay\n"
+    "where delay.n > 0\n"
+)
+
+
+def make_slow_project(destination: Path, model: str = "int_employee_benefits") -> Path:
+    """The real project with one foundation model made deliberately slow (same columns)."""
+    project = copy_dbt_project(destination)
+    path = project / "models" / "foundation" / f"{model}.sql"
+    sql = path.read_text()
+    anchor = "order by employee_id"
+    assert sql.rstrip().endswith(anchor), f"{path} changed shape; update make_slow_project"
+    head = sql.rstrip()[: -len(anchor)]
+    path.write_text(head + SLOW_CROSS_JOIN + anchor + "\n")
+    return project
+
+
+# -- processes ----------------------------------------------------------------------
+
+
+def start_script(name: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(SUPPORT_DIR / name), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], expected: str, timeout: float = 30) -> None:
+    """Read the process's stdout until `expected` (fails if the process dies first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        if line.strip() == expected:
+            return
+        if not line and process.poll() is not None:
+            raise AssertionError(f"process exited {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
+    raise AssertionError(f"no {expected!r} within {timeout}s")
+
+
+def kill_and_wait(process: subprocess.Popen[str], sig: int = 9) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    process.wait(timeout=30)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def assert_database_free_for_other_processes(db_path: Path) -> None:
+    """Another process can open the file read-write: nothing here still holds DuckDB's lock."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+
