@@ -1,0 +1,37 @@
+"""PlanAlign in Jupyter: table status, live initialization progress and simulations.
+
+    import planalign_nb as nb
+    nb.status("my_workspace")              # required tables by tier, Refresh / Initialize missing
+    result = nb.initialize("my_workspace")  # live step progress; returns InitializationResult
+    run = nb.simulate("my_workspace", 2025, 2027)
+    run.summary, run.snapshot, run.events, run.plot()
+
+or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
+
+A thin face over planalign_orchestrator: the engine checks, builds and simulates and
+reports through progress events; the widgets show those events. Importing this
+package does not import dbt.
+"""
+
+from planalign_nb.api import initialize, open_workspace, simulate, status, step_log
+from planalign_nb.magics import load_ipython_extension
+from planalign_nb.progress_widget import InitializationProgress
+from planalign_nb.rendering import ItemState, Snapshot
+from planalign_nb.results import SimulationResult
+from planalign_nb.simulation_widget import SimulationProgress
+from planalign_nb.status_widget import TableStatusWidget
+
+__all__ = [
+    "InitializationProgress",
+    "ItemState",
+    "SimulationProgress",
+    "SimulationResult",
+    "Snapshot",
+    "TableStatusWidget",
+    "initialize",
+    "load_ipython_extension",
+    "open_workspace",
+    "simulate",
+    "status",
+    "step_log",
+]

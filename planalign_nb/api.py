@@ -1,0 +1,205 @@
+"""The notebook calls: status, initialize, simulate, step_log.
+
+Each call wires a widget to the engine (planalign_orchestrator) and nothing more:
+the engine decides what is missing, builds it, simulates and reports through
+progress events; the widgets only show those events. Engine modules are imported
+inside the calls so that `import planalign_nb` stays fast and never imports dbt.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from planalign_nb.engine_logs import engine_logs_in_widgets
+from planalign_nb.live import LiveDisplay
+from planalign_nb.progress_widget import InitializationProgress
+from planalign_nb.rendering import relative_to_workspace
+from planalign_nb.results import SimulationResult
+from planalign_nb.simulation_widget import SimulationProgress
+from planalign_nb.status_widget import TableStatusWidget
+from planalign_orchestrator.progress import (
+    InitializationFinished,
+    ProgressEvent,
+    ProgressObserver,
+    StepFinished,
+    StepStarted,
+    YearStarted,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
+    from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
+    from planalign_orchestrator.self_healing.models import InitializationResult
+    from planalign_orchestrator.workspace import Workspace
+
+WorkspaceLike = Union[str, "os.PathLike[str]", "Workspace"]
+STEP_LOG_NAME = "initialization.jsonl"
+
+
+def open_workspace(workspace: WorkspaceLike) -> Workspace:
+    """A Workspace as given, or the folder at that path (a new folder becomes a new workspace)."""
+    from planalign_orchestrator.workspace import Workspace
+
+    return workspace if isinstance(workspace, Workspace) else Workspace.open(Path(workspace))
+
+
+def _orchestrator(workspace: Workspace, initializer_options: dict[str, Any]) -> PipelineOrchestrator:
+    from planalign_orchestrator.factory import create_orchestrator
+
+    return create_orchestrator(workspace.config, initializer_options=dict(initializer_options))
+
+
+def _auto_initializer(workspace: Workspace, initializer_options: dict[str, Any]) -> AutoInitializer:
+    """The workspace's AutoInitializer, wired exactly as the CLI and the pre-simulation hook wire it."""
+    initializer = _orchestrator(workspace, initializer_options).auto_initializer
+    assert initializer is not None  # create_orchestrator(auto_initialize=True) always sets it
+    return initializer
+
+
+def _ensure_initialized(
+    workspace: Workspace, observer: ProgressObserver, initializer_options: dict[str, Any]
+) -> InitializationResult:
+    initializer = _auto_initializer(workspace, initializer_options)
+    initializer.subscribe(observer)
+    with engine_logs_in_widgets():
+        return initializer.ensure_initialized()
+
+
+def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusWidget:
+    """The required tables of a workspace grouped by tier, with Refresh and Initialize missing.
+
+    `initializer_options` are AutoInitializer keyword arguments (timeout_seconds,
+    recreate_corrupt, ...) used by the "Initialize missing" button. Display the
+    returned widget (make it the cell's value); without a widget front-end it shows
+    as text/HTML of the states it had when displayed.
+    """
+    from planalign_orchestrator.database import DatabaseConnectionManager
+    from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
+
+    ws = open_workspace(workspace)
+    checker = TableExistenceChecker(DatabaseConnectionManager(ws.database_path))
+    return TableStatusWidget(
+        checker.get_table_statuses,
+        lambda observer: _ensure_initialized(ws, observer, initializer_options),
+        root=ws.root,
+        label=ws.root.name,
+    )
+
+
+def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> InitializationResult:
+    """Build what the workspace is missing, with live progress; return the InitializationResult.
+
+    Shows the four steps, the overall bar and the running dbt node while
+    `AutoInitializer.ensure_initialized()` runs synchronously in this cell, then leaves
+    the final record (step states, created tables, error with remediation) as the
+    cell's output. `initializer_options` are AutoInitializer keyword arguments, e.g.
+    `timeout_seconds=120` or `recreate_corrupt=True`.
+
+    Errors are shown AND raised: on failure the error panel shows the error and its
+    remediation, then the engine's exception (an InitializationError subclass with
+    `.message` and `.remediation`) propagates, so a notebook stops where it would
+    otherwise simulate on a broken database. Catch it to continue. A kernel interrupt
+    shows "cancelled" and raises KeyboardInterrupt; calling again heals what the
+    interrupted run left behind.
+    """
+    ws = open_workspace(workspace)
+    progress = InitializationProgress(root=ws.root)
+    live = LiveDisplay(progress)
+    live.show()
+    try:
+        return _ensure_initialized(ws, progress, initializer_options)
+    except BaseException as error:
+        progress.fail(error)
+        raise
+    finally:
+        live.finish()
+
+
+class _SimulationObserver:
+    """Routes events to both views and shows each view once it has something to show.
+
+    The initialization view appears only when there is work or an error (a healthy
+    workspace just gets its tables checked); a successful initialization leaves its
+    record before the years start, a failed one when simulate() has the exception.
+    Views are displayed from the cell's own thread: dbt's worker threads only update
+    widgets that are already shown.
+    """
+
+    def __init__(
+        self, initialization: LiveDisplay[InitializationProgress], years: LiveDisplay[SimulationProgress]
+    ) -> None:
+        self.initialization, self.years = initialization, years
+        self._owner = threading.get_ident()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.initialization.view(event)
+        self.years.view(event)
+        if threading.get_ident() != self._owner:
+            return
+        needs_work = isinstance(event, StepStarted) and event.step_name != "check_tables"
+        if needs_work or (isinstance(event, StepFinished) and not event.success):
+            self.initialization.show()
+        elif isinstance(event, InitializationFinished) and event.result.success:
+            self.initialization.finish()
+        elif isinstance(event, YearStarted):
+            self.years.show()
+
+
+def simulate(
+    workspace: WorkspaceLike,
+    start_year: int | None = None,
+    end_year: int | None = None,
+    **initializer_options: Any,
+) -> SimulationResult:
+    """Heal the workspace if needed, then simulate start_year..end_year with live per-year progress.
+
+    Years default to the workspace config's simulation.start_year/end_year.
+    Initialization progress is shown only when something has to be built (or fails).
+    Returns a SimulationResult (`.summary`, `.snapshot`, `.events`, `.plot()`).
+    Errors are shown in the panel with their remediation and then raised
+    (HookError when initialization failed, SimulationError for an invalid range).
+    """
+    ws = open_workspace(workspace)
+    first = ws.config.simulation.start_year if start_year is None else int(start_year)
+    last = ws.config.simulation.end_year if end_year is None else int(end_year)
+    initialization = LiveDisplay(InitializationProgress(root=ws.root))
+    years = LiveDisplay(SimulationProgress(first, last, root=ws.root))
+    try:
+        orchestrator = _orchestrator(ws, initializer_options)
+        orchestrator.subscribe(_SimulationObserver(initialization, years))
+        with engine_logs_in_widgets():
+            summary = orchestrator.execute_multi_year_simulation(first, last)
+    except BaseException as error:
+        if initialization.view.outcome in ("failed", "cancelled"):
+            # HookError wraps the initializer's exception, whose remediation is the useful one.
+            initialization.view.fail(getattr(error, "original_error", None) or error)
+        else:
+            years.show()
+            years.view.fail(error)
+        raise
+    finally:
+        initialization.finish()
+        years.finish()
+    return SimulationResult(summary, orchestrator.db_manager)
+
+
+def step_log(workspace: WorkspaceLike) -> pd.DataFrame:
+    """The structured initialization step log (one row per step start/completion) as a DataFrame.
+
+    Columns are the engine's STEP_FIELDS (event, step_name, started_at, completed_at,
+    duration_seconds, success, error); paths in error messages are shown relative to
+    the workspace, as in the widgets.
+    """
+    import pandas as pd
+
+    from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, read_step_log
+
+    ws = open_workspace(workspace)
+    frame = pd.DataFrame(read_step_log(ws.logs_dir / STEP_LOG_NAME), columns=list(STEP_FIELDS))
+    frame["error"] = frame["error"].map(lambda text: relative_to_workspace(text, ws.root), na_action="ignore")
+    return frame
