@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from planalign_orchestrator.workspace import Workspace
 
 WorkspaceLike = Union[str, "os.PathLike[str]", "Workspace"]
-STEP_LOG_NAME = "initialization.jsonl"
 
 
 def open_workspace(workspace: WorkspaceLike) -> Workspace:
@@ -200,6 +199,6 @@ def step_log(workspace: WorkspaceLike) -> pd.DataFrame:
     from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, read_step_log
 
     ws = open_workspace(workspace)
-    frame = pd.DataFrame(read_step_log(ws.logs_dir / STEP_LOG_NAME), columns=list(STEP_FIELDS))
+    frame = pd.DataFrame(read_step_log(ws.step_log_path), columns=list(STEP_FIELDS))
     frame["error"] = frame["error"].map(lambda text: relative_to_workspace(text, ws.root), na_action="ignore")
     return frame

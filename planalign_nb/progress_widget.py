@@ -186,7 +186,7 @@ class InitializationProgress(widgets.VBox):
             elif step.state is ItemState.RUNNING:
                 step.state = ItemState.FAILED
         if result is not None:
-            self._headline = result._headline()
+            self._headline = result.headline
             self._created = list(result.tables_created)
 
     # -- rendering ---------------------------------------------------------------

@@ -5,3 +5,8 @@ notebook face load it on every start.
 """
 
 __version__ = "0.1.0"
+
+import logging as _logging
+
+# A library never configures logging; faces (CLI, notebooks) attach their own handlers.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())

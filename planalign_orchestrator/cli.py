@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from planalign_orchestrator.config import CONFIG_FILE_NAME
 from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError
 from planalign_orchestrator.progress import (
     InitializationFinished,
@@ -55,7 +56,8 @@ class TerminalConsole:
         if isinstance(event, InitializationFinished):
             if event.cancelled:
                 return "Initialization cancelled; run again to heal the database."
-            return event.result._headline()
+            # A failure is reported once, with its remediation, by main().
+            return event.result.headline if event.result.success else None
         if isinstance(event, YearStarted):
             return f"Simulating {event.year} ({event.index}/{event.total})..."
         if isinstance(event, YearFinished):
@@ -128,6 +130,9 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(StructuredFormatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        # Step records repeat what the console already prints; --verbose shows them.
+        handler.addFilter(lambda record: not hasattr(record, "step_name"))
     root = logging.getLogger("planalign_orchestrator")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -162,6 +167,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
     from planalign_orchestrator.workspace import Workspace
 
+    if not (args.workspace / CONFIG_FILE_NAME).is_file():
+        print(f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
+              f"all required tables are missing. Run `planalign init --workspace {args.workspace}`.")
+        return 1
     workspace = Workspace.open(args.workspace, create=False)
     statuses = TableExistenceChecker(DatabaseConnectionManager(workspace.database_path)).get_table_statuses()
     print(f"Workspace {workspace.root}")

@@ -16,12 +16,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from planalign_orchestrator.exceptions import DbtError
+from planalign_orchestrator.interrupts import shielded
 from planalign_orchestrator.progress import NodeFinished, NodeStarted
 
 logger = logging.getLogger(__name__)
@@ -195,11 +197,8 @@ class DbtRunner:
             cached = self._manifests.get(key)
             if cached is not None:
                 return cached
-            from dbt.cli.main import dbtRunner
-
             started = time.perf_counter()
-            with self._database_env():
-                result = dbtRunner().invoke(["parse", "--no-write-json", *self._common_args()])
+            result = self._call_dbt(["parse", "--no-write-json", *self._common_args()])
             if not result.success or result.result is None:
                 raise DbtError(
                     str(result.exception or "the project could not be parsed"),
@@ -218,29 +217,38 @@ class DbtRunner:
         on_node: NodeObserver | None,
     ) -> DbtInvocation:
         manifest = self._manifest()
-        from dbt.cli.main import dbtRunner
-
         merged_vars = {**self.base_vars, **(vars or {})}
         full_args = [*args, *self._common_args(), "--threads", str(self.threads)]
         if merged_vars:
             full_args += ["--vars", json.dumps(merged_vars, sort_keys=True)]
         tracker = _NodeTracker(on_node)
         started = time.perf_counter()
-        with self._invoke_lock, self._database_env():
+        with self._invoke_lock:
             type(self).invocation_count += 1
             _reset_compiled_state(manifest)
-            try:
-                result = dbtRunner(manifest=manifest, callbacks=[tracker]).invoke(full_args)
-            finally:
-                _release_duckdb()
+            result = self._call_dbt(full_args, manifest=manifest, callbacks=[tracker])
         elapsed = time.perf_counter() - started
         command_line = self._command_line(args, merged_vars)
-        if isinstance(result.exception, KeyboardInterrupt):
-            raise KeyboardInterrupt from result.exception
         if not result.success:
             raise self._failure(result, command_line)
         logger.info("%s finished in %.2fs", " ".join(args[:1]), elapsed)
         return DbtInvocation(command=command_line, nodes=tuple(tracker.results), elapsed_seconds=elapsed)
+
+    def _call_dbt(self, args: list[str], *, manifest: Any = None, callbacks: Sequence[Callable] = ()) -> Any:
+        """One dbtRunner call with this workspace's database, leaving the process as it found it.
+
+        dbt reports an interrupt as a failed result; it is re-raised here so that a
+        timeout or Ctrl-C is never mistaken for a broken project or model.
+        """
+        runner_class = _dbt_runner_class()
+        with _EnvVar(DB_PATH_ENV, str(self.db_path)), _root_logging_preserved():
+            try:
+                result = runner_class(manifest=manifest, callbacks=list(callbacks)).invoke(args)
+            finally:
+                _release_duckdb()
+        if isinstance(result.exception, KeyboardInterrupt):
+            raise KeyboardInterrupt from result.exception
+        return result
 
     def _failure(self, result: Any, command_line: str) -> DbtError:
         for node_result in getattr(result.result, "results", None) or []:
@@ -260,8 +268,31 @@ class DbtRunner:
             parts += ["--vars", "'" + json.dumps(dict(vars), sort_keys=True) + "'"]
         return f"{DB_PATH_ENV}={self.db_path} " + " ".join(parts)
 
-    def _database_env(self) -> "_EnvVar":
-        return _EnvVar(DB_PATH_ENV, str(self.db_path))
+
+def _dbt_runner_class() -> type:
+    """dbt's programmatic entry point, imported on first use with interrupts held back.
+
+    The import takes seconds; a Ctrl-C or timeout landing inside it would leave dbt
+    half-imported and break every later call in the process (a notebook kernel).
+    """
+    with shielded():
+        from dbt.cli.main import dbtRunner
+    return dbtRunner
+
+
+@contextmanager
+def _root_logging_preserved() -> Iterator[None]:
+    """dbt adds a stderr handler to the root logger on its first call; take it back off.
+
+    Otherwise every library warning afterwards prints into notebook cells and terminals.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 class _EnvVar:

@@ -11,7 +11,7 @@ from planalign_orchestrator.pipeline.hooks import HookManager
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.progress import ProgressObserver
 from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
-from planalign_orchestrator.workspace import dbt_project_dir
+from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 
 AUTO_INITIALIZE_HOOK = "auto_initialize"
 
@@ -25,11 +25,12 @@ def create_dbt_runner(
     project_dir: Path | None = None,
 ) -> DbtRunner:
     """A DbtRunner writing only into the workspace (target/ and logs/dbt), never into dbt/."""
+    workspace = Workspace(config)
     return DbtRunner(
         project_dir or dbt_project_dir(),
         db_path=db_path,
-        target_dir=config.workspace_dir / "target",
-        log_dir=config.workspace_dir / "logs" / "dbt",
+        target_dir=workspace.dbt_target_dir,
+        log_dir=workspace.dbt_log_dir,
         threads=threads,
         dbt_executable=dbt_executable,
         base_vars=config.dbt_vars(),
@@ -43,7 +44,7 @@ def create_auto_initializer(
     **options: object,
 ) -> AutoInitializer:
     """The AutoInitializer for a workspace: step log in <workspace>/logs, census from the config."""
-    options.setdefault("step_log_path", config.workspace_dir / "logs" / "initialization.jsonl")
+    options.setdefault("step_log_path", Workspace(config).step_log_path)
     options.setdefault("census_path", config.census_path)
     options.setdefault("start_year", config.simulation.start_year)
     return AutoInitializer(db_manager, dbt_runner, **options)  # type: ignore[arg-type]

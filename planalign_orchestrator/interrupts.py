@@ -18,32 +18,36 @@ import ctypes
 import signal
 import threading
 import time
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from types import FrameType, TracebackType
+
+_active = threading.local()
 
 
-def interrupt_thread(thread_ident: int) -> bool:
-    """Raise KeyboardInterrupt in the given thread.
+class Delivery(Enum):
+    """How an interrupt reaches its thread."""
 
-    Returns True when a real signal was sent, which also wakes the thread from a
-    blocking wait; False when the interrupt lands only once the thread runs Python code.
-    """
+    SIGNAL = "signal"  # a real SIGINT: also wakes a thread blocked in a lock or condition wait
+    ASYNC = "async"  # raised when the thread next runs Python code
+    NONE = "none"  # SIGINT is ignored in this process: nothing will land
+
+
+def interrupt_thread(thread_ident: int) -> Delivery:
+    """Raise KeyboardInterrupt in the given thread, as Ctrl-C would."""
     if thread_ident == threading.main_thread().ident:
         if callable(signal.getsignal(signal.SIGINT)):
-            # A real signal, as Ctrl-C sends: it also wakes a thread blocked in a lock
-            # or condition wait (dbt's main thread waits on its job queue while a worker
-            # runs the query), which `_thread.interrupt_main()` alone does not: that
-            # only sets a flag checked once the thread runs Python code again.
+            # A real signal, as Ctrl-C sends: dbt's main thread waits on its job queue
+            # while a worker runs the query, and only a signal wakes that wait;
+            # `_thread.interrupt_main()` merely sets a flag checked at the next bytecode.
             signal.pthread_kill(thread_ident, signal.SIGINT)
-            return True
-        import _thread
-
-        _thread.interrupt_main()  # a no-op when SIGINT is ignored; on_expire still stops the work
-        return False
+            return Delivery.SIGNAL
+        return Delivery.NONE
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_ident), ctypes.py_object(KeyboardInterrupt)
     )
-    return False
+    return Delivery.ASYNC
 
 
 class Deadline:
@@ -57,12 +61,18 @@ class Deadline:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._timer: threading.Timer | None = None
+        self._delivery = Delivery.NONE
+        self._shield_depth = 0
+        self._fired_while_shielded = False
+        self._outer: Deadline | None = None
 
     @property
     def elapsed_seconds(self) -> float:
         return time.monotonic() - self._started
 
     def __enter__(self) -> "Deadline":
+        self._outer = getattr(_active, "deadline", None)
+        _active.deadline = self
         self._started = time.monotonic()
         ident = threading.get_ident()
         self._armed = True
@@ -75,9 +85,13 @@ class Deadline:
         with self._lock:
             if not self._armed:
                 return
-            self.expired = True
             self._armed = False
-        if not interrupt_thread(ident) and self.on_expire is not None:
+            if self._shield_depth:
+                self._fired_while_shielded = True
+                return
+            self.expired = True
+        self._delivery = interrupt_thread(ident)
+        if self._delivery is not Delivery.SIGNAL and self.on_expire is not None:
             self.on_expire()
 
     def _disarm(self) -> None:
@@ -92,8 +106,62 @@ class Deadline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        _active.deadline = self._outer
         self._disarm()
-        if self.expired and not (exc_type and issubclass(exc_type, KeyboardInterrupt)):
+        landed = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        if self.expired and self._delivery is not Delivery.NONE and not landed:
             # The interrupt was sent but has not landed yet: let it land here, inside
             # the caller's handler, rather than somewhere after the protected work.
-            time.sleep(1.0)
+            for _ in range(100):
+                time.sleep(0.01)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Defer interrupts (the current deadline's and Ctrl-C's) until the block has finished.
+
+    For work that must not be cut in half: an import interrupted midway leaves
+    half-initialised modules behind, and every later call in the process (a notebook
+    kernel, say) fails until a restart. An interrupt that arrives meanwhile is
+    delivered as soon as the block ends.
+    """
+    deadline: Deadline | None = getattr(_active, "deadline", None)
+    if deadline is not None:
+        with deadline._lock:
+            deadline._shield_depth += 1
+    with _sigint_deferred() as deferred_signal:
+        try:
+            yield
+        finally:
+            if deadline is not None:
+                with deadline._lock:
+                    deadline._shield_depth -= 1
+                    fired = deadline._fired_while_shielded and not deadline._shield_depth
+                    if fired:
+                        deadline.expired = True
+            else:
+                fired = False
+    if fired:
+        raise KeyboardInterrupt
+    if deferred_signal:
+        deferred_signal[0]()
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[list[Callable[[], None]]]:
+    """Hold back SIGINT in the main thread; yields a list that receives its delivery, if any."""
+    deliveries: list[Callable[[], None]] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield deliveries
+        return
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if not deliveries:
+            deliveries.append(lambda: previous(signum, frame))
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield deliveries
+    finally:
+        signal.signal(signal.SIGINT, previous)

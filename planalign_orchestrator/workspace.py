@@ -17,6 +17,7 @@ from planalign_orchestrator.config import (
     load_config,
 )
 from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CENSUS = _PACKAGE_DIR / "data" / "example_census.csv"
@@ -59,6 +60,11 @@ class Workspace:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def step_log_path(self) -> Path:
+        """The JSON-lines record of every initialization step (see self_healing.step_log)."""
+        return self.logs_dir / STEP_LOG_FILE_NAME
 
     @property
     def dbt_target_dir(self) -> Path:

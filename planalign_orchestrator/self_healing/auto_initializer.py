@@ -51,7 +51,7 @@ from planalign_orchestrator.self_healing.models import (
     TableTier,
     standard_step,
 )
-from planalign_orchestrator.self_healing.step_log import StepLog
+from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME, StepLog
 from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
 from planalign_orchestrator.workspace import lock_path_for
 
@@ -92,7 +92,7 @@ class AutoInitializer:
         self.checker = TableExistenceChecker(db_manager)
         self.lock_file = lock_path_for(db_manager.db_path)
         self.step_log = StepLog(
-            step_log_path or db_manager.db_path.parent / "logs" / "initialization.jsonl"
+            step_log_path or db_manager.db_path.parent / "logs" / STEP_LOG_FILE_NAME
         )
         self.backup_path: Path | None = None
         self._progress = ProgressEmitter([on_progress] if on_progress else [])

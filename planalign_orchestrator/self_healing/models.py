@@ -117,7 +117,9 @@ class InitializationResult:
     def success(self) -> bool:
         return self.state is InitializationState.COMPLETED
 
-    def _headline(self) -> str:
+    @property
+    def headline(self) -> str:
+        """One line saying what happened, shared by every face."""
         if not self.success:
             return f"Initialization {self.state.value}: {self.error or 'see steps'}"
         if not self.missing_tables_found:
@@ -125,7 +127,7 @@ class InitializationResult:
         return f"Initialized: created {len(self.tables_created)} table(s)."
 
     def __str__(self) -> str:
-        lines = [self._headline()]
+        lines = [self.headline]
         for step in self.steps:
             duration = f" ({step.duration_seconds:.2f}s)" if step.duration_seconds is not None else ""
             lines.append(f"  [{step.status.value}] {step.display_name}{duration}")
@@ -149,6 +151,6 @@ class InitializationResult:
         if self.backup_path:
             created += f"<p>Unreadable database kept as: {html.escape(self.backup_path.name)}</p>"
         return (
-            f"<div class='planalign-init-result'><p><b>{html.escape(self._headline())}</b></p>"
+            f"<div class='planalign-init-result'><p><b>{html.escape(self.headline)}</b></p>"
             f"<table><tr><th>Step</th><th>Status</th><th>Error</th></tr>{rows}</table>{created}</div>"
         )

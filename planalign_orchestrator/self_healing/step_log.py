@@ -18,6 +18,8 @@ from planalign_orchestrator.self_healing.models import InitializationStep
 
 logger = logging.getLogger("planalign_orchestrator.self_healing")
 
+STEP_LOG_FILE_NAME = "initialization.jsonl"
+
 STEP_FIELDS = (
     "event",
     "step_name",
