@@ -25,6 +25,7 @@ from planalign_nb.rendering import (
     escape,
     format_seconds,
     relative_to_workspace,
+    row_cells,
     styled,
 )
 from planalign_orchestrator.progress import (
@@ -247,7 +248,7 @@ class InitializationProgress(widgets.VBox):
                 text += [f"  {line}" for line in self.error.text_lines()]
             rows = "".join(
                 f"<tr class='{css('step', 'step-' + s.name)} {s.state.css_class}'>"
-                f"<td>{s.state.icon}</td><td>{escape(s.display_name)}</td><td>{s.state.value}</td></tr>"
+                f"{row_cells(s.state.icon, escape(s.display_name), s.state.value)}</tr>"
                 for s in self._steps.values()
             )
             extras_html = "".join(f"<div>{escape(line)}</div>" for line in extras)

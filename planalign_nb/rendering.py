@@ -77,6 +77,11 @@ def styled(widget: W, *names: str) -> W:
     return widget
 
 
+def row_cells(*contents: object) -> str:
+    """Table cells for a static record, left-aligned (Jupyter right-aligns table cells by default)."""
+    return "".join(f"<td style='text-align:left'>{content}</td>" for content in contents)
+
+
 def escape(text: object) -> str:
     return html.escape(str(text), quote=True)
 

@@ -24,6 +24,7 @@ from planalign_nb.rendering import (
     error_report,
     escape,
     format_seconds,
+    row_cells,
     styled,
 )
 from planalign_orchestrator.progress import ProgressEvent, YearFinished, YearStarted
@@ -139,8 +140,8 @@ class SimulationProgress(widgets.VBox):
             if self.error:
                 text += [f"  {line}" for line in self.error.text_lines()]
             rows = "".join(
-                f"<tr class='{css('year', f'year-{y.year}')} {y.state.css_class}'><td>{y.state.icon}</td>"
-                f"<td>{y.year}</td><td>{y.state.value}</td><td>{escape(y.figures)}</td></tr>"
+                f"<tr class='{css('year', f'year-{y.year}')} {y.state.css_class}'>"
+                f"{row_cells(y.state.icon, y.year, y.state.value, escape(y.figures))}</tr>"
                 for y in self._years.values()
             )
             error_html = self.error.html() if self.error else ""

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from planalign_nb.progress_widget import InitializationProgress
-from planalign_nb.rendering import TABLE_STATE_ICONS, ErrorReport, Snapshot, css, error_report, escape, styled
+from planalign_nb.rendering import (
+    TABLE_STATE_ICONS,
+    ErrorReport,
+    Snapshot,
+    css,
+    error_report,
+    escape,
+    row_cells,
+    styled,
+)
 from planalign_orchestrator.exceptions import NavigatorError
 from planalign_orchestrator.progress import ProgressObserver
 from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, InitializationResult, TableTier
@@ -162,8 +171,7 @@ class TableStatusWidget(widgets.VBox):
             ]
             rows = "".join(
                 f"<tr class='{css('table', 'table-' + s.table.name, 'table-' + s.state)}'>"
-                f"<td>{TABLE_STATE_ICONS[s.state]}</td><td>{escape(s.table.name)}</td>"
-                f"<td>{s.state}</td><td>{_rows_text(s)}</td></tr>"
+                f"{row_cells(TABLE_STATE_ICONS[s.state], escape(s.table.name), s.state, _rows_text(s))}</tr>"
                 for s in statuses
             )
             sections.append(
