@@ -162,3 +162,26 @@ def test_point7_kernel_interrupt_mid_dbt_ends_cleanly_and_propagates(
     assert failed_step.step_name == "build_foundation" and failed_step.error == "cancelled"
     _assert_lock_is_free(damaged_workspace)
     _heal_with_the_real_project(damaged_workspace)
+
+
+def test_timeout_during_dbts_first_import_leaves_the_process_able_to_heal(workspace: Workspace, run_python) -> None:
+    # A fresh interpreter, so dbt is imported (seconds) inside the deadline: the import
+    # must finish before the interrupt lands, or dbt stays half-imported in the process.
+    script = f"""
+from planalign_orchestrator.exceptions import InitializationTimeoutError
+from planalign_orchestrator.factory import create_orchestrator
+from planalign_orchestrator.workspace import Workspace
+
+workspace = Workspace.open({str(workspace.root)!r})
+try:
+    create_orchestrator(workspace.config, initializer_options={{"timeout_seconds": 0.5}}).auto_initializer.ensure_initialized()
+except InitializationTimeoutError as error:
+    print("timed out after", round(error.elapsed_seconds, 1))
+result = create_orchestrator(workspace.config).auto_initializer.ensure_initialized()
+print("healed", result.state.value, len(result.tables_created))
+"""
+    completed = run_python(script, timeout=180)
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "timed out after" in completed.stdout
+    assert "healed completed 8" in completed.stdout
