@@ -20,12 +20,15 @@ from planalign_nb.rendering import (
     ErrorReport,
     ItemState,
     Snapshot,
+    bar_style,
     css,
     error_report,
     escape,
     format_seconds,
+    mark_state,
     relative_to_workspace,
     row_cells,
+    show_error,
     styled,
 )
 from planalign_orchestrator.progress import (
@@ -213,9 +216,7 @@ class InitializationProgress(widgets.VBox):
         completed = sum(s.state in complete for s in self._steps.values())
         running = any(s.state is ItemState.RUNNING for s in self._steps.values())
         self.bar.value = float(completed) + (self._node_fraction if running else 0.0)
-        self.bar.bar_style = {"completed": "success", "failed": "danger", "cancelled": "warning"}.get(
-            self.outcome or "", "info"
-        )
+        self.bar.bar_style = bar_style(self.outcome)
         self.header.value = f"<b>{escape(self._title())}</b>"
         self.node.value = f"dbt node: {escape(self._node_label)}" if self._node_label else ""
         for name, step in self._steps.items():
@@ -224,12 +225,8 @@ class InitializationProgress(widgets.VBox):
                 f"{step.state.icon} {escape(step.display_name)} · {step.state.value}"
                 f"{' · ' + format_seconds(step.seconds) if step.seconds is not None else ''}"
             )
-            for state in ItemState:
-                if state is not step.state and state.css_class in row._dom_classes:
-                    row.remove_class(state.css_class)
-            row.add_class(step.state.css_class)
-        self.error_panel.value = self.error.html() if self.error else ""
-        self.error_panel.layout.display = None if self.error else "none"
+            mark_state(row, step.state)
+        show_error(self.error_panel, self.error)
 
     def snapshot(self) -> Snapshot:
         """The current state as deterministic text and HTML (no timings, no ids, no absolute paths)."""

@@ -62,6 +62,28 @@ _ICONS = {
 TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!"}
 
 
+_BAR_STYLES = {"completed": "success", "failed": "danger", "cancelled": "warning"}
+
+
+def bar_style(outcome: str | None) -> str:
+    """The progress bar colour for a run's outcome (info while it runs)."""
+    return _BAR_STYLES.get(outcome or "", "info")
+
+
+def mark_state(row: DOMWidget, state: ItemState) -> None:
+    """Keep exactly one planalign-state-<state> class on a live row."""
+    for other in ItemState:
+        if other is not state and other.css_class in row._dom_classes:
+            row.remove_class(other.css_class)
+    row.add_class(state.css_class)
+
+
+def show_error(panel: Any, error: "ErrorReport | None") -> None:
+    """Fill the live error panel, or hide it when there is no error."""
+    panel.value = error.html() if error else ""
+    panel.layout.display = None if error else "none"
+
+
 def css(*names: str) -> str:
     """Prefixed CSS classes for a static HTML class attribute: css("step", "step-verify")."""
     return " ".join(f"{CSS_PREFIX}-{name}" for name in names)

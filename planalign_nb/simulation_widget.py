@@ -20,11 +20,14 @@ from planalign_nb.rendering import (
     ErrorReport,
     ItemState,
     Snapshot,
+    bar_style,
     css,
     error_report,
     escape,
     format_seconds,
+    mark_state,
     row_cells,
+    show_error,
     styled,
 )
 from planalign_orchestrator.progress import ProgressEvent, YearFinished, YearStarted
@@ -114,21 +117,15 @@ class SimulationProgress(widgets.VBox):
 
     def _render(self) -> None:
         self.bar.value = sum(y.state is ItemState.DONE for y in self._years.values())
-        self.bar.bar_style = {"completed": "success", "failed": "danger", "cancelled": "warning"}.get(
-            self.outcome or "", "info"
-        )
+        self.bar.bar_style = bar_style(self.outcome)
         self.header.value = f"<b>{escape(self._title())}</b>"
         for number, year in self._years.items():
             row = self.year_rows[number]
             seconds = f" · {format_seconds(year.seconds)}" if year.seconds is not None else ""
             figures = f" · {escape(year.figures)}" if year.figures else ""
             row.value = f"{year.state.icon} {number} · {year.state.value}{figures}{seconds}"
-            for state in ItemState:
-                if state is not year.state and state.css_class in row._dom_classes:
-                    row.remove_class(state.css_class)
-            row.add_class(year.state.css_class)
-        self.error_panel.value = self.error.html() if self.error else ""
-        self.error_panel.layout.display = None if self.error else "none"
+            mark_state(row, year.state)
+        show_error(self.error_panel, self.error)
 
     def snapshot(self) -> Snapshot:
         """The current state as deterministic text and HTML (no timings, no ids, no absolute paths)."""
