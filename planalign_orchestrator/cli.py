@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -82,6 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; the next run heals anything left incomplete.", file=sys.stderr)
         return 130
+
+
+def run() -> None:
+    """Console-script entry point.
+
+    Once dbt is loaded, the interpreter's own shutdown (tearing down ~2,000 modules)
+    takes over a second; all work is done and flushed by then, so the process exits
+    directly.
+    """
+    code = main()
+    if "dbt" not in sys.modules:
+        sys.exit(code)
+    from planalign_orchestrator.dbt_runner import release_dbt
+
+    release_dbt()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -221,4 +241,4 @@ def _parse_years(text: str) -> tuple[int, int]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -16,16 +16,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from planalign_orchestrator.exceptions import (
     DatabaseCorruptionError,
     DatabaseError,
     DatabaseLockedError,
 )
+
+if TYPE_CHECKING:  # pandas costs most of a `planalign status` start-up; DuckDB loads it on demand
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,14 @@ otherwise keep it open and lock other processes out.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -178,11 +182,11 @@ class DbtRunner:
 
     # -- invocation machinery ------------------------------------------------------
 
-    def _common_args(self) -> list[str]:
+    def _common_args(self, target_dir: Path | None = None) -> list[str]:
         return [
             "--project-dir", str(self.project_dir),
             "--profiles-dir", str(self.project_dir),
-            "--target-path", str(self.target_dir),
+            "--target-path", str(target_dir or self.target_dir),
             "--log-path", str(self.log_dir),
             "--log-level", "none",
             "--log-level-file", "info",
@@ -198,7 +202,7 @@ class DbtRunner:
             if cached is not None:
                 return cached
             started = time.perf_counter()
-            result = self._call_dbt(["parse", "--no-write-json", *self._common_args()])
+            result = self._parse_with_shared_cache()
             if not result.success or result.result is None:
                 raise DbtError(
                     str(result.exception or "the project could not be parsed"),
@@ -209,6 +213,30 @@ class DbtRunner:
             self._manifests[key] = result.result
             return result.result
 
+    def _parse_with_shared_cache(self) -> Any:
+        """Parse, reusing dbt's saved parse from any earlier process on this machine.
+
+        dbt refuses a saved parse when the profile differs, and the profile holds the
+        database path, so a new workspace would always parse from scratch (seconds).
+        The parse therefore runs against a fixed placeholder path with the same file
+        name (dbt names the catalog after it; parsing never opens the file) and keeps
+        its partial_parse.msgpack in a per-user cache. Runs use the real path.
+        """
+        cache = _parse_cache_dir(self.project_dir) / self.db_path.stem
+        saved = cache / "partial_parse.msgpack"
+        with tempfile.TemporaryDirectory(prefix="planalign-parse-") as scratch:
+            target = Path(scratch)
+            if saved.is_file():
+                shutil.copyfile(saved, target / saved.name)
+            result = self._call_dbt(
+                ["parse", "--no-write-json", *self._common_args(target_dir=target)],
+                db_path=cache / self.db_path.name,
+            )
+            fresh = target / saved.name
+            if result.success and fresh.is_file():
+                _replace_atomically(fresh, saved)
+        return result
+
     def _invoke(
         self,
         args: list[str],
@@ -218,7 +246,7 @@ class DbtRunner:
     ) -> DbtInvocation:
         manifest = self._manifest()
         merged_vars = {**self.base_vars, **(vars or {})}
-        full_args = [*args, *self._common_args(), "--threads", str(self.threads)]
+        full_args = [*args, "--no-write-json", *self._common_args(), "--threads", str(self.threads)]
         if merged_vars:
             full_args += ["--vars", json.dumps(merged_vars, sort_keys=True)]
         tracker = _NodeTracker(on_node)
@@ -234,14 +262,21 @@ class DbtRunner:
         logger.info("%s finished in %.2fs", " ".join(args[:1]), elapsed)
         return DbtInvocation(command=command_line, nodes=tuple(tracker.results), elapsed_seconds=elapsed)
 
-    def _call_dbt(self, args: list[str], *, manifest: Any = None, callbacks: Sequence[Callable] = ()) -> Any:
+    def _call_dbt(
+        self,
+        args: list[str],
+        *,
+        manifest: Any = None,
+        callbacks: Sequence[Callable] = (),
+        db_path: Path | None = None,
+    ) -> Any:
         """One dbtRunner call with this workspace's database, leaving the process as it found it.
 
         dbt reports an interrupt as a failed result; it is re-raised here so that a
         timeout or Ctrl-C is never mistaken for a broken project or model.
         """
         runner_class = _dbt_runner_class()
-        with _EnvVar(DB_PATH_ENV, str(self.db_path)), _root_logging_preserved():
+        with _EnvVar(DB_PATH_ENV, str(db_path or self.db_path)), _root_logging_preserved():
             try:
                 result = runner_class(manifest=manifest, callbacks=list(callbacks)).invoke(args)
             finally:
@@ -275,9 +310,49 @@ def _dbt_runner_class() -> type:
     The import takes seconds; a Ctrl-C or timeout landing inside it would leave dbt
     half-imported and break every later call in the process (a notebook kernel).
     """
-    with shielded():
+    with shielded(), _without_optional_iri_grammar():
         from dbt.cli.main import dbtRunner
     return dbtRunner
+
+
+@contextmanager
+def _without_optional_iri_grammar() -> Iterator[None]:
+    """Import jsonschema (pulled in by dbt) without its optional rfc3987_syntax support.
+
+    Where Jupyter is installed, rfc3987_syntax is too, and jsonschema imports it to
+    check the "iri" string format, compiling a Lark grammar that costs over a second
+    per process. dbt validates no IRI formats, so jsonschema is let to find it
+    missing; any later import of rfc3987_syntax in the process works as usual.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        yield
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("rfc3987_syntax", False) is None:
+            del sys.modules["rfc3987_syntax"]
+
+
+def _parse_cache_dir(project_dir: Path) -> Path:
+    """Per-user home of dbt's saved parse, one folder per project location and dbt version."""
+    from importlib.metadata import version
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "planalign"
+    key = hashlib.sha256(f"{project_dir}|{version('dbt-core')}".encode()).hexdigest()[:16]
+    return root / f"dbt-parse-{key}"
+
+
+def _replace_atomically(source: Path, destination: Path) -> None:
+    """Publish a file so concurrent readers see the old or the new one, never half of it."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = destination.with_name(f".{destination.name}.{os.getpid()}")
+        shutil.copyfile(source, staging)
+        os.replace(staging, destination)
+    except OSError:
+        logger.info("Could not save dbt's parse to %s; the next process parses again", destination)
 
 
 @contextmanager
@@ -361,6 +436,21 @@ class _NodeTracker:
                 status=status,
                 duration_seconds=duration,
             ))
+
+
+def release_dbt() -> None:
+    """Drop parsed manifests and dbt's adapters, and so their multiprocessing locks.
+
+    For a process about to exit without the interpreter's shutdown: those locks are
+    named semaphores that must be unlinked by their finalizers.
+    """
+    DbtRunner._manifests.clear()
+    if "dbt.adapters.factory" not in sys.modules:
+        return
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    gc.collect()  # finalizes the multiprocessing locks, unlinking their semaphores
 
 
 def _reset_compiled_state(manifest: Any) -> None:

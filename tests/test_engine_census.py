@@ -78,7 +78,7 @@ def test_bad_census_is_refused_listing_offending_rows(
     assert caught.value.offending_rows
 
 
-@pytest.mark.parametrize("edit,problem,row_hint", BAD_CENSUSES[:2])
+@pytest.mark.parametrize("edit,problem,row_hint", BAD_CENSUSES)
 def test_bad_census_stops_initialization_before_the_database_exists(
     workspace: Workspace, edit, problem: str, row_hint: str
 ) -> None:
@@ -119,3 +119,19 @@ def test_bundled_census_is_reproducible_from_the_generator(tmp_path: Path) -> No
     write_census(generate_census(5_000, seed=42), regenerated)
 
     assert regenerated.read_bytes() == BUNDLED_CENSUS.read_bytes()
+
+
+def test_bad_census_leaves_an_existing_database_byte_identical(initialized_workspace: Workspace) -> None:
+    from planalign_orchestrator.database import DatabaseConnectionManager
+    from planalign_orchestrator.factory import create_orchestrator
+
+    DatabaseConnectionManager(initialized_workspace.database_path).execute(
+        "drop table main.int_employee_benefits"
+    )
+    _rewrite_census(initialized_workspace.config.census_path, _negative_compensation)
+    before = initialized_workspace.database_path.read_bytes()
+
+    with pytest.raises(InitializationError, match="negative"):
+        create_orchestrator(initialized_workspace.config).auto_initializer.ensure_initialized()
+
+    assert initialized_workspace.database_path.read_bytes() == before

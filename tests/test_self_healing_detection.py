@@ -173,3 +173,27 @@ print(json.dumps({{
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report == {"state": "completed", "missing": [], "dbt_modules": []}
+
+
+@pytest.mark.dbt
+@pytest.mark.parametrize(
+    "damage",
+    ["drop table main.int_employee_benefits", "delete from main.config_age_bands"],
+    ids=["dropped-by-another-process", "emptied-by-another-process"],
+)
+def test_repeated_checks_notice_damage_done_after_the_last_check(
+    initialized_workspace: Workspace, run_python, damage: str
+) -> None:
+    """The no-op check skips DuckDB while the file is unchanged; any write makes it look again."""
+    initializer = initializer_for(initialized_workspace)
+    assert initializer.ensure_initialized().missing_tables_found == []
+    assert initializer.ensure_initialized().missing_tables_found == []
+    damaged = run_python(
+        f"import duckdb; duckdb.connect({str(initialized_workspace.database_path)!r}).execute({damage!r})"
+    )
+    assert damaged.returncode == 0, damaged.stderr
+
+    result = initializer.ensure_initialized()
+
+    assert len(result.tables_created) == 1
+    assert_all_required_tables_have_rows(initialized_workspace.database_path)

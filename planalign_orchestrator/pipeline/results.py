@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from planalign_orchestrator.database import DatabaseConnectionManager
+
+if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself never needs pandas
+    import pandas as pd
 
 _YEAR_SUMMARY_SQL = """
 with snap as (
@@ -59,6 +61,8 @@ class SimulationSummary:
     years: tuple[YearSummary, ...]
 
     def to_dataframe(self) -> pd.DataFrame:
+        import pandas as pd
+
         columns = [f.name for f in fields(YearSummary)]
         return pd.DataFrame([asdict(y) for y in self.years], columns=columns).set_index("year")
 

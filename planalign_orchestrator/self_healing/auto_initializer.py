@@ -58,6 +58,12 @@ from planalign_orchestrator.workspace import lock_path_for
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Database files whose required tables were all found, by the file's signature then.
+# Any write (by any process, to the file or its WAL) changes the signature, so an
+# unchanged file is still initialized and the no-op check need not open DuckDB
+# (opening alone costs about 20 ms).
+_VERIFIED: dict[Path, tuple[int, int, int]] = {}
 LOCK_PATIENCE_SECONDS = 0.25
 _STEP_INDEX = {name: index for index, (name, _) in enumerate(STANDARD_STEPS, start=1)}
 
@@ -180,13 +186,24 @@ class AutoInitializer:
         return lock
 
     def _find_missing(self) -> list[RequiredTable]:
+        signature = _signature(self.db_manager.db_path)
+        if signature is not None and _VERIFIED.get(self.db_manager.db_path) == signature:
+            return []
         try:
-            return self.checker.get_missing_tables()
+            return self._checked_missing()
         except DatabaseCorruptionError:
             if not self.recreate_corrupt:
                 raise
             self.backup_path = self.db_manager.move_aside("corrupt")
-            return self.checker.get_missing_tables()
+            return self._checked_missing()
+
+    def _checked_missing(self) -> list[RequiredTable]:
+        """Query the catalog; remember the file's signature when it held everything and did not change meanwhile."""
+        before = _signature(self.db_manager.db_path)
+        missing = self.checker.get_missing_tables()
+        if not missing and before is not None and before == _signature(self.db_manager.db_path):
+            _VERIFIED[self.db_manager.db_path] = before
+        return missing
 
     def _preflight(self, missing: list[RequiredTable]) -> None:
         preflight.check_disk_space(self.db_manager.db_path.parent, self.min_free_disk_mb)
@@ -224,7 +241,7 @@ class AutoInitializer:
         return {name for name in selected if nodes[name].materialized != "ephemeral"}
 
     def _verify(self, expected: list[RequiredTable]) -> None:
-        still_missing = {t.name for t in self.checker.get_missing_tables()}
+        still_missing = {t.name for t in self._checked_missing()}
         not_created = [t.name for t in expected if t.name in still_missing]
         if still_missing:
             raise InitializationError(
@@ -350,6 +367,17 @@ class AutoInitializer:
             ),
             cancelled=cancelled,
         ))
+
+
+def _signature(db_path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of the database file, or None while it has a WAL or does not exist."""
+    try:
+        stat = db_path.stat()
+    except FileNotFoundError:
+        return None
+    if db_path.with_name(db_path.name + ".wal").exists():
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def _log_event(event: object) -> None:
