@@ -208,13 +208,14 @@ class MeasuredProcessError(RuntimeError):
     """A measured process failed; the figure would be meaningless, so the run stops."""
 
 
-def spawn(args: Sequence[str], *, cwd: Path, report_path: Path | None = None) -> ProcessRun:
+def spawn(args: Sequence[str], *, cwd: Path, report_path: Path | None = None,
+          extra_env: dict[str, str] | None = None) -> ProcessRun:
     """Run one process to completion through the rusage wrapper and measure it.
 
     Equivalent to `/usr/bin/time -v` (wall, CPU, maximum resident set size) without
     depending on that binary; the process's own output is kept only to explain a failure.
     """
-    env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with _report_file(cwd, "rusage") as usage_file, tempfile.TemporaryFile() as out:
         wrapper = [sys.executable, "-S", "-c", RUSAGE_WRAPPER, str(usage_file), *args]
         subprocess.run(wrapper, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
@@ -251,9 +252,9 @@ def _report_file(cwd: Path, kind: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def planalign(*args: str, cwd: Path) -> ProcessRun:
+def planalign(*args: str, cwd: Path, extra_env: dict[str, str] | None = None) -> ProcessRun:
     """Run the installed console script, exactly as a user would."""
-    return spawn([str(PLANALIGN), *args], cwd=cwd)
+    return spawn([str(PLANALIGN), *args], cwd=cwd, extra_env=extra_env)
 
 
 class WorkDirs:
@@ -318,6 +319,13 @@ def measure_cold_init(settings: Settings, work: WorkDirs) -> tuple[list[Figure],
         workspace = work.new("cold-cli")
         cli_runs.append(planalign("init", "--workspace", str(workspace), cwd=workspace))
         planalign("status", "--workspace", str(workspace), cwd=workspace)
+    # The very first init on a machine also parses the dbt project from scratch: later
+    # workspaces reuse the parse dbt saved in the per-user cache (XDG_CACHE_HOME).
+    first_runs: list[ProcessRun] = []
+    for _ in range(settings.cold_init):
+        workspace = work.new("cold-first")
+        empty_cache = {"XDG_CACHE_HOME": str(work.new("empty-cache"))}
+        first_runs.append(planalign("init", "--workspace", str(workspace), cwd=workspace, extra_env=empty_cache))
     probes: list[ProcessRun] = []
     for _ in range(settings.cold_init):
         workspace = work.new("cold-api")
@@ -333,6 +341,8 @@ def measure_cold_init(settings: Settings, work: WorkDirs) -> tuple[list[Figure],
     figures = [
         Figure.of_processes("cold_init", "Cold init: `planalign init`, empty folder (wall)", cli_runs,
                             Target("<=", 6)),
+        Figure.of_processes("cold_init.first", "Cold init, first on the machine (no saved parse)", first_runs,
+                            None),
         Figure.of_processes("cold_init.api", "Cold init through the API, new process (wall)", probes,
                             None, dbt_invocations=[r["invocations"] for r in reports]),
         part("engine_import", "import planalign_orchestrator.factory", [r["engine_import_s"] for r in reports]),

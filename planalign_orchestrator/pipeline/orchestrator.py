@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
@@ -25,6 +26,9 @@ from planalign_orchestrator.progress import (
     YearFinished,
     YearStarted,
 )
+
+if TYPE_CHECKING:
+    from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class PipelineOrchestrator:
         self.db_manager = db_manager
         self.dbt_runner = dbt_runner
         self.hook_manager = hook_manager or HookManager()
-        self.auto_initializer = None
+        self.auto_initializer: AutoInitializer | None = None  # set by the factory when auto-initializing
         self._progress = ProgressEmitter()
 
     def subscribe(self, observer: ProgressObserver) -> None:
