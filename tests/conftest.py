@@ -7,9 +7,11 @@ invocation in this process reuses one parsed manifest.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +23,30 @@ from planalign_orchestrator.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIMULATED_YEARS = (2025, 2029)
+_CACHE_ENV = "XDG_CACHE_HOME"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep dbt's saved parse (and any other per-user cache) out of the user's home.
+
+    Tests build many throwaway copies of the dbt project; each would leave its saved
+    parse in ~/.cache/planalign. Subprocesses and notebook kernels inherit this too.
+    """
+    config._planalign_cache = tempfile.mkdtemp(prefix="planalign-test-cache-")  # type: ignore[attr-defined]
+    config._planalign_previous_cache = os.environ.get(_CACHE_ENV)  # type: ignore[attr-defined]
+    os.environ[_CACHE_ENV] = config._planalign_cache  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = getattr(config, "_planalign_cache", None)
+    if cache is None:
+        return
+    previous = config._planalign_previous_cache  # type: ignore[attr-defined]
+    if previous is None:
+        os.environ.pop(_CACHE_ENV, None)
+    else:
+        os.environ[_CACHE_ENV] = previous
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def copy_workspace(template: Path, destination: Path) -> Workspace:
