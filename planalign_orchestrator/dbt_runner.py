@@ -69,6 +69,7 @@ class DbtRunner:
     _manifest_lock: ClassVar[threading.Lock] = threading.Lock()
     _invoke_lock: ClassVar[threading.RLock] = threading.RLock()
     invocation_count: ClassVar[int] = 0
+    _parses: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -178,7 +179,7 @@ class DbtRunner:
     @classmethod
     def parse_count(cls) -> int:
         """How many manifests this process has parsed (the rest were reused)."""
-        return len(cls._manifests)
+        return DbtRunner._parses
 
     # -- invocation machinery ------------------------------------------------------
 
@@ -202,6 +203,7 @@ class DbtRunner:
             if cached is not None:
                 return cached
             started = time.perf_counter()
+            DbtRunner._parses += 1
             result = self._parse_with_shared_cache()
             if not result.success or result.result is None:
                 raise DbtError(
@@ -252,7 +254,7 @@ class DbtRunner:
         tracker = _NodeTracker(on_node)
         started = time.perf_counter()
         with self._invoke_lock:
-            type(self).invocation_count += 1
+            DbtRunner.invocation_count += 1
             _reset_compiled_state(manifest)
             result = self._call_dbt(full_args, manifest=manifest, callbacks=[tracker])
         elapsed = time.perf_counter() - started
