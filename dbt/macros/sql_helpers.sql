@@ -78,11 +78,16 @@
 {%- endmacro %}
 
 
-{% macro plan_year_as_of(relation, year_expr) -%}
-  {#- Latest plan_year <= the year, so years beyond a seed's range reuse its last row
-      (years before the range use the first row). -#}
-  (select coalesce(max(plan_year) filter (where plan_year <= {{ year_expr }}), min(plan_year))
-   from {{ relation }})
+{% macro rows_as_of_plan_year(relation, year_expr) -%}
+  {#- The rows of a per-plan-year seed that apply to a year: its latest plan_year <= the
+      year, so years beyond the seed's range reuse its last rows (years before the range
+      use the first). -#}
+  select *
+  from {{ relation }}
+  where plan_year = (
+      select coalesce(max(plan_year) filter (where plan_year <= {{ year_expr }}), min(plan_year))
+      from {{ relation }}
+  )
 {%- endmacro %}
 
 

@@ -4,9 +4,7 @@
 {%- set limits = ref('irs_contribution_limits') -%}
 
 with irs as (
-    select *
-    from {{ limits }}
-    where plan_year = {{ plan_year_as_of(limits, start_year) }}
+    {{ rows_as_of_plan_year(limits, start_year) }}
 )
 
 select

@@ -48,9 +48,7 @@ with combined as (
 ),
 
 irs as (
-    select *
-    from {{ limits }}
-    where plan_year = {{ plan_year_as_of(limits, sim_year) }}
+    {{ rows_as_of_plan_year(limits, sim_year) }}
 ),
 
 measured as (

@@ -19,9 +19,7 @@ with population as (
 ),
 
 year_levers as (
-    select *
-    from {{ levers }}
-    where plan_year = {{ plan_year_as_of(levers, sim_year) }}
+    {{ rows_as_of_plan_year(levers, sim_year) }}
 ),
 
 levels as (

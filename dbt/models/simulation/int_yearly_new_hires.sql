@@ -89,9 +89,7 @@ level_mix as (
 ),
 
 year_levers as (
-    select *
-    from {{ levers }}
-    where plan_year = {{ plan_year_as_of(levers, sim_year) }}
+    {{ rows_as_of_plan_year(levers, sim_year) }}
 ),
 
 hired as (
