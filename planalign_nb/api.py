@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from planalign_nb.engine_logs import engine_logs_in_widgets
 from planalign_nb.live import LiveDisplay
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import relative_to_workspace
@@ -65,8 +64,7 @@ def _ensure_initialized(
 ) -> InitializationResult:
     initializer = _auto_initializer(workspace, initializer_options)
     initializer.subscribe(observer)
-    with engine_logs_in_widgets():
-        return initializer.ensure_initialized()
+    return initializer.ensure_initialized()
 
 
 def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusWidget:
@@ -171,8 +169,7 @@ def simulate(
     try:
         orchestrator = _orchestrator(ws, initializer_options)
         orchestrator.subscribe(_SimulationObserver(initialization, years))
-        with engine_logs_in_widgets():
-            summary = orchestrator.execute_multi_year_simulation(first, last)
+        summary = orchestrator.execute_multi_year_simulation(first, last)
     except BaseException as error:
         if initialization.view.outcome in ("failed", "cancelled"):
             # HookError wraps the initializer's exception, whose remediation is the useful one.

@@ -277,8 +277,8 @@ class DbtRunner:
         dbt reports an interrupt as a failed result; it is re-raised here so that a
         timeout or Ctrl-C is never mistaken for a broken project or model.
         """
-        runner_class = _dbt_runner_class()
         with _EnvVar(DB_PATH_ENV, str(db_path or self.db_path)), _root_logging_preserved():
+            runner_class = _dbt_runner_class()
             try:
                 result = runner_class(manifest=manifest, callbacks=list(callbacks)).invoke(args)
             finally:
@@ -359,7 +359,7 @@ def _replace_atomically(source: Path, destination: Path) -> None:
 
 @contextmanager
 def _root_logging_preserved() -> Iterator[None]:
-    """dbt adds a stderr handler to the root logger on its first call; take it back off.
+    """dbt adds a stderr handler to the root logger (on import and on calls); take it back off.
 
     Otherwise every library warning afterwards prints into notebook cells and terminals.
     """

@@ -112,3 +112,24 @@ def test_project_nodes_expose_tags_and_parents(tmp_path: Path) -> None:
     assert nodes["config_job_levels"].resource_type == "seed"
     assert "foundation" in nodes["int_baseline_workforce"].tags
     assert "yearly" in nodes["fct_workforce_snapshot"].tags
+
+
+def test_dbt_leaves_no_log_handler_behind(workspace: Workspace, run_python) -> None:
+    # A fresh interpreter, so dbt is imported here for the first time: its import and its
+    # calls both add a stderr handler to the root logger, which would print every later
+    # library warning into notebook cells.
+    script = f"""
+import logging
+from planalign_orchestrator.factory import create_orchestrator
+from planalign_orchestrator.workspace import Workspace
+
+workspace = Workspace.open({str(workspace.root)!r})
+create_orchestrator(workspace.config).auto_initializer.ensure_initialized()
+print("root handlers:", logging.getLogger().handlers)
+logging.getLogger("planalign_orchestrator.database").warning("must not reach stderr")
+"""
+    completed = run_python(script, timeout=180)
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "root handlers: []" in completed.stdout
+    assert "must not reach stderr" not in completed.stderr
