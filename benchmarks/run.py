@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,7 @@ NOOP_CALLS = 50
 CENSUS_SEED = 42
 # rfc3987-syntax is listed because, when installed (Jupyter server pulls it in through
 # jsonschema[format-nongpl]), jsonschema builds Lark grammars at import: ~1.2 s of dbt's import.
-PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "dbt-adapters", "jsonschema", "rfc3987-syntax",
-            "pandas", "pydantic")
+PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "dbt-adapters", "jsonschema", "rfc3987-syntax", "pandas", "pydantic")
 
 # Forks and execs the measured command, then writes "wall cpu maxrss_kb exit_code".
 RUSAGE_WRAPPER = """
@@ -119,12 +118,30 @@ class Settings:
     keep_work: bool = False
 
     @classmethod
-    def for_mode(cls, quick: bool, keep_work: bool) -> "Settings":
+    def for_mode(cls, quick: bool, keep_work: bool) -> Settings:
         if quick:
-            return cls(cold_init=2, status=3, warm_heals=3, fresh_heals=1, e2e=1,
-                       scale_sizes=(10_000, 50_000), scale_repeats=1, imports=3, keep_work=keep_work)
-        return cls(cold_init=3, status=5, warm_heals=5, fresh_heals=3, e2e=3,
-                   scale_sizes=(10_000, 50_000, 100_000), scale_repeats=3, imports=5, keep_work=keep_work)
+            return cls(
+                cold_init=2,
+                status=3,
+                warm_heals=3,
+                fresh_heals=1,
+                e2e=1,
+                scale_sizes=(10_000, 50_000),
+                scale_repeats=1,
+                imports=3,
+                keep_work=keep_work,
+            )
+        return cls(
+            cold_init=3,
+            status=5,
+            warm_heals=5,
+            fresh_heals=3,
+            e2e=3,
+            scale_sizes=(10_000, 50_000, 100_000),
+            scale_repeats=3,
+            imports=5,
+            keep_work=keep_work,
+        )
 
 
 # -- figures and targets ---------------------------------------------------------------
@@ -138,8 +155,7 @@ class Target:
     value: float
 
     def met_by(self, measured: float) -> bool:
-        return {"<=": measured <= self.value, "<": measured < self.value,
-                "==": measured == self.value}[self.op]
+        return {"<=": measured <= self.value, "<": measured < self.value, "==": measured == self.value}[self.op]
 
     def __str__(self) -> str:
         return f"{self.op} {self.value:g}"
@@ -173,22 +189,31 @@ class Figure:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "key": self.key, "label": self.label, "unit": self.unit,
-            "median": self.median, "min": min(self.runs), "max": max(self.runs),
-            "runs": self.runs, "repeats": len(self.runs),
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "median": self.median,
+            "min": min(self.runs),
+            "max": max(self.runs),
+            "runs": self.runs,
+            "repeats": len(self.runs),
             "target": str(self.target) if self.target else None,
             "status": self.status or None,
-            "peak_rss_mb": self.peak_rss_mb, "details": self.details, "failed": self.failed,
+            "peak_rss_mb": self.peak_rss_mb,
+            "details": self.details,
+            "failed": self.failed,
             "cpu_s_median": statistics.median(self.cpu_runs) if self.cpu_runs else None,
             "cpu_s_runs": self.cpu_runs,
         }
 
     @classmethod
-    def of_processes(cls, key: str, label: str, runs: Sequence[ProcessRun], target: Target | None,
-                     **details: Any) -> "Figure":
+    def of_processes(
+        cls, key: str, label: str, runs: Sequence[ProcessRun], target: Target | None, **details: Any
+    ) -> Figure:
         """A figure whose repeats are whole processes: wall, CPU and peak RSS all come from them."""
-        return cls(key, label, "s", [r.wall_s for r in runs], target, max_rss(runs), details,
-                   cpu_runs=[r.cpu_s for r in runs])
+        return cls(
+            key, label, "s", [r.wall_s for r in runs], target, max_rss(runs), details, cpu_runs=[r.cpu_s for r in runs]
+        )
 
 
 # -- running measured processes --------------------------------------------------------
@@ -208,8 +233,9 @@ class MeasuredProcessError(RuntimeError):
     """A measured process failed; the figure would be meaningless, so the run stops."""
 
 
-def spawn(args: Sequence[str], *, cwd: Path, report_path: Path | None = None,
-          extra_env: dict[str, str] | None = None) -> ProcessRun:
+def spawn(
+    args: Sequence[str], *, cwd: Path, report_path: Path | None = None, extra_env: dict[str, str] | None = None
+) -> ProcessRun:
     """Run one process to completion through the rusage wrapper and measure it.
 
     Equivalent to `/usr/bin/time -v` (wall, CPU, maximum resident set size) without
@@ -231,16 +257,14 @@ def spawn(args: Sequence[str], *, cwd: Path, report_path: Path | None = None,
 def run_probe(kind: str, params: dict[str, Any], *, cwd: Path) -> ProcessRun:
     """Run this file as a probe process of the given kind and return its measured run and report."""
     with _report_file(cwd, kind) as report:
-        args = [sys.executable, str(Path(__file__).resolve()), PROBE_COMMAND, kind, str(report),
-                json.dumps(params)]
+        args = [sys.executable, str(Path(__file__).resolve()), PROBE_COMMAND, kind, str(report), json.dumps(params)]
         return spawn(args, cwd=cwd, report_path=report)
 
 
 def run_import(modules: Sequence[str], *, cwd: Path) -> ProcessRun:
     """`python -c "import ..."` as a new process, reporting in-process import time and errors."""
     with _report_file(cwd, "import") as report:
-        return spawn([sys.executable, "-c", IMPORT_SNIPPET, str(report), *modules], cwd=cwd,
-                     report_path=report)
+        return spawn([sys.executable, "-c", IMPORT_SNIPPET, str(report), *modules], cwd=cwd, report_path=report)
 
 
 @contextmanager
@@ -288,9 +312,7 @@ def simulated_years(workspace: Path) -> list[int]:
     import duckdb
 
     with duckdb.connect(str(workspace / "simulation.duckdb"), read_only=True) as conn:
-        rows = conn.execute(
-            "select distinct simulation_year from main.fct_workforce_snapshot order by 1"
-        ).fetchall()
+        rows = conn.execute("select distinct simulation_year from main.fct_workforce_snapshot order by 1").fetchall()
     return [row[0] for row in rows]
 
 
@@ -339,23 +361,33 @@ def measure_cold_init(settings: Settings, work: WorkDirs) -> tuple[list[Figure],
         return [r["steps"][name] for r in reports]
 
     figures = [
-        Figure.of_processes("cold_init", "Cold init: `planalign init`, empty folder (wall)", cli_runs,
-                            Target("<=", 6)),
-        Figure.of_processes("cold_init.first", "Cold init, first on the machine (no saved parse)", first_runs,
-                            None),
-        Figure.of_processes("cold_init.api", "Cold init through the API, new process (wall)", probes,
-                            None, dbt_invocations=[r["invocations"] for r in reports]),
+        Figure.of_processes("cold_init", "Cold init: `planalign init`, empty folder (wall)", cli_runs, Target("<=", 6)),
+        Figure.of_processes("cold_init.first", "Cold init, first on the machine (no saved parse)", first_runs, None),
+        Figure.of_processes(
+            "cold_init.api",
+            "Cold init through the API, new process (wall)",
+            probes,
+            None,
+            dbt_invocations=[r["invocations"] for r in reports],
+        ),
         part("engine_import", "import planalign_orchestrator.factory", [r["engine_import_s"] for r in reports]),
         part("dbt_import", "import dbt.cli.main", [r["dbt_import_s"] for r in reports]),
         part("check_tables", "step check_tables (+ preflight)", step("check_tables")),
         part("load_seeds", "step load_seeds (parse command + dbt seed)", step("load_seeds")),
         part("dbt_parse_command", "  of which dbt parse command (DbtRunner)", [r["runner_parse_s"] for r in reports]),
-        part("dbt_parse", "  of which ManifestLoader.get_full_manifest", [sum(r["parse_s"]) for r in reports],
-             parses=[len(r["parse_s"]) for r in reports]),
+        part(
+            "dbt_parse",
+            "  of which ManifestLoader.get_full_manifest",
+            [sum(r["parse_s"]) for r in reports],
+            parses=[len(r["parse_s"]) for r in reports],
+        ),
         part("build_foundation", "step build_foundation (dbt run)", step("build_foundation")),
         part("verify", "step verify", step("verify")),
-        part("interpreter", "interpreter start-up + exit (wall - in-process)",
-             [run.wall_s - run.report["probe_total_s"] for run in probes]),
+        part(
+            "interpreter",
+            "interpreter start-up + exit (wall - in-process)",
+            [run.wall_s - run.report["probe_total_s"] for run in probes],
+        ),
     ]
     return figures, workspace
 
@@ -363,39 +395,54 @@ def measure_cold_init(settings: Settings, work: WorkDirs) -> tuple[list[Figure],
 def measure_noop(settings: Settings, workspace: Path) -> list[Figure]:
     """2. No-op ensure_initialized() in-process, and `planalign status` as a whole process."""
     probe = run_probe("noop", {"workspace": str(workspace), "calls": NOOP_CALLS}, cwd=workspace)
-    status_runs = [planalign("status", "--workspace", str(workspace), cwd=workspace)
-                   for _ in range(settings.status)]
+    status_runs = [planalign("status", "--workspace", str(workspace), cwd=workspace) for _ in range(settings.status)]
     return [
-        Figure("noop_in_process", f"No-op ensure_initialized() (in-process, {NOOP_CALLS} calls)"
-               + (" [imported dbt!]" if probe.report["dbt_imported"] else ""), "ms",
-               probe.report["calls_ms"], Target("<=", 20), round(probe.peak_rss_mb, 1),
-               {"first_call_ms": probe.report["first_call_ms"],
-                "dbt_imported": probe.report["dbt_imported"]}),
-        Figure.of_processes("status_process", "`planalign status` (process wall)", status_runs,
-                            Target("<=", 1.5)),
+        Figure(
+            "noop_in_process",
+            f"No-op ensure_initialized() (in-process, {NOOP_CALLS} calls)"
+            + (" [imported dbt!]" if probe.report["dbt_imported"] else ""),
+            "ms",
+            probe.report["calls_ms"],
+            Target("<=", 20),
+            round(probe.peak_rss_mb, 1),
+            {"first_call_ms": probe.report["first_call_ms"], "dbt_imported": probe.report["dbt_imported"]},
+        ),
+        Figure.of_processes("status_process", "`planalign status` (process wall)", status_runs, Target("<=", 1.5)),
     ]
 
 
 def measure_heal(settings: Settings, workspace: Path) -> list[Figure]:
     """3. Heal a dropped foundation table: warm (same process healed before) and in a fresh process."""
     drop_table(workspace, HEAL_TABLE)
-    warm = run_probe("heal", {"workspace": str(workspace), "rounds": 1 + settings.warm_heals},
-                     cwd=workspace)
+    warm = run_probe("heal", {"workspace": str(workspace), "rounds": 1 + settings.warm_heals}, cwd=workspace)
     fresh: list[ProcessRun] = []
     for _ in range(settings.fresh_heals):
         drop_table(workspace, HEAL_TABLE)
         fresh.append(run_probe("heal", {"workspace": str(workspace), "rounds": 1}, cwd=workspace))
     rounds = warm.report["rounds"]
     return [
-        Figure("heal_warm", f"Heal {HEAL_TABLE}, warm process (in-process)", "s",
-               [r["seconds"] for r in rounds[1:]], Target("<=", 2), round(warm.peak_rss_mb, 1),
-               {"first_heal_in_process_s": rounds[0]["seconds"],
+        Figure(
+            "heal_warm",
+            f"Heal {HEAL_TABLE}, warm process (in-process)",
+            "s",
+            [r["seconds"] for r in rounds[1:]],
+            Target("<=", 2),
+            round(warm.peak_rss_mb, 1),
+            {
+                "first_heal_in_process_s": rounds[0]["seconds"],
                 "invocations_per_heal": [r["invocations"] for r in rounds],
                 "tables_created": rounds[-1]["tables_created"],
-                "parses_in_process": warm.report["parse_count"]}),
-        Figure.of_processes("heal_fresh", f"Heal {HEAL_TABLE}, fresh process (wall)", fresh, None,
-                            in_process_s=[r.report["rounds"][0]["seconds"] for r in fresh],
-                            parse_s=[r.report["parse_s"] for r in fresh]),
+                "parses_in_process": warm.report["parse_count"],
+            },
+        ),
+        Figure.of_processes(
+            "heal_fresh",
+            f"Heal {HEAL_TABLE}, fresh process (wall)",
+            fresh,
+            None,
+            in_process_s=[r.report["rounds"][0]["seconds"] for r in fresh],
+            parse_s=[r.report["parse_s"] for r in fresh],
+        ),
     ]
 
 
@@ -408,8 +455,11 @@ def measure_e2e(settings: Settings, work: WorkDirs) -> list[Figure]:
         runs.append(planalign("simulate", E2E_YEARS, "--workspace", str(workspace), cwd=workspace))
         if simulated_years(workspace) != list(range(first, last + 1)):
             raise MeasuredProcessError(f"{workspace}: simulate {E2E_YEARS} did not write every year")
-    return [Figure.of_processes("e2e_3_years", f"Empty folder -> `planalign simulate {E2E_YEARS}` (wall)",
-                                runs, Target("<=", 15))]
+    return [
+        Figure.of_processes(
+            "e2e_3_years", f"Empty folder -> `planalign simulate {E2E_YEARS}` (wall)", runs, Target("<=", 15)
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -440,8 +490,17 @@ def measure_scale(settings: Settings, work: WorkDirs) -> tuple[list[Figure], lis
 def generate_census(employees: int, work: WorkDirs) -> Path:
     """Untimed: a deterministic census through the product's own generator."""
     out = work.root / f"census-{employees}.csv"
-    planalign("census", "generate", "--employees", str(employees), "--seed", str(CENSUS_SEED),
-              "--out", str(out), cwd=work.root)
+    planalign(
+        "census",
+        "generate",
+        "--employees",
+        str(employees),
+        "--seed",
+        str(CENSUS_SEED),
+        "--out",
+        str(out),
+        cwd=work.root,
+    )
     return out
 
 
@@ -454,13 +513,20 @@ def scale_figures(employees: int, all_runs: list[ScaleRun]) -> list[Figure]:
     label = f"{employees // 1000}k employees x {SCALE_YEAR_COUNT} years"
     processes = [r.process for r in runs]
     return [
-        Figure(f"scale.{employees}.years", f"{label}: simulated years", "s", [r.years_s for r in runs],
-               target, max_rss(processes),
-               {"per_year_s_median": [round(s, 3) for s in per_year],
+        Figure(
+            f"scale.{employees}.years",
+            f"{label}: simulated years",
+            "s",
+            [r.years_s for r in runs],
+            target,
+            max_rss(processes),
+            {
+                "per_year_s_median": [round(s, 3) for s in per_year],
                 "per_year_s_runs": [rep["years_s"] for rep in reports],
-                "headcount_end": reports[-1]["headcount_end"]}),
-        Figure(f"scale.{employees}.init", f"{label}: initialization", "s",
-               [rep["init_s"] for rep in reports]),
+                "headcount_end": reports[-1]["headcount_end"],
+            },
+        ),
+        Figure(f"scale.{employees}.init", f"{label}: initialization", "s", [rep["init_s"] for rep in reports]),
         Figure.of_processes(f"scale.{employees}.wall", f"{label}: whole process (wall)", processes, target),
     ]
 
@@ -489,13 +555,28 @@ def dbt_cost_figures(cold: list[Figure], scale: list[ScaleRun]) -> list[Figure]:
     parses = [float(r.process.report["parse_count"]) for r in scale]
     parses += [float(n) for f in cold if f.key == "cold_init.dbt_parse" for n in f.details["parses"]]
     return [
-        Figure("dbt.invocations_per_year", "dbt invocations per simulated year", "count", per_year,
-               Target("==", 1), details={"init_invocations": [r.process.report["invocations_init"]
-                                                              for r in scale]}),
-        Figure("dbt.parses_per_year", "dbt parses per simulated year (after init)", "count",
-               parses_per_year, Target("==", 0)),
-        Figure("dbt.parses_per_process", "dbt parses per process (init + simulate probes)", "count",
-               parses, Target("<=", 1)),
+        Figure(
+            "dbt.invocations_per_year",
+            "dbt invocations per simulated year",
+            "count",
+            per_year,
+            Target("==", 1),
+            details={"init_invocations": [r.process.report["invocations_init"] for r in scale]},
+        ),
+        Figure(
+            "dbt.parses_per_year",
+            "dbt parses per simulated year (after init)",
+            "count",
+            parses_per_year,
+            Target("==", 0),
+        ),
+        Figure(
+            "dbt.parses_per_process",
+            "dbt parses per process (init + simulate probes)",
+            "count",
+            parses,
+            Target("<=", 1),
+        ),
     ]
 
 
@@ -503,17 +584,20 @@ def measure_imports(settings: Settings, work: WorkDirs) -> list[Figure]:
     """7. `import planalign_nb` (and the engine factory, and bare Python) as fresh processes."""
     cwd = work.new("imports")
     figures = []
-    for module, target in (("planalign_nb", Target("<", 1)),
-                           ("planalign_orchestrator.factory", None),
-                           ("", None)):
+    for module, target in (("planalign_nb", Target("<", 1)), ("planalign_orchestrator.factory", None), ("", None)):
         runs = [run_import([module] if module else [], cwd=cwd) for _ in range(settings.imports)]
         report = runs[-1].report
         label = f"import {module} (process wall)" if module else "python start-up (baseline)"
         error = report["errors"].get(module)
         label += " -- FAILED" if error else " [imported dbt!]" if report["dbt_imported"] else ""
-        figure = Figure.of_processes(f"import.{module or 'python'}", label, runs, target,
-                                     in_process_s=[r.report["seconds"] for r in runs],
-                                     dbt_imported=report["dbt_imported"])
+        figure = Figure.of_processes(
+            f"import.{module or 'python'}",
+            label,
+            runs,
+            target,
+            in_process_s=[r.report["seconds"] for r in runs],
+            dbt_imported=report["dbt_imported"],
+        )
         figure.failed = error
         figures.append(figure)
     return figures
@@ -569,34 +653,41 @@ def _version(package: str) -> str | None:
 
 def _git(*args: str) -> str | None:
     try:
-        return subprocess.run(["git", *args], cwd=REPO_DIR, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO_DIR, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
 
 def print_table(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any]) -> None:
     width = max(len(f.label) for f in figures) + 2
-    header = (f"{'Measurement':<{width}} {'median':>9} {'min':>9} {'max':>9}  {'target':<10} {'':<4}"
-              f"  {'peak RSS':>8}  {'CPU s':>6}")
-    print(f"\n{info['cpu_model']}, {info['usable_cores']} cores, {info['ram_gb']} GB RAM, "
-          f"{info['os']}, Python {info['python']}, duckdb {info['packages']['duckdb']}, "
-          f"dbt-core {info['packages']['dbt-core']}, dbt-duckdb {info['packages']['dbt-duckdb']}")
+    header = (
+        f"{'Measurement':<{width}} {'median':>9} {'min':>9} {'max':>9}  {'target':<10} {'':<4}"
+        f"  {'peak RSS':>8}  {'CPU s':>6}"
+    )
+    print(
+        f"\n{info['cpu_model']}, {info['usable_cores']} cores, {info['ram_gb']} GB RAM, "
+        f"{info['os']}, Python {info['python']}, duckdb {info['packages']['duckdb']}, "
+        f"dbt-core {info['packages']['dbt-core']}, dbt-duckdb {info['packages']['dbt-duckdb']}"
+    )
     print(header)
     print("-" * len(header))
     for f in figures:
         target = f"{f.target} {f.unit}" if f.target else ""
         rss = f"{f.peak_rss_mb:.0f} MB" if f.peak_rss_mb else ""
         cpu = f"{statistics.median(f.cpu_runs):.2f}" if f.cpu_runs else ""
-        print(f"{f.label:<{width}} {_fmt(f.median, f.unit):>9} {_fmt(min(f.runs), f.unit):>9} "
-              f"{_fmt(max(f.runs), f.unit):>9}  {target:<10} {f.status:<4}  {rss:>8}  {cpu:>6}".rstrip())
+        print(
+            f"{f.label:<{width}} {_fmt(f.median, f.unit):>9} {_fmt(min(f.runs), f.unit):>9} "
+            f"{_fmt(max(f.runs), f.unit):>9}  {target:<10} {f.status:<4}  {rss:>8}  {cpu:>6}".rstrip()
+        )
     for f in figures:
         if "per_year_s_median" in f.details:
             years = ", ".join(f"{s:.2f}" for s in f.details["per_year_s_median"])
             print(f"{f.label.split(':')[0]} per year (median s): {years}")
     if fit:
-        print(f"\nScale fit: years_s = {fit['fixed_s']:.2f} s + {fit['per_1k_employees_s']:.3f} s per 1k "
-              f"employees (R^2 {fit['r_squared']:.3f}); fixed overhead {fit['fixed_per_year_s']:.2f} s/year.")
+        print(
+            f"\nScale fit: years_s = {fit['fixed_s']:.2f} s + {fit['per_1k_employees_s']:.3f} s per 1k "
+            f"employees (R^2 {fit['r_squared']:.3f}); fixed overhead {fit['fixed_per_year_s']:.2f} s/year."
+        )
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -605,10 +696,9 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.1f} ms" if unit == "ms" else f"{value:.2f} s"
 
 
-def write_results(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any],
-                  context: dict[str, Any]) -> None:
+def write_results(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any], context: dict[str, Any]) -> None:
     payload = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
         "run": context,
         "figures": [f.to_json() for f in figures],
@@ -670,8 +760,12 @@ class DbtInstruments:
             self.invocations.append({"command": match["cmd"], "seconds": float(match["s"])})
 
     def report(self) -> dict[str, Any]:
-        return {"parse_s": self.parse_s, "parse_count": len(self.parse_s),
-                "runner_parse_s": self.runner_parse_s, "invocations": self.invocations}
+        return {
+            "parse_s": self.parse_s,
+            "parse_count": len(self.parse_s),
+            "runner_parse_s": self.runner_parse_s,
+            "invocations": self.invocations,
+        }
 
 
 def _timed(action: Callable[[], Any]) -> tuple[Any, float]:
@@ -703,10 +797,13 @@ def probe_init(params: dict[str, Any]) -> dict[str, Any]:
     _require_completed(result)
     if not initializer.checker.is_initialized():
         raise RuntimeError("COMPLETED reported but required tables are missing")
-    return {"engine_import_s": engine_import_s, "dbt_import_s": dbt_import_s,
-            "ensure_initialized_s": init_s,
-            "steps": {s.name: s.duration_seconds for s in result.steps},
-            **instruments.report()}
+    return {
+        "engine_import_s": engine_import_s,
+        "dbt_import_s": dbt_import_s,
+        "ensure_initialized_s": init_s,
+        "steps": {s.name: s.duration_seconds for s in result.steps},
+        **instruments.report(),
+    }
 
 
 def probe_noop(params: dict[str, Any]) -> dict[str, Any]:
@@ -721,8 +818,11 @@ def probe_noop(params: dict[str, Any]) -> dict[str, Any]:
         result, seconds = _timed(initializer.ensure_initialized)
         _require_completed(result, [])
         calls_ms.append(seconds * 1000)
-    return {"first_call_ms": first_s * 1000, "calls_ms": calls_ms,
-            "dbt_imported": any(name == "dbt" or name.startswith("dbt.") for name in sys.modules)}
+    return {
+        "first_call_ms": first_s * 1000,
+        "calls_ms": calls_ms,
+        "dbt_imported": any(name == "dbt" or name.startswith("dbt.") for name in sys.modules),
+    }
 
 
 def probe_heal(params: dict[str, Any]) -> dict[str, Any]:
@@ -743,8 +843,13 @@ def probe_heal(params: dict[str, Any]) -> dict[str, Any]:
         before = DbtRunner.invocation_count
         result, seconds = _timed(orchestrator.auto_initializer.ensure_initialized)
         _require_completed(result, [HEAL_TABLE])
-        rounds.append({"seconds": seconds, "invocations": DbtRunner.invocation_count - before,
-                       "tables_created": result.tables_created})
+        rounds.append(
+            {
+                "seconds": seconds,
+                "invocations": DbtRunner.invocation_count - before,
+                "tables_created": result.tables_created,
+            }
+        )
     return {"rounds": rounds, **instruments.report()}
 
 
@@ -775,14 +880,19 @@ def probe_simulate(params: dict[str, Any]) -> dict[str, Any]:
     years_total_s = time.perf_counter() - marks.pop("years_started")
     if len(marks["years_s"]) != params["last"] - params["first"] + 1:
         raise RuntimeError(f"expected every year to finish, got {marks['years_s']}")
-    return {**marks, "years_total_s": years_total_s,
-            "invocations_years": DbtRunner.invocation_count - marks["invocations_init"],
-            "parses_years": len(instruments.parse_s) - marks["parses_init"],
-            **instruments.report()}
+    return {
+        **marks,
+        "years_total_s": years_total_s,
+        "invocations_years": DbtRunner.invocation_count - marks["invocations_init"],
+        "parses_years": len(instruments.parse_s) - marks["parses_init"],
+        **instruments.report(),
+    }
 
 
 PROBES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "init": probe_init, "noop": probe_noop, "heal": probe_heal,
+    "init": probe_init,
+    "noop": probe_noop,
+    "heal": probe_heal,
     "simulate": probe_simulate,
 }
 
@@ -807,8 +917,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; scale 10k and 50k only")
     parser.add_argument("--keep-work", action="store_true", help="keep the workspaces under benchmarks/work/")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="run only these sections (cold is also run when noop/heal need a workspace)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="run only these sections (cold is also run when noop/heal need a workspace)",
+    )
     return parser.parse_args(argv)
 
 
@@ -865,8 +980,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.for_mode(args.quick, args.keep_work)
     info = machine()
-    context: dict[str, Any] = {"mode": "quick" if args.quick else "full", "sections": args.only,
-                               "settings": asdict(settings), "loadavg_start": os.getloadavg()}
+    context: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "sections": args.only,
+        "settings": asdict(settings),
+        "loadavg_start": os.getloadavg(),
+    }
     sections = Sections(args.only)
     work = WorkDirs(settings.keep_work)
     started = time.perf_counter()
@@ -874,8 +993,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures, scale_runs = sections.run(settings, work)
     finally:
         work.close()
-    context.update(loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - started, 1),
-                   section_log=sections.log)
+    context.update(
+        loadavg_end=os.getloadavg(), total_s=round(time.perf_counter() - started, 1), section_log=sections.log
+    )
     fit = scale_fit(scale_runs)
     print_table(figures, fit, info)
     write_results(figures, fit, info, context)

@@ -42,9 +42,7 @@ from planalign_orchestrator.progress import (
 from planalign_orchestrator.self_healing.models import STANDARD_STEPS, InitializationResult
 
 CANCELLED_MESSAGE = "Cancelled by interrupt."
-CANCELLED_REMEDIATION = (
-    "Run the initialization again: it finds what is missing or incomplete and builds only that."
-)
+CANCELLED_REMEDIATION = "Run the initialization again: it finds what is missing or incomplete and builds only that."
 _SUCCESS_NODE_STATUSES = {"success", "pass"}
 
 
@@ -73,9 +71,7 @@ class InitializationProgress(widgets.VBox):
         self.header = styled(widgets.HTML(), "progress-header")
         self.bar = styled(widgets.FloatProgress(min=0.0, max=float(len(STANDARD_STEPS))), "bar")
         self.node = styled(widgets.HTML(), "node")
-        self.step_rows = {
-            name: styled(widgets.HTML(), "step", f"step-{name}") for name, _ in STANDARD_STEPS
-        }
+        self.step_rows = {name: styled(widgets.HTML(), "step", f"step-{name}") for name, _ in STANDARD_STEPS}
         self.error_panel = styled(widgets.HTML(), "error-panel")
         super().__init__(
             children=[
@@ -232,9 +228,7 @@ class InitializationProgress(widgets.VBox):
         """The current state as deterministic text and HTML (no timings, no ids, no absolute paths)."""
         with self._lock:
             title = self._title()
-            started = self.outcome is not None or any(
-                s.state is not ItemState.PENDING for s in self._steps.values()
-            )
+            started = self.outcome is not None or any(s.state is not ItemState.PENDING for s in self._steps.values())
             if not started:
                 return Snapshot(title, f"<div class='{css('progress', 'record')}'><b>{escape(title)}</b></div>")
             text = [title]

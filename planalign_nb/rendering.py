@@ -78,14 +78,14 @@ def mark_state(row: DOMWidget, state: ItemState) -> None:
     row.add_class(state.css_class)
 
 
-def show_error(panel: Any, error: "ErrorReport | None") -> None:
+def show_error(panel: Any, error: ErrorReport | None) -> None:
     """Fill the live error panel, or hide it when there is no error."""
     panel.value = error.html() if error else ""
     panel.layout.display = None if error else "none"
 
 
 def css(*names: str) -> str:
-    """Prefixed CSS classes for a static HTML class attribute: css("step", "step-verify")."""
+    """Prefixed CSS classes for a static HTML class attribute, e.g. for "step", "step-verify"."""
     return " ".join(f"{CSS_PREFIX}-{name}" for name in names)
 
 

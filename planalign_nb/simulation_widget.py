@@ -69,9 +69,7 @@ class SimulationProgress(widgets.VBox):
         self.bar = styled(widgets.IntProgress(min=0, max=len(years)), "bar")
         self.year_rows = {year: styled(widgets.HTML(), "year", f"year-{year}") for year in years}
         self.error_panel = styled(widgets.HTML(), "error-panel")
-        super().__init__(
-            children=[widgets.HBox([self.header, self.bar]), *self.year_rows.values(), self.error_panel]
-        )
+        super().__init__(children=[widgets.HBox([self.header, self.bar]), *self.year_rows.values(), self.error_panel])
         styled(self, "simulation")
         self._render()
 

@@ -7,6 +7,7 @@ never touched by a bad census, and each problem lists the first offending rows.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.exceptions import CensusValidationError
@@ -42,9 +43,12 @@ def validate_census(census_path: Path, start_year: int) -> int:
     with DatabaseConnectionManager.in_memory() as conn:
         try:
             conn.execute(f"create temp view census as select * from {census_reader_sql(census_path)}")
-            columns = {name for (name,) in conn.execute(
-                "select column_name from information_schema.columns where table_name = 'census'"
-            ).fetchall()}
+            columns = {
+                name
+                for (name,) in conn.execute(
+                    "select column_name from information_schema.columns where table_name = 'census'"
+                ).fetchall()
+            }
         except Exception as exc:  # DuckDB's reader errors name the line; keep them
             raise CensusValidationError(census_path, f"the file cannot be read: {exc}") from exc
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
@@ -92,8 +96,7 @@ def validate_census(census_path: Path, start_year: int) -> int:
             ),
             (
                 "negative or unparsable annual_compensation",
-                "select line, employee_id, annual_compensation from typed "
-                "where comp is null or comp < 0 order by line",
+                "select line, employee_id, annual_compensation from typed where comp is null or comp < 0 order by line",
             ),
         )
         for problem, sql in checks:
@@ -104,11 +107,11 @@ def validate_census(census_path: Path, start_year: int) -> int:
                     problem,
                     offending_rows=[_describe(row) for row in rows],
                 )
-        (count,) = conn.execute("select count(*) from census").fetchone()
-    return int(count)
+        counted = conn.execute("select count(*) from census").fetchone()
+    return int(counted[0]) if counted else 0
 
 
-def _describe(row: tuple) -> str:
+def _describe(row: tuple[Any, ...]) -> str:
     line, employee_id, *values = row
     shown = ", ".join(repr(v) for v in values)
     return f"line {line}: employee_id={employee_id!r}" + (f" ({shown})" if shown else "")

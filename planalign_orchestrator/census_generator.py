@@ -69,9 +69,7 @@ def generate_census(employees: int, seed: int, as_of: date = date(2025, 1, 1)) -
     level_id = (level_index + 1).astype(np.int64)
 
     # Age in days at as_of; the clip keeps completed age inside [20, 66].
-    age_years = np.clip(
-        rng.normal(_MEAN_AGE_BY_LEVEL[level_index], _AGE_SD), _MIN_AGE, _MAX_AGE + 0.99
-    )
+    age_years = np.clip(rng.normal(_MEAN_AGE_BY_LEVEL[level_index], _AGE_SD), _MIN_AGE, _MAX_AGE + 0.99)
     age_days = np.floor(age_years * _DAYS_PER_YEAR).astype(np.int64)
     birth_date = as_of_day - age_days
 
@@ -93,7 +91,9 @@ def generate_census(employees: int, seed: int, as_of: date = date(2025, 1, 1)) -
 
     return pd.DataFrame(
         {
-            "employee_id": pd.Series(np.char.add("EMP", np.char.zfill(np.arange(1, n + 1).astype(str), 6)), dtype=object),
+            "employee_id": pd.Series(
+                np.char.add("EMP", np.char.zfill(np.arange(1, n + 1).astype(str), 6)), dtype=object
+            ),
             "birth_date": pd.Series(birth_date.astype("datetime64[s]")),
             "hire_date": pd.Series(hire_date.astype("datetime64[s]")),
             "termination_date": pd.Series(np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")),

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from planalign_orchestrator.config import CONFIG_FILE_NAME
 from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError
@@ -26,10 +26,12 @@ from planalign_orchestrator.progress import (
     ProgressEvent,
     StepFinished,
     StepStarted,
-    YearFinished,
     YearStarted,
 )
 from planalign_orchestrator.self_healing.step_log import StructuredFormatter
+
+if TYPE_CHECKING:
+    from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 
 
 class TerminalConsole:
@@ -61,14 +63,12 @@ class TerminalConsole:
             return event.result.headline if event.result.success else None
         if isinstance(event, YearStarted):
             return f"Simulating {event.year} ({event.index}/{event.total})..."
-        if isinstance(event, YearFinished):
-            s = event.summary
-            return (
-                f"      {event.year}: {s.headcount_start:,} -> {s.headcount_end:,} active "
-                f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations "
-                f"({event.duration_seconds:.2f}s)"
-            )
-        return None
+        s = event.summary  # the only event left: YearFinished
+        return (
+            f"      {event.year}: {s.headcount_start:,} -> {s.headcount_end:,} active "
+            f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations "
+            f"({event.duration_seconds:.2f}s)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,10 +110,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def workspace_arg(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--workspace", "-w", type=Path, default=Path("."),
-                         help="workspace folder (default: current folder; created if empty)")
-        sub.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
-                         help="log step records and dbt detail")
+        sub.add_argument(
+            "--workspace",
+            "-w",
+            type=Path,
+            default=Path("."),
+            help="workspace folder (default: current folder; created if empty)",
+        )
+        sub.add_argument(
+            "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log step records and dbt detail"
+        )
 
     init = commands.add_parser("init", help="create the workspace if needed and build missing tables")
     workspace_arg(init)
@@ -141,8 +147,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _init_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--recreate", action="store_true",
-                     help="move an unreadable database aside to <name>.corrupt-<timestamp> and rebuild")
+    sub.add_argument(
+        "--recreate",
+        action="store_true",
+        help="move an unreadable database aside to <name>.corrupt-<timestamp> and rebuild",
+    )
     sub.add_argument("--timeout", type=float, default=60.0, help="initialization timeout in seconds")
     sub.add_argument("--threads", type=int, default=1, help="dbt threads")
 
@@ -159,7 +168,7 @@ def _configure_logging(verbose: bool) -> None:
     root.propagate = False
 
 
-def _orchestrator(args: argparse.Namespace):
+def _orchestrator(args: argparse.Namespace) -> PipelineOrchestrator:
     from planalign_orchestrator.factory import create_orchestrator
     from planalign_orchestrator.workspace import Workspace
 
@@ -167,15 +176,20 @@ def _orchestrator(args: argparse.Namespace):
     return create_orchestrator(
         workspace.config,
         threads=args.threads,
-        initializer_options={"timeout_seconds": args.timeout, "recreate_corrupt": args.recreate,
-                             "verbose": args.verbose},
+        initializer_options={
+            "timeout_seconds": args.timeout,
+            "recreate_corrupt": args.recreate,
+            "verbose": args.verbose,
+        },
         on_progress=TerminalConsole(),
     )
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
     orchestrator = _orchestrator(args)
-    result = orchestrator.auto_initializer.ensure_initialized()
+    initializer = orchestrator.auto_initializer
+    assert initializer is not None  # create_orchestrator(auto_initialize=True) always sets it
+    result = initializer.ensure_initialized()
     if result.backup_path:
         print(f"The unreadable database was kept as {result.backup_path}")
     return 0
@@ -188,8 +202,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from planalign_orchestrator.workspace import Workspace
 
     if not (args.workspace / CONFIG_FILE_NAME).is_file():
-        print(f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
-              f"all required tables are missing. Run `planalign init --workspace {args.workspace}`.")
+        print(
+            f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
+            f"all required tables are missing. Run `planalign init --workspace {args.workspace}`."
+        )
         return 1
     workspace = Workspace.open(args.workspace, create=False)
     statuses = TableExistenceChecker(DatabaseConnectionManager(workspace.database_path)).get_table_statuses()

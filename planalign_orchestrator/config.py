@@ -18,8 +18,6 @@ from planalign_orchestrator.exceptions import ConfigurationError
 
 CONFIG_FILE_NAME = "simulation_config.yaml"
 
-_RATE = dict(ge=0.0, lt=1.0)
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
@@ -41,25 +39,25 @@ class SimulationSettings(_Section):
 
 
 class WorkforceSettings(_Section):
-    termination_rate: float = Field(0.12, **_RATE)
-    new_hire_termination_rate: float = Field(0.25, **_RATE)
+    termination_rate: float = Field(0.12, ge=0.0, lt=1.0)
+    new_hire_termination_rate: float = Field(0.25, ge=0.0, lt=1.0)
 
 
 class CompensationSettings(_Section):
     """Overrides of the comp_levers seed; None keeps the per-level seed values."""
 
-    cola_rate: float | None = Field(None, **_RATE)
-    merit_rate: float | None = Field(None, **_RATE)
-    promotion_probability: float | None = Field(None, **_RATE)
-    promotion_raise: float | None = Field(None, **_RATE)
+    cola_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    merit_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    promotion_probability: float | None = Field(None, ge=0.0, lt=1.0)
+    promotion_raise: float | None = Field(None, ge=0.0, lt=1.0)
 
 
 class PlanSettings(_Section):
     auto_enrollment: bool = True
-    default_deferral_rate: float = Field(0.06, **_RATE)
-    opt_out_rate: float = Field(0.10, **_RATE)
+    default_deferral_rate: float = Field(0.06, ge=0.0, lt=1.0)
+    opt_out_rate: float = Field(0.10, ge=0.0, lt=1.0)
     match_rate: float = Field(0.50, ge=0.0, le=1.0)
-    match_cap: float = Field(0.06, **_RATE)
+    match_cap: float = Field(0.06, ge=0.0, lt=1.0)
 
 
 class PathSettings(_Section):
@@ -163,8 +161,9 @@ def load_config(path: Path | str, *, require_census: bool = True) -> SimulationC
             config_path=config_path,
             remediation="Start from the default config written by `planalign init`.",
         )
-    return validate_config(raw, workspace_dir=config_path.parent, config_path=config_path,
-                           require_census=require_census)
+    return validate_config(
+        raw, workspace_dir=config_path.parent, config_path=config_path, require_census=require_census
+    )
 
 
 def validate_config(
@@ -239,7 +238,7 @@ def _unknown_key_remediation(loc: list[str]) -> str:
     model = _section_model(loc)
     known = [name for name in model.model_fields if name != "workspace_dir"]
     close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
-    prefix = ".".join(loc[:-1] + [close[0]]) if close else None
+    prefix = ".".join([*loc[:-1], close[0]]) if close else None
     if prefix:
         return f"Did you mean '{prefix}'? Rename the key; known keys here: {', '.join(known)}."
     return f"Remove the key; known keys here: {', '.join(known)}."

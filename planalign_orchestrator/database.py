@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,7 @@ class DatabaseConnectionManager:
 
     def move_aside(self, label: str = "corrupt") -> Path:
         """Rename the file (and its WAL) to `<name>.<label>-<UTC timestamp>`; never deletes it."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         backup = self.db_path.with_name(f"{self.db_path.name}.{label}-{stamp}")
         counter = 1
         while backup.exists():

@@ -172,7 +172,8 @@ class DbtRunner:
             from dbt.adapters.factory import FACTORY
 
             for adapter in list(FACTORY.adapters.values()):
-                adapter.cancel_open_connections()
+                # Every SQL adapter has it; dbt's AdapterProtocol does not declare it.
+                adapter.cancel_open_connections()  # type: ignore[attr-defined]
         except Exception:
             logger.exception("Could not cancel dbt's running queries")
 
@@ -185,12 +186,18 @@ class DbtRunner:
 
     def _common_args(self, target_dir: Path | None = None) -> list[str]:
         return [
-            "--project-dir", str(self.project_dir),
-            "--profiles-dir", str(self.project_dir),
-            "--target-path", str(target_dir or self.target_dir),
-            "--log-path", str(self.log_dir),
-            "--log-level", "none",
-            "--log-level-file", "info",
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.project_dir),
+            "--target-path",
+            str(target_dir or self.target_dir),
+            "--log-path",
+            str(self.log_dir),
+            "--log-level",
+            "none",
+            "--log-level-file",
+            "info",
             "--no-send-anonymous-usage-stats",
             "--no-version-check",
             "--no-use-colors",
@@ -269,7 +276,7 @@ class DbtRunner:
         args: list[str],
         *,
         manifest: Any = None,
-        callbacks: Sequence[Callable] = (),
+        callbacks: Sequence[Callable[[Any], None]] = (),
         db_path: Path | None = None,
     ) -> Any:
         """One dbtRunner call with this workspace's database, leaving the process as it found it.
@@ -299,15 +306,21 @@ class DbtRunner:
         return DbtError(str(result.exception or "dbt reported failure"), command=command_line)
 
     def _command_line(self, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
-        parts = [self.dbt_executable, *args, "--project-dir", str(self.project_dir),
-                 "--profiles-dir", str(self.project_dir)]
+        parts = [
+            self.dbt_executable,
+            *args,
+            "--project-dir",
+            str(self.project_dir),
+            "--profiles-dir",
+            str(self.project_dir),
+        ]
         if vars:
             parts += ["--vars", "'" + json.dumps(dict(vars), sort_keys=True) + "'"]
         return f"{DB_PATH_ENV}={self.db_path} " + " ".join(parts)
 
 
 def _dbt_runner_class() -> type:
-    """dbt's programmatic entry point, imported on first use with interrupts held back.
+    """Dbt's programmatic entry point, imported on first use with interrupts held back.
 
     The import takes seconds; a Ctrl-C or timeout landing inside it would leave dbt
     half-imported and break every later call in the process (a notebook kernel).
@@ -359,7 +372,7 @@ def _replace_atomically(source: Path, destination: Path) -> None:
 
 @contextmanager
 def _root_logging_preserved() -> Iterator[None]:
-    """dbt adds a stderr handler to the root logger (on import and on calls); take it back off.
+    """Dbt adds a stderr handler to the root logger (on import and on calls); take it back off.
 
     Otherwise every library warning afterwards prints into notebook cells and terminals.
     """
@@ -416,12 +429,14 @@ class _NodeTracker:
         info = data.node_info
         self._started[info.unique_id] = (data.index, data.total, time.perf_counter())
         if self.on_node:
-            self.on_node(NodeStarted(
-                node_name=info.node_name,
-                resource_type=info.unique_id.split(".", 1)[0],
-                index=data.index,
-                total=data.total,
-            ))
+            self.on_node(
+                NodeStarted(
+                    node_name=info.node_name,
+                    resource_type=info.unique_id.split(".", 1)[0],
+                    index=data.index,
+                    total=data.total,
+                )
+            )
 
     def _node_finished(self, data: Any) -> None:
         info = data.node_info
@@ -430,14 +445,16 @@ class _NodeTracker:
         status = info.node_status or "unknown"
         self.results.append(NodeResult(info.node_name, status, duration))
         if self.on_node:
-            self.on_node(NodeFinished(
-                node_name=info.node_name,
-                resource_type=info.unique_id.split(".", 1)[0],
-                index=index,
-                total=total,
-                status=status,
-                duration_seconds=duration,
-            ))
+            self.on_node(
+                NodeFinished(
+                    node_name=info.node_name,
+                    resource_type=info.unique_id.split(".", 1)[0],
+                    index=index,
+                    total=total,
+                    status=status,
+                    duration_seconds=duration,
+                )
+            )
 
 
 def release_dbt() -> None:
@@ -451,7 +468,7 @@ def release_dbt() -> None:
         return
     from dbt.adapters.factory import reset_adapters
 
-    reset_adapters()
+    reset_adapters()  # type: ignore[no-untyped-call]  # dbt leaves it unannotated
     gc.collect()  # finalizes the multiprocessing locks, unlinking their semaphores
 
 
@@ -477,11 +494,13 @@ def _release_duckdb() -> None:
     try:
         from dbt.adapters.factory import cleanup_connections
 
-        cleanup_connections()
+        cleanup_connections()  # type: ignore[no-untyped-call]  # dbt leaves it unannotated
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
         with DuckDBConnectionManager._LOCK:
-            if DuckDBConnectionManager._ENV is not None:
-                DuckDBConnectionManager._ENV.close()
+            # dbt-duckdb declares _ENV = None (so mypy infers None), then assigns environments.
+            environment: Any = DuckDBConnectionManager._ENV
+            if environment is not None:
+                environment.close()
     except Exception:
         logger.exception("Could not release dbt's DuckDB connections")

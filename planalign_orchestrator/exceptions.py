@@ -9,8 +9,9 @@ shows it too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 class NavigatorError(Exception):
@@ -230,8 +231,7 @@ class DatabaseCorruptionError(InitializationError):
         self.db_path = Path(db_path)
         detail = f": {original_error}" if original_error else ""
         super().__init__(
-            f"Database file {self.db_path} is not a readable DuckDB database{detail}. "
-            "It was left untouched.",
+            f"Database file {self.db_path} is not a readable DuckDB database{detail}. It was left untouched.",
             original_error=original_error,
             remediation=(
                 "Run `planalign init --recreate` (or AutoInitializer(..., recreate_corrupt=True)): "

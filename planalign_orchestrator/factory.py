@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from planalign_orchestrator.config import CONFIG_FILE_NAME, SimulationConfig, load_config
@@ -70,18 +71,14 @@ def create_orchestrator(
     config = _resolve_config(config_or_path)
     if db_manager is None:
         db_manager = DatabaseConnectionManager(Path(db_path) if db_path else config.database_path)
-    dbt_runner = create_dbt_runner(
-        config, db_manager.db_path, threads=threads, dbt_executable=dbt_executable
-    )
+    dbt_runner = create_dbt_runner(config, db_manager.db_path, threads=threads, dbt_executable=dbt_executable)
     hooks = HookManager()
     orchestrator = PipelineOrchestrator(config, db_manager, dbt_runner, hooks)
     if auto_initialize:
-        initializer = create_auto_initializer(
-            config, db_manager, dbt_runner, **(initializer_options or {})
-        )
-        hooks.register_pre_simulation_hook(
-            initializer.ensure_initialized, name=AUTO_INITIALIZE_HOOK, priority=-100
-        )
+        initializer = create_auto_initializer(config, db_manager, dbt_runner, **(initializer_options or {}))
+        # The contract types hooks as returning None; the hook's result is simply not used.
+        hook: Callable[[], None] = initializer.ensure_initialized  # type: ignore[assignment]
+        hooks.register_pre_simulation_hook(hook, name=AUTO_INITIALIZE_HOOK, priority=-100)
         orchestrator.auto_initializer = initializer
     if on_progress is not None:
         orchestrator.subscribe(on_progress)

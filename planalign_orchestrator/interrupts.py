@@ -44,9 +44,7 @@ def interrupt_thread(thread_ident: int) -> Delivery:
             signal.pthread_kill(thread_ident, signal.SIGINT)
             return Delivery.SIGNAL
         return Delivery.NONE
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_ident), ctypes.py_object(KeyboardInterrupt)
-    )
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_ident), ctypes.py_object(KeyboardInterrupt))
     return Delivery.ASYNC
 
 
@@ -70,7 +68,7 @@ class Deadline:
     def elapsed_seconds(self) -> float:
         return time.monotonic() - self._started
 
-    def __enter__(self) -> "Deadline":
+    def __enter__(self) -> Deadline:
         self._outer = getattr(_active, "deadline", None)
         _active.deadline = self
         self._started = time.monotonic()

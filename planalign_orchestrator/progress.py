@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Union
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from planalign_orchestrator.self_healing.models import InitializationResult
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class NodeFinished:
 class InitializationFinished:
     """The final result, successful or not. `cancelled` marks a kernel interrupt."""
 
-    result: "InitializationResult"
+    result: InitializationResult
     cancelled: bool = False
     at: datetime = field(default_factory=utc_now)
 
@@ -107,15 +107,9 @@ class YearFinished:
     at: datetime = field(default_factory=utc_now)
 
 
-ProgressEvent = Union[
-    StepStarted,
-    StepFinished,
-    NodeStarted,
-    NodeFinished,
-    InitializationFinished,
-    YearStarted,
-    YearFinished,
-]
+ProgressEvent = (
+    StepStarted | StepFinished | NodeStarted | NodeFinished | InitializationFinished | YearStarted | YearFinished
+)
 ProgressObserver = Callable[[ProgressEvent], None]
 
 

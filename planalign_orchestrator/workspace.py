@@ -75,7 +75,7 @@ class Workspace:
         return self.logs_dir / "dbt"
 
     @classmethod
-    def open(cls, folder: Path | str = ".", *, create: bool = True) -> "Workspace":
+    def open(cls, folder: Path | str = ".", *, create: bool = True) -> Workspace:
         """Open a workspace folder; a new or empty folder gets a default config and the example census."""
         root = Path(folder).expanduser().resolve()
         config_path = root / CONFIG_FILE_NAME

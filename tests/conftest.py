@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,7 +122,7 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
-def planalign_cli(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+def planalign_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the `planalign` console script as a user would."""
     executable = Path(sys.executable).with_name("planalign")
 
@@ -131,4 +131,4 @@ def planalign_cli(tmp_path: Path) -> Iterator[Callable[..., subprocess.Completed
             [str(executable), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp_path
         )
 
-    yield run
+    return run

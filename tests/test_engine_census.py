@@ -54,16 +54,13 @@ BAD_CENSUSES = [
     pytest.param(_unparsable_birth_date, "birth_date", "31/02/1980", id="unparsable-date"),
     pytest.param(_missing_hire_date, "hire_date", "line 13", id="missing-date"),
     pytest.param(_hire_before_birth, "hire_date before birth_date", "line 14", id="hire-before-birth"),
-    pytest.param(_hire_after_start_year, "after the simulation start year", "2031-06-01",
-                 id="hire-after-start"),
+    pytest.param(_hire_after_start_year, "after the simulation start year", "2031-06-01", id="hire-after-start"),
     pytest.param(_negative_compensation, "negative", "-5000", id="negative-compensation"),
 ]
 
 
-@pytest.mark.parametrize("edit,problem,row_hint", BAD_CENSUSES)
-def test_bad_census_is_refused_listing_offending_rows(
-    tmp_path: Path, edit, problem: str, row_hint: str
-) -> None:
+@pytest.mark.parametrize(("edit", "problem", "row_hint"), BAD_CENSUSES)
+def test_bad_census_is_refused_listing_offending_rows(tmp_path: Path, edit, problem: str, row_hint: str) -> None:
     census = tmp_path / "census.csv"
     shutil.copyfile(BUNDLED_CENSUS, census)
     _rewrite_census(census, edit)
@@ -78,7 +75,7 @@ def test_bad_census_is_refused_listing_offending_rows(
     assert caught.value.offending_rows
 
 
-@pytest.mark.parametrize("edit,problem,row_hint", BAD_CENSUSES)
+@pytest.mark.parametrize(("edit", "problem", "row_hint"), BAD_CENSUSES)
 def test_bad_census_stops_initialization_before_the_database_exists(
     workspace: Workspace, edit, problem: str, row_hint: str
 ) -> None:
@@ -125,9 +122,7 @@ def test_bad_census_leaves_an_existing_database_byte_identical(initialized_works
     from planalign_orchestrator.database import DatabaseConnectionManager
     from planalign_orchestrator.factory import create_orchestrator
 
-    DatabaseConnectionManager(initialized_workspace.database_path).execute(
-        "drop table main.int_employee_benefits"
-    )
+    DatabaseConnectionManager(initialized_workspace.database_path).execute("drop table main.int_employee_benefits")
     _rewrite_census(initialized_workspace.config.census_path, _negative_compensation)
     before = initialized_workspace.database_path.read_bytes()
 

@@ -27,21 +27,25 @@ def _database_fingerprint(workspace: Workspace) -> bytes | None:
 
 
 BAD_CONFIGS = [
-    pytest.param("workforce", "termination_rat", 0.1, "workforce.termination_rat",
-                 "workforce.termination_rate", id="unknown-key-suggests-closest"),
-    pytest.param("workforce", "termination_rate", 1.2, "workforce.termination_rate", "< 1.0",
-                 id="rate-above-range"),
+    pytest.param(
+        "workforce",
+        "termination_rat",
+        0.1,
+        "workforce.termination_rat",
+        "workforce.termination_rate",
+        id="unknown-key-suggests-closest",
+    ),
+    pytest.param("workforce", "termination_rate", 1.2, "workforce.termination_rate", "< 1.0", id="rate-above-range"),
     pytest.param("plan", "opt_out_rate", -0.1, "plan.opt_out_rate", ">= 0.0", id="rate-below-range"),
-    pytest.param("simulation", "end_year", 2020, "simulation.end_year", "start_year",
-                 id="end-before-start"),
-    pytest.param("simulation", "random_seed", "forty-two", "simulation.random_seed", "int",
-                 id="wrong-type"),
-    pytest.param("paths", "census", "no_such_census.csv", "paths.census", "planalign census generate",
-                 id="missing-census"),
+    pytest.param("simulation", "end_year", 2020, "simulation.end_year", "start_year", id="end-before-start"),
+    pytest.param("simulation", "random_seed", "forty-two", "simulation.random_seed", "int", id="wrong-type"),
+    pytest.param(
+        "paths", "census", "no_such_census.csv", "paths.census", "planalign census generate", id="missing-census"
+    ),
 ]
 
 
-@pytest.mark.parametrize("section,key,value,named_key,fix_hint", BAD_CONFIGS)
+@pytest.mark.parametrize(("section", "key", "value", "named_key", "fix_hint"), BAD_CONFIGS)
 def test_bad_config_is_refused_with_key_value_and_fix(
     workspace: Workspace, section: str, key: str, value: object, named_key: str, fix_hint: str
 ) -> None:
@@ -63,7 +67,7 @@ def test_bad_config_leaves_an_initialized_database_byte_identical(initialized_wo
     before = _database_fingerprint(initialized_workspace)
     config_path = _edit_config(initialized_workspace, "simulation", "target_growth_rate", 5)
 
-    with pytest.raises(ConfigurationError, match="simulation.target_growth_rate"):
+    with pytest.raises(ConfigurationError, match=r"simulation\.target_growth_rate"):
         create_orchestrator(config_path)
 
     assert _database_fingerprint(initialized_workspace) == before

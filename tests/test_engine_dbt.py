@@ -66,11 +66,8 @@ def test_data_tests_pass_after_five_simulated_years(simulated_workspace: Workspa
 def test_failing_model_raises_dbt_error_naming_the_node(initialized_workspace: Workspace, tmp_path: Path) -> None:
     broken = tmp_path / "broken_project"
     shutil.copytree(PROJECT, broken, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
-    (broken / "models" / "simulation" / "fct_yearly_events.sql").write_text(
-        "select * from a_table_that_does_not_exist"
-    )
-    runner = create_dbt_runner(initialized_workspace.config, initialized_workspace.database_path,
-                               project_dir=broken)
+    (broken / "models" / "simulation" / "fct_yearly_events.sql").write_text("select * from a_table_that_does_not_exist")
+    runner = create_dbt_runner(initialized_workspace.config, initialized_workspace.database_path, project_dir=broken)
 
     with pytest.raises(DbtError) as caught:
         runner.run(["fct_yearly_events"])
@@ -85,9 +82,14 @@ def test_database_is_released_for_other_processes_after_a_run(initialized_worksp
     create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(2025, 2025)
 
     probe = subprocess.run(
-        [sys.executable, "-c",
-         f"import duckdb; duckdb.connect({str(initialized_workspace.database_path)!r}).execute('checkpoint')"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb; duckdb.connect({str(initialized_workspace.database_path)!r}).execute('checkpoint')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert probe.returncode == 0, probe.stderr
@@ -104,8 +106,9 @@ def test_runs_write_nothing_into_the_shared_dbt_project(initialized_workspace: W
 
 
 def test_project_nodes_expose_tags_and_parents(tmp_path: Path) -> None:
-    runner = DbtRunner(PROJECT, db_path=tmp_path / "simulation.duckdb",
-                       target_dir=tmp_path / "target", log_dir=tmp_path / "logs")
+    runner = DbtRunner(
+        PROJECT, db_path=tmp_path / "simulation.duckdb", target_dir=tmp_path / "target", log_dir=tmp_path / "logs"
+    )
 
     nodes = runner.project_nodes()
 

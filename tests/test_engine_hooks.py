@@ -44,9 +44,7 @@ def test_failing_hook_stops_later_hooks_and_chains_its_cause() -> None:
 
 
 @pytest.mark.dbt
-def test_hooks_run_once_per_simulation_call_not_per_year(
-    simulated_workspace: Workspace, orchestrator_for
-) -> None:
+def test_hooks_run_once_per_simulation_call_not_per_year(simulated_workspace: Workspace, orchestrator_for) -> None:
     calls: list[str] = []
     orchestrator = orchestrator_for(simulated_workspace, auto_initialize=False)
     orchestrator.hook_manager.register_pre_simulation_hook(lambda: calls.append("hook"), name="count")

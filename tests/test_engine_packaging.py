@@ -22,7 +22,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "--target", "wheel", "--directory", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr
     return next(out.glob("*.whl"))
@@ -41,10 +44,16 @@ def test_installed_wheel_finds_its_bundled_dbt_project(wheel: Path, tmp_path: Pa
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
 
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "from planalign_orchestrator.workspace import dbt_project_dir; print(dbt_project_dir())"],
-        cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site"), "PATH": ""},
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "from planalign_orchestrator.workspace import dbt_project_dir; print(dbt_project_dir())",
+        ],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert probe.returncode == 0, probe.stderr

@@ -61,9 +61,18 @@ def test_five_year_run_returns_one_summary_row_per_year(initialized_workspace: W
 
     frame = summary.to_dataframe()
     assert list(frame.index) == [2025, 2026, 2027, 2028, 2029]
-    assert {"headcount_start", "headcount_end", "hires", "terminations", "promotions", "growth_pct",
-            "total_compensation", "average_compensation", "employee_contributions",
-            "employer_contributions"} <= set(frame.columns)
+    assert {
+        "headcount_start",
+        "headcount_end",
+        "hires",
+        "terminations",
+        "promotions",
+        "growth_pct",
+        "total_compensation",
+        "average_compensation",
+        "employee_contributions",
+        "employer_contributions",
+    } <= set(frame.columns)
     assert (frame["headcount_end"].iloc[:-1].values == frame["headcount_start"].iloc[1:].values).all()
 
 
@@ -72,27 +81,36 @@ def test_growth_and_termination_rates_hit_their_targets(simulated_workspace: Wor
 
 
 def test_no_employee_is_terminated_twice(simulated_workspace: Workspace) -> None:
-    repeated = _query(simulated_workspace, """
+    repeated = _query(
+        simulated_workspace,
+        """
         select employee_id, count(*) as terminations from main.fct_yearly_events
         where event_type = 'termination' group by 1 having count(*) > 1
-    """)
+    """,
+    )
     assert repeated.empty, repeated.head()
 
 
 def test_hires_are_paid_inside_their_level_range(simulated_workspace: Workspace) -> None:
-    hires = _query(simulated_workspace, """
+    hires = _query(
+        simulated_workspace,
+        """
         select e.simulation_year, e.employee_id, e.new_compensation, l.min_compensation, l.max_compensation
         from main.fct_yearly_events e join main.config_job_levels l using (level_id)
         where e.event_type = 'hire'
-    """)
+    """,
+    )
     assert len(hires) > 1_000
-    outside = hires[(hires.new_compensation < hires.min_compensation)
-                    | (hires.new_compensation > hires.max_compensation)]
+    outside = hires[
+        (hires.new_compensation < hires.min_compensation) | (hires.new_compensation > hires.max_compensation)
+    ]
     assert outside.empty, outside.head()
 
 
 def test_contributions_never_exceed_irs_limits_in_any_year(simulated_workspace: Workspace) -> None:
-    per_year = _query(simulated_workspace, """
+    per_year = _query(
+        simulated_workspace,
+        """
         select s.simulation_year,
                count(*) filter (where s.base_deferral > l.limit_402g + 0.01) as over_402g,
                count(*) filter (where s.catch_up_contribution > 0 and s.age < l.catch_up_age) as young_catch_up,
@@ -103,7 +121,8 @@ def test_contributions_never_exceed_irs_limits_in_any_year(simulated_workspace: 
         from main.fct_workforce_snapshot s
         asof join main.irs_contribution_limits l on s.simulation_year >= l.plan_year
         group by 1 order by 1
-    """)
+    """,
+    )
     assert list(per_year.simulation_year) == list(range(2025, 2030))
     assert (per_year.contributors > 0).all()
     assert per_year[["over_402g", "young_catch_up", "over_catch_up", "over_415c"]].to_numpy().sum() == 0
@@ -138,8 +157,10 @@ def test_another_seed_changes_outcomes_but_keeps_aggregates_on_target(
 
     create_orchestrator(reseeded.config).execute_multi_year_simulation(*SIMULATED_YEARS)
 
-    terminated_sql = "select employee_id from main.fct_yearly_events where event_type = 'termination' " \
-                     "and simulation_year = 2025 order by 1"
+    terminated_sql = (
+        "select employee_id from main.fct_yearly_events where event_type = 'termination' "
+        "and simulation_year = 2025 order by 1"
+    )
     assert not _query(reseeded, terminated_sql).equals(_query(simulated_workspace, terminated_sql))
     _assert_aggregates_on_target(reseeded)
 

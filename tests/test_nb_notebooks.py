@@ -20,7 +20,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 PREFER_STATIC_HTML = [
-    "text/html", "image/png", "application/vnd.jupyter.widget-view+json", "text/markdown", "text/plain",
+    "text/html",
+    "image/png",
+    "application/vnd.jupyter.widget-view+json",
+    "text/markdown",
+    "text/plain",
 ]
 
 
@@ -28,9 +32,19 @@ def export_html(notebook: Path) -> str:
     """`jupyter nbconvert --to html` of the saved notebook, preferring text/html to the widget view."""
     jupyter = Path(sys.executable).with_name("jupyter")
     completed = subprocess.run(
-        [str(jupyter), "nbconvert", "--to", "html", "--stdout",
-         f"--NbConvertBase.display_data_priority={json.dumps(PREFER_STATIC_HTML)}", str(notebook)],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            str(jupyter),
+            "nbconvert",
+            "--to",
+            "html",
+            "--stdout",
+            f"--NbConvertBase.display_data_priority={json.dumps(PREFER_STATIC_HTML)}",
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return re.sub(r"<td [^>]*>", "<td>", completed.stdout)  # cell styling is not what is checked
 
@@ -49,13 +63,18 @@ def text_outputs(notebook: Path) -> list[str]:
 def test_quickstart_html_shows_tiers_table_states_and_final_step_states() -> None:
     page = export_html(REPO_ROOT / "notebooks" / "01_quickstart.ipynb")
 
-    assert page.count("<b>Seed tables</b>") == 2 and page.count("<b>Foundation models</b>") == 2
+    assert page.count("<b>Seed tables</b>") == 2
+    assert page.count("<b>Foundation models</b>") == 2
     assert "<b>Workspace workspace: 8 of 8 required tables missing</b>" in page
     assert "<td>config_age_bands</td><td>missing</td>" in page
     assert "<td>int_employee_benefits</td><td>present</td><td>5,000 rows</td>" in page
     assert "<b>Initialized: created 8 table(s).</b>" in page
-    for step in ("Checking database tables", "Loading seed data", "Building foundation models",
-                 "Verifying initialization"):
+    for step in (
+        "Checking database tables",
+        "Loading seed data",
+        "Building foundation models",
+        "Verifying initialization",
+    ):
         assert f"<td>{step}</td><td>done</td>" in page
     assert "<b>Simulation 2025-2027 completed: 3 of 3 years done</b>" in page
 

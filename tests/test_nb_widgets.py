@@ -74,10 +74,12 @@ def started(step: str, t: float) -> StepStarted:
     return StepStarted(step, DISPLAY[step], INDEX[step], 4, at=at(t))
 
 
-def finished(step: str, t: float, seconds: float, *, error: str | None = None,
-             remediation: str | None = None) -> StepFinished:
-    return StepFinished(step, DISPLAY[step], INDEX[step], 4, error is None, seconds,
-                        error=error, remediation=remediation, at=at(t))
+def finished(
+    step: str, t: float, seconds: float, *, error: str | None = None, remediation: str | None = None
+) -> StepFinished:
+    return StepFinished(
+        step, DISPLAY[step], INDEX[step], 4, error is None, seconds, error=error, remediation=remediation, at=at(t)
+    )
 
 
 def nodes(kind: str, names: list[str], step: str, t: float, *, total: int | None = None) -> list[ProgressEvent]:
@@ -90,20 +92,32 @@ def nodes(kind: str, names: list[str], step: str, t: float, *, total: int | None
     return events
 
 
-def outcome(t: float, state: InitializationState, *, created: list[str] = (), error: str | None = None,
-            cancelled: bool = False) -> InitializationFinished:
-    result = InitializationResult(state=state, started_at=T0, completed_at=at(t),
-                                  missing_tables_found=list(created), tables_created=list(created), error=error)
+def outcome(
+    t: float, state: InitializationState, *, created: list[str] = (), error: str | None = None, cancelled: bool = False
+) -> InitializationFinished:
+    result = InitializationResult(
+        state=state,
+        started_at=T0,
+        completed_at=at(t),
+        missing_tables_found=list(created),
+        tables_created=list(created),
+        error=error,
+    )
     return InitializationFinished(result, cancelled=cancelled, at=at(t))
 
 
 def success_events() -> list[ProgressEvent]:
     return [
-        started("check_tables", 0.0), finished("check_tables", 0.36, 0.36),
-        started("load_seeds", 0.37), *nodes("seed", SEEDS, "load_seeds", 6.8), finished("load_seeds", 8.25, 7.88),
-        started("build_foundation", 8.26), *nodes("model", FOUNDATION, "build_foundation", 8.6),
+        started("check_tables", 0.0),
+        finished("check_tables", 0.36, 0.36),
+        started("load_seeds", 0.37),
+        *nodes("seed", SEEDS, "load_seeds", 6.8),
+        finished("load_seeds", 8.25, 7.88),
+        started("build_foundation", 8.26),
+        *nodes("model", FOUNDATION, "build_foundation", 8.6),
         finished("build_foundation", 9.13, 0.87),
-        started("verify", 9.14), finished("verify", 9.18, 0.04),
+        started("verify", 9.14),
+        finished("verify", 9.18, 0.04),
         outcome(9.19, InitializationState.COMPLETED, created=[t.name for t in REQUIRED_TABLES]),
     ]
 
@@ -118,8 +132,10 @@ def corrupt_events() -> list[ProgressEvent]:
 
 def timeout_events() -> list[ProgressEvent]:
     return [
-        started("check_tables", 0.0), finished("check_tables", 0.21, 0.21),
-        started("load_seeds", 0.22), *nodes("seed", SEEDS[:3], "load_seeds", 0.25, total=5),
+        started("check_tables", 0.0),
+        finished("check_tables", 0.21, 0.21),
+        started("load_seeds", 0.22),
+        *nodes("seed", SEEDS[:3], "load_seeds", 0.25, total=5),
         finished("load_seeds", 0.62, 0.4, error=TIMEOUT_ERROR, remediation=TIMEOUT_REMEDIATION),
         outcome(0.63, InitializationState.FAILED, error=TIMEOUT_ERROR),
     ]
@@ -127,8 +143,10 @@ def timeout_events() -> list[ProgressEvent]:
 
 def interrupt_events() -> list[ProgressEvent]:
     return [
-        started("check_tables", 0.0), finished("check_tables", 0.34, 0.34),
-        started("load_seeds", 0.35), *nodes("seed", SEEDS, "load_seeds", 7.0),
+        started("check_tables", 0.0),
+        finished("check_tables", 0.34, 0.34),
+        started("load_seeds", 0.35),
+        *nodes("seed", SEEDS, "load_seeds", 7.0),
         finished("load_seeds", 9.2, 8.89, error="cancelled"),
         outcome(9.21, InitializationState.FAILED, error="Cancelled by interrupt", cancelled=True),
     ]
@@ -152,6 +170,7 @@ def steps(*states: str) -> str:
 
 # -- InitializationProgress ------------------------------------------------------------
 
+
 def test_progress_widget_follows_a_successful_initialization_event_by_event() -> None:
     widget = InitializationProgress(root=ROOT)
     seen = []
@@ -161,17 +180,29 @@ def test_progress_widget_follows_a_successful_initialization_event_by_event() ->
         seen.append(visible(widget))
 
     assert seen[0] == {"steps": steps("running", "pending", "pending", "pending"), "node": "", "bar": 0.0, "error": ""}
-    assert seen[1]["steps"] == steps("done", "pending", "pending", "pending") and seen[1]["bar"] == 1.0
+    assert seen[1]["steps"] == steps("done", "pending", "pending", "pending")
+    assert seen[1]["bar"] == 1.0
     assert seen[3]["node"] == "dbt node: seed 1/5 comp_levers"
-    assert seen[7]["node"] == "dbt node: seed 3/5 config_job_levels" and seen[7]["bar"] == 1.4
+    assert seen[7]["node"] == "dbt node: seed 3/5 config_job_levels"
+    assert seen[7]["bar"] == 1.4
     assert seen[8]["bar"] == 1.6  # seed 3/5 finished
-    assert seen[12] == {"steps": steps("done", "running", "pending", "pending"),
-                        "node": "dbt node: seed 5/5 irs_contribution_limits", "bar": 2.0, "error": ""}
-    assert seen[13]["steps"] == steps("done", "done", "pending", "pending") and seen[13]["bar"] == 2.0
+    assert seen[12] == {
+        "steps": steps("done", "running", "pending", "pending"),
+        "node": "dbt node: seed 5/5 irs_contribution_limits",
+        "bar": 2.0,
+        "error": "",
+    }
+    assert seen[13]["steps"] == steps("done", "done", "pending", "pending")
+    assert seen[13]["bar"] == 2.0
     assert seen[14]["steps"] == steps("done", "done", "running", "pending")
-    assert seen[-1] == {"steps": steps("done", "done", "done", "done"),
-                        "node": "dbt node: model 3/3 int_employee_benefits", "bar": 4.0, "error": ""}
-    assert widget.outcome == "completed" and widget.bar.bar_style == "success"
+    assert seen[-1] == {
+        "steps": steps("done", "done", "done", "done"),
+        "node": "dbt node: model 3/3 int_employee_benefits",
+        "bar": 4.0,
+        "error": "",
+    }
+    assert widget.outcome == "completed"
+    assert widget.bar.bar_style == "success"
     assert widget.header.value == "<b>Initialized: created 8 table(s).</b>"
 
 
@@ -198,7 +229,8 @@ def test_failure_shows_the_error_and_its_remediation_with_paths_relative_to_the_
     assert "Database file simulation.duckdb is not a readable DuckDB database" in seen[1]["error"]
     assert "To fix:</b> Run `planalign init --recreate`" in seen[1]["error"]
     assert seen[2]["steps"] == steps("failed", "skipped", "skipped", "skipped")
-    assert seen[2]["bar"] == 0.0 and widget.bar.bar_style == "danger"
+    assert seen[2]["bar"] == 0.0
+    assert widget.bar.bar_style == "danger"
     text = widget.snapshot().text
     assert text.splitlines()[0] == "Initialization failed"
     assert "  To fix: Run `planalign init --recreate`" in text
@@ -213,11 +245,14 @@ def test_timeout_marks_the_running_step_failed_with_the_timeout_and_its_remediat
         widget(event)
         seen.append(visible(widget))
 
-    assert seen[2]["steps"] == steps("done", "running", "pending", "pending") and seen[2]["bar"] == 1.0
-    assert seen[7]["node"] == "dbt node: seed 3/5 config_job_levels" and seen[8]["bar"] == 1.6
+    assert seen[2]["steps"] == steps("done", "running", "pending", "pending")
+    assert seen[2]["bar"] == 1.0
+    assert seen[7]["node"] == "dbt node: seed 3/5 config_job_levels"
+    assert seen[8]["bar"] == 1.6
     assert seen[9]["steps"] == steps("done", "failed", "pending", "pending")
     assert seen[10]["steps"] == steps("done", "failed", "skipped", "skipped")
-    assert seen[10]["bar"] == 1.0 and seen[10]["node"] == "dbt node: seed 3/5 config_job_levels"
+    assert seen[10]["bar"] == 1.0
+    assert seen[10]["node"] == "dbt node: seed 3/5 config_job_levels"
     assert "exceeded the 0.6s timeout" in seen[10]["error"]
     assert "To fix:</b> Run it again with a longer timeout" in seen[10]["error"]
     assert widget.outcome == "failed"
@@ -227,8 +262,13 @@ def test_a_step_error_unlike_the_final_error_does_not_lend_it_its_remediation() 
     widget = InitializationProgress(root=ROOT)
     parse_interrupted = [
         *timeout_events()[:3],
-        finished("load_seeds", 2.4, 2.19, error="Initialization failed while loading seed data: dbt parse failed:",
-                 remediation="Fix the dbt project at /work/main/dbt."),
+        finished(
+            "load_seeds",
+            2.4,
+            2.19,
+            error="Initialization failed while loading seed data: dbt parse failed:",
+            remediation="Fix the dbt project at /work/main/dbt.",
+        ),
         outcome(3.5, InitializationState.FAILED, error=TIMEOUT_ERROR),
     ]
 
@@ -257,7 +297,8 @@ def test_interrupt_shows_cancelled_and_a_reset_widget_follows_the_healing_run() 
     assert seen[-3]["node"] == "dbt node: seed 5/5 irs_contribution_limits"
     assert seen[-2]["steps"] == steps("done", "failed", "pending", "pending")
     assert seen[-1]["steps"] == steps("done", "cancelled", "skipped", "skipped")
-    assert "Cancelled by interrupt." in seen[-1]["error"] and "Run the initialization again" in seen[-1]["error"]
+    assert "Cancelled by interrupt." in seen[-1]["error"]
+    assert "Run the initialization again" in seen[-1]["error"]
     assert cancelled.splitlines()[0] == "Initialization cancelled"
     assert "⊘ Loading seed data" in cancelled
     assert widget.outcome == "completed"
@@ -292,9 +333,11 @@ def test_static_rendering_before_any_event_is_one_line() -> None:
 
 # -- SimulationProgress ------------------------------------------------------------------
 
+
 def year_summary(year: int, start: int, end: int, hires: int, terms: int) -> YearSummary:
-    return YearSummary(year, start, end, hires, terms, terms - 250, 250, 350, round((end - start) / start * 100, 4),
-                       1.0, 1.0, 1.0, 1.0)
+    return YearSummary(
+        year, start, end, hires, terms, terms - 250, 250, 350, round((end - start) / start * 100, 4), 1.0, 1.0, 1.0, 1.0
+    )
 
 
 def test_simulation_widget_shows_each_year_and_its_figures() -> None:
@@ -308,8 +351,10 @@ def test_simulation_widget_shows_each_year_and_its_figures() -> None:
 
     assert running == "▶ 2025 · running"
     assert html.unescape(widget.year_rows[2025].value) == (
-        "✓ 2025 · done · 5,000 -> 5,150 active (+3.00%), 1,000 hires, 850 terminations · 0.7 s")
-    assert widget.bar.value == 2 and widget.outcome == "completed"
+        "✓ 2025 · done · 5,000 -> 5,150 active (+3.00%), 1,000 hires, 850 terminations · 0.7 s"
+    )
+    assert widget.bar.value == 2
+    assert widget.outcome == "completed"
     assert widget.snapshot().text.splitlines() == [
         "Simulation 2025-2026 completed: 2 of 2 years done",
         "  ✓ 2025 done      5,000 -> 5,150 active (+3.00%), 1,000 hires, 850 terminations",
@@ -327,31 +372,40 @@ def test_simulation_widget_marks_the_running_year_failed_or_cancelled() -> None:
     cancelled.fail(KeyboardInterrupt())
 
     assert [row.value.split(" · ")[1] for row in failed.year_rows.values()] == ["failed", "skipped", "skipped"]
-    assert "Year 2025 failed." in failed.error_panel.value and "Fix the config." in failed.error_panel.value
+    assert "Year 2025 failed." in failed.error_panel.value
+    assert "Fix the config." in failed.error_panel.value
     assert cancelled.year_rows[2025].value == "⊘ 2025 · cancelled"
     assert cancelled.snapshot().text.splitlines()[0] == "Simulation 2025-2026 cancelled: 0 of 2 years done"
 
 
 # -- TableStatusWidget ---------------------------------------------------------------------
 
+
 def statuses(missing: set[str] = frozenset()) -> list[TableStatus]:
     return [TableStatus(t, t.name not in missing, None if t.name in missing else 5) for t in REQUIRED_TABLES]
 
 
 def test_status_widget_groups_tables_by_tier_with_states_and_row_counts() -> None:
-    widget = TableStatusWidget(lambda: statuses({"comp_levers", "int_employee_benefits", "int_baseline_workforce"}),
-                               lambda observer: None, label="workspace")
+    widget = TableStatusWidget(
+        lambda: statuses({"comp_levers", "int_employee_benefits", "int_baseline_workforce"}),
+        lambda observer: None,
+        label="workspace",
+    )
 
     text = widget.snapshot().text.splitlines()
 
     assert text[0] == "Workspace workspace: 3 of 8 required tables missing"
-    assert text[1] == "Seed tables" and text[7] == "Foundation models"
+    assert text[1] == "Seed tables"
+    assert text[7] == "Foundation models"
     assert text[5] == "  ✗ comp_levers                          missing"
     assert text[2] == "  ✓ config_age_bands                     present  5 rows"
     assert text[10] == "  ✗ int_employee_benefits                missing"
     assert widget.table_rows["int_employee_benefits"].value == "✗ int_employee_benefits · missing"
     assert set(widget.table_rows["int_employee_benefits"]._dom_classes) == {
-        "planalign-table", "planalign-table-int_employee_benefits", "planalign-table-missing"}
+        "planalign-table",
+        "planalign-table-int_employee_benefits",
+        "planalign-table-missing",
+    }
     static_html = widget._repr_mimebundle_()["text/html"]
     assert static_html.index("Seed tables") < static_html.index("comp_levers") < static_html.index("Foundation models")
 
@@ -372,7 +426,8 @@ def test_initialize_missing_is_disabled_while_running_then_refreshes_to_all_pres
 
     assert result is None  # Button.click returns nothing; the widget keeps the result
     assert disabled_while_running == [True]
-    assert widget.initialize_button.disabled is False and widget.refresh_button.disabled is False
+    assert widget.initialize_button.disabled is False
+    assert widget.refresh_button.disabled is False
     assert widget.last_result.success
     assert widget.summary_line() == "All 8 required tables present"
     assert visible(widget.progress)["steps"] == steps("done", "done", "done", "done")
@@ -420,6 +475,7 @@ def test_unreadable_database_shows_the_error_and_remediation_instead_of_tables()
 
 # -- planalign_nb.initialize with a recorded engine ---------------------------------------------
 
+
 class ReplayingInitializer:
     """Stands in for AutoInitializer: replays recorded events to subscribers, then ends as recorded."""
 
@@ -451,7 +507,8 @@ def test_initialize_after_a_kernel_interrupt_shows_cancelled_and_the_next_call_h
     healed_record = capsys.readouterr().out
 
     assert cancelled_record.splitlines()[0] == "Initialization cancelled"
-    assert "⊘ Loading seed data" in cancelled_record and "Error: Cancelled by interrupt." in cancelled_record
+    assert "⊘ Loading seed data" in cancelled_record
+    assert "Error: Cancelled by interrupt." in cancelled_record
     assert result.success
     assert healed_record.splitlines()[0] == "Initialized: created 8 table(s)."
 

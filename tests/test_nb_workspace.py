@@ -33,10 +33,11 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
 
     assert widget.missing == []
     assert before[0] == f"Workspace {initialized_workspace.root.name}: 1 of 8 required tables missing"
-    foundation = before[before.index("Foundation models") + 1:]
+    foundation = before[before.index("Foundation models") + 1 :]
     assert [line.split()[1] for line in foundation if "missing" in line] == ["int_employee_benefits"]
-    assert not any("missing" in line for line in before[1: before.index("Foundation models")])
-    assert widget.last_result is not None and widget.last_result.tables_created == ["int_employee_benefits"]
+    assert not any("missing" in line for line in before[1 : before.index("Foundation models")])
+    assert widget.last_result is not None
+    assert widget.last_result.tables_created == ["int_employee_benefits"]
     assert widget.progress.node.value == "dbt node: model 1/1 int_employee_benefits"
     assert widget.summary_line() == "All 8 required tables present"
     assert widget.table_rows["int_employee_benefits"].value == "✓ int_employee_benefits · present · 5,000 rows"
@@ -50,7 +51,8 @@ def test_initialize_builds_a_new_workspace_given_as_a_path(
     result = nb.initialize(str(workspace.root))
     record = capsys.readouterr().out.splitlines()
 
-    assert result.success and len(result.tables_created) == 8
+    assert result.success
+    assert len(result.tables_created) == 8
     assert record[0] == "Initialized: created 8 table(s)."
     assert record[1:5] == [
         "  ✓ Checking database tables     done",
@@ -76,7 +78,8 @@ def test_corrupt_database_fails_with_remediation_then_recreate_keeps_a_backup(
     assert "Error: Database file simulation.duckdb is not a readable DuckDB database" in failed_record
     assert "To fix: Run `planalign init --recreate`" in failed_record
     assert str(initialized_workspace.root) not in failed_record
-    assert recreated.backup_path is not None and recreated.backup_path.exists()
+    assert recreated.backup_path is not None
+    assert recreated.backup_path.exists()
     assert f"Unreadable database kept as: {recreated.backup_path.name}" in recreated_record
     failures = log[log["success"].eq(False)]
     assert failures["step_name"].tolist() == ["check_tables"]
@@ -95,7 +98,8 @@ def test_simulate_returns_summary_snapshot_events_and_a_plot(
     assert sorted(run.snapshot["simulation_year"].unique()) == [2025, 2026]
     assert set(run.events["event_type"]) >= {"hire", "termination"}
     figure = run.plot()
-    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert isinstance(figure, Figure)
+    assert len(figure.axes) == 2
     assert record.splitlines()[0] == "Simulation 2025-2026 completed: 2 of 2 years done"
     assert "Initialization" not in record  # the workspace was initialized: nothing to show
 

@@ -26,7 +26,8 @@ def test_cli_status_exits_1_on_a_fresh_workspace(workspace: Workspace, planalign
     result = planalign_cli("status", "--workspace", str(workspace.root))
 
     assert result.returncode == 1, result.stderr
-    assert "Seed tables:" in result.stdout and "Foundation models:" in result.stdout
+    assert "Seed tables:" in result.stdout
+    assert "Foundation models:" in result.stdout
     for name in ALL_REQUIRED:
         assert re.search(rf"^\s+{name}\s+missing\b", result.stdout, re.MULTILINE), name
     assert "planalign init" in result.stdout
@@ -84,9 +85,11 @@ def test_cli_init_refuses_a_corrupt_database_and_names_recreate(workspace: Works
 def test_cli_init_recreate_streams_progress_keeps_a_backup_and_status_then_exits_0(
     workspace: Workspace, planalign_cli
 ) -> None:
-    """Point 8 via the CLI, and progress: `planalign init --recreate` prints its first progress line
-    within 2 s, then step and node lines; the original bytes are kept as
-    <name>.corrupt-<UTC timestamp>; afterwards `planalign status` exits 0."""
+    """Point 8 via the CLI, and progress: `planalign init --recreate` reports as it goes.
+
+    It prints its first progress line within 2 s, then step and node lines; the original bytes are kept as
+    <name>.corrupt-<UTC timestamp>; afterwards `planalign status` exits 0.
+    """
     db_path = workspace.database_path
     db_path.write_bytes(b"definitely not DuckDB\n" * 1_000)
     digest = sha256(db_path)

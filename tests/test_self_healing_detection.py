@@ -62,9 +62,12 @@ def test_point1_fresh_database_is_fully_initialized(workspace: Workspace, prepar
     assert [step.name for step in result.steps] == STANDARD_STEP_NAMES
     for step in result.steps:
         assert step.success, step
-        assert step.started_at is not None and step.completed_at is not None, step
-        assert step.duration_seconds is not None and step.duration_seconds >= 0, step
-    assert result.duration_seconds is not None and result.duration_seconds > 0
+        assert step.started_at is not None, step
+        assert step.completed_at is not None, step
+        assert step.duration_seconds is not None, step
+        assert step.duration_seconds >= 0, step
+    assert result.duration_seconds is not None
+    assert result.duration_seconds > 0
     assert_all_required_tables_have_rows(db_path)
 
 

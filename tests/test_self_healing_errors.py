@@ -28,7 +28,8 @@ def test_point14_initialization_error_keeps_its_context() -> None:
 
     assert isinstance(error, NavigatorError)
     assert (error.step, error.missing_tables, error.original_error) == ("load_seeds", ["comp_levers"], cause)
-    assert "load_seeds" in str(error) and "comp_levers" in str(error)
+    assert "load_seeds" in str(error)
+    assert "comp_levers" in str(error)
     assert_remediation(error)
 
 
@@ -60,7 +61,8 @@ def test_point14_corruption_error_keeps_the_path_and_names_the_recreate_option(t
 
     assert isinstance(error, InitializationError)
     assert (error.db_path, error.original_error) == (db_path, cause)
-    assert "--recreate" in error.remediation and "recreate_corrupt=True" in error.remediation
+    assert "--recreate" in error.remediation
+    assert "recreate_corrupt=True" in error.remediation
     assert_remediation(error)
 
 

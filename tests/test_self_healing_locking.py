@@ -109,8 +109,7 @@ def _race(workspace: Workspace, processes: int, timeout: float = 120) -> list[di
     """Start the processes, line them up, release them at once; their JSON reports."""
     go = workspace.root / "go"
     racers = [
-        start_script("initialize_workspace.py", str(workspace.root), "--wait-for", str(go))
-        for _ in range(processes)
+        start_script("initialize_workspace.py", str(workspace.root), "--wait-for", str(go)) for _ in range(processes)
     ]
     try:
         for racer in racers:
@@ -139,7 +138,8 @@ def test_point6_eight_processes_racing_on_an_empty_workspace(workspace: Workspac
         if report["outcome"] == "concurrent":
             assert report["error_type"] == "ConcurrentInitializationError"
             assert report["lock_file"] == str(workspace.lock_path)
-            assert report["remediation"].strip() and report["remediation"] in report["message"]
+            assert report["remediation"].strip()
+            assert report["remediation"] in report["message"]
     winner = next(report for report in reports if report["outcome"] == "initialized")
     assert winner["missing_tables_found"]
     assert TableExistenceChecker(DatabaseConnectionManager(workspace.database_path)).is_initialized()
@@ -148,8 +148,10 @@ def test_point6_eight_processes_racing_on_an_empty_workspace(workspace: Workspac
 
 @pytest.mark.dbt
 def test_point6_calls_made_while_another_process_initializes_never_break_it(workspace: Workspace) -> None:
-    """Point 6: a process calling ensure_initialized() back to back during another's run only
-    ever sees ConcurrentInitializationError, then everything present, and the run succeeds.
+    """Point 6: a peer calling ensure_initialized() during another's run never disturbs it.
+
+    The peer, calling back to back, only ever sees ConcurrentInitializationError, then
+    everything present, and the run succeeds.
 
     The database is only opened under the lock: a peer peeking at the catalog without it
     used to make the running initialization's dbt connection fail ("Could not set lock").
@@ -162,7 +164,7 @@ def test_point6_calls_made_while_another_process_initializes_never_break_it(work
         wait_for_line(initializer, "event node:comp_levers")  # the first seed: dbt is at work
         go.touch()
         init_out, init_err = initializer.communicate(timeout=120)
-        probe_out, probe_err = prober.communicate(timeout=120)
+        probe_out, _ = prober.communicate(timeout=120)
     finally:
         kill_and_wait(initializer)
         kill_and_wait(prober)
@@ -172,5 +174,6 @@ def test_point6_calls_made_while_another_process_initializes_never_break_it(work
     assert report["outcome"] == "initialized", (report, init_err)
     assert probes["errors"] == [], probes
     assert probes["concurrent"] >= 1, "the probe never overlapped the initialization"
-    assert probes["already_initialized"] == 1 and probes["initialized"] == 0, probes
+    assert probes["already_initialized"] == 1, probes
+    assert probes["initialized"] == 0, probes
     assert_all_required_tables_have_rows(workspace.database_path)

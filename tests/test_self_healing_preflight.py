@@ -36,7 +36,8 @@ def _fails_in_preflight(workspace: Workspace, project: Path, **options) -> Initi
     assert raised.value.step == "check_tables"
     assert_remediation(raised.value)
     [failed] = [e for e in recorder.of_type(StepFinished) if not e.success]
-    assert failed.step_name == "check_tables" and failed.remediation == raised.value.remediation
+    assert failed.step_name == "check_tables"
+    assert failed.remediation == raised.value.remediation
     assert not workspace.database_path.exists(), "nothing is written when preflight fails"
     return raised.value
 

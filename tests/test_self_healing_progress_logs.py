@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from planalign_orchestrator.exceptions import InitializationError
 from planalign_orchestrator.progress import (
     InitializationFinished,
     NodeFinished,
@@ -32,7 +33,7 @@ STEP_LOGGER = "planalign_orchestrator.self_healing"
 
 @pytest.fixture
 def step_records(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """caplog's records of the step logger (propagation forced on: the CLI turns it off)."""
+    """Caplog's records of the step logger (propagation forced on: the CLI turns it off)."""
     monkeypatch.setattr(logging.getLogger("planalign_orchestrator"), "propagate", True)
     caplog.set_level(logging.INFO, logger=STEP_LOGGER)
 
@@ -66,13 +67,16 @@ def test_point13_first_progress_event_arrives_within_two_seconds(workspace: Work
 
     assert recorder.events, "no progress event at all"
     assert recorder.received_at[0] - called_at < 2.0
-    assert isinstance(recorder.events[0], StepStarted) and recorder.events[0].step_name == "check_tables"
+    assert isinstance(recorder.events[0], StepStarted)
+    assert recorder.events[0].step_name == "check_tables"
 
 
 @pytest.mark.dbt
 def test_point13_node_events_stream_while_their_step_runs(workspace: Workspace) -> None:
-    """Point 13: node events arrive between their step's start and finish, live from dbt's worker
-    threads (so while dbt executes, not replayed afterwards), numbered index/total."""
+    """Point 13: node events arrive between their step's start and finish, numbered index/total.
+
+    They come live from dbt's worker threads (so while dbt executes, not replayed afterwards).
+    """
     recorder = ThreadRecorder()
 
     initializer_for(workspace, on_progress=recorder).ensure_initialized()
@@ -92,7 +96,8 @@ def test_point13_node_events_stream_while_their_step_runs(workspace: Workspace) 
         finished = {e.node_name: e for e in events if isinstance(e, NodeFinished) and e.step_name == step_name}
         assert set(finished) == set(expected_nodes)
         assert all(e.status == "success" and e.duration_seconds >= 0 for e in finished.values())
-    assert isinstance(events[-1], InitializationFinished) and events[-1].result.success
+    assert isinstance(events[-1], InitializationFinished)
+    assert events[-1].result.success
 
 
 @pytest.mark.dbt
@@ -111,20 +116,24 @@ def test_point13_step_records_carry_structured_fields(initialized_workspace: Wor
             assert hasattr(record, field), (record.getMessage(), field)
         assert record.started_at is not None
         if record.event == "step_started":
-            assert record.completed_at is None and record.success is None
+            assert record.completed_at is None
+            assert record.success is None
         else:
             assert record.completed_at >= record.started_at
             assert record.duration_seconds >= 0
-            assert record.success is True and record.error is None
+            assert record.success is True
+            assert record.error is None
     line = StructuredFormatter("%(message)s").format(records[1])
-    assert "step_name=check_tables" in line and "duration_seconds=" in line and "success=True" in line
+    assert "step_name=check_tables" in line
+    assert "duration_seconds=" in line
+    assert "success=True" in line
 
 
 def test_point13_failed_step_record_carries_the_error(workspace: Workspace, step_records) -> None:
     """Point 13: a failing step's completion record has success=False and the error text."""
     workspace.config.census_path.unlink()
 
-    with pytest.raises(Exception):
+    with pytest.raises(InitializationError, match="Census file"):
         initializer_for(workspace).ensure_initialized()
 
     [completed] = [r for r in step_records() if r.event == "step_completed"]
@@ -146,8 +155,6 @@ def test_point13_jsonl_step_log_exists_and_every_line_parses(workspace: Workspac
     records = [json.loads(line) for line in lines]
     assert all(set(record) == set(STEP_FIELDS) for record in records)
     assert [(r["event"], r["step_name"]) for r in records] == [
-        (event, step)
-        for step in STANDARD_STEP_NAMES + ["check_tables"]
-        for event in ("step_started", "step_completed")
+        (event, step) for step in [*STANDARD_STEP_NAMES, "check_tables"] for event in ("step_started", "step_completed")
     ]
     assert all(r["success"] for r in records if r["event"] == "step_completed")

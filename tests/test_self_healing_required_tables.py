@@ -58,7 +58,9 @@ def test_point15_every_foundation_table_is_a_model_tagged_foundation(project_nod
 @pytest.mark.dbt
 def test_point15_every_model_tagged_foundation_is_required(project_nodes: dict[str, ProjectNode]) -> None:
     """Point 15: nothing tagged foundation is left out of REQUIRED_TABLES."""
-    tagged = {node.name for node in project_nodes.values() if node.resource_type == "model" and "foundation" in node.tags}
+    tagged = {
+        node.name for node in project_nodes.values() if node.resource_type == "model" and "foundation" in node.tags
+    }
 
     assert tagged == {t.name for t in REQUIRED_TABLES if t.tier is TableTier.FOUNDATION}
 
@@ -67,8 +69,11 @@ def test_point15_every_model_tagged_foundation_is_required(project_nodes: dict[s
 def test_point15_foundation_models_depend_only_on_seeds_foundation_and_staging(
     project_nodes: dict[str, ProjectNode],
 ) -> None:
-    """Point 15: building the foundation tier needs nothing outside the required tiers (staging
-    models are ephemeral and compiled inline), so seeds -> foundation is a complete build order."""
+    """Point 15: seeds -> foundation is a complete build order.
+
+    Building the foundation tier needs nothing outside the required tiers (staging models
+    are ephemeral and compiled inline).
+    """
     required = {t.name for t in REQUIRED_TABLES}
     for name in REQUIRED_FOUNDATION:
         for parent in project_nodes[name].parents:

@@ -95,7 +95,8 @@ def test_point7_timeout_cancels_the_running_model_and_the_retry_heals(
     assert finished.result.state is InitializationState.FAILED
     [failed_step] = [e for e in recorder.of_type(StepFinished) if not e.success]
     assert failed_step.step_name == "build_foundation"
-    assert "timeout" in failed_step.error and failed_step.remediation == raised.value.remediation
+    assert "timeout" in failed_step.error
+    assert failed_step.remediation == raised.value.remediation
     _assert_lock_is_free(damaged_workspace)
     _heal_with_the_real_project(damaged_workspace)
 
@@ -104,8 +105,11 @@ def test_point7_timeout_cancels_the_running_model_and_the_retry_heals(
 def test_point7_timeout_also_stops_work_started_from_a_worker_thread(
     damaged_workspace: Workspace, slow_project: Path
 ) -> None:
-    """Point 7: a signal cannot wake a non-main thread blocked on dbt's job queue; the deadline
-    cancels the running queries instead (e.g. a widget running initialization in a thread)."""
+    """Point 7: a deadline in a non-main thread cancels the running queries.
+
+    A signal cannot wake a non-main thread blocked on dbt's job queue; the deadline cancels
+    the running queries instead (e.g. a widget running initialization in a thread).
+    """
     initializer, recorder = _slow_initializer(damaged_workspace, slow_project, timeout_seconds=2)
     outcome: dict[str, object] = {}
 
@@ -113,7 +117,7 @@ def test_point7_timeout_also_stops_work_started_from_a_worker_thread(
         started = time.monotonic()
         try:
             initializer.ensure_initialized()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+        except BaseException as error:
             outcome["error"] = error
         outcome["elapsed"] = time.monotonic() - started
 
@@ -133,9 +137,11 @@ def test_point7_timeout_also_stops_work_started_from_a_worker_thread(
 def test_point7_kernel_interrupt_mid_dbt_ends_cleanly_and_propagates(
     damaged_workspace: Workspace, slow_project: Path
 ) -> None:
-    """Point 7: SIGINT while dbt runs (what Ctrl-C and Jupyter's stop button send to the
-    kernel) raises KeyboardInterrupt promptly, reports a cancelled run, frees the lock,
-    and the next call heals."""
+    """Point 7: SIGINT while dbt runs raises KeyboardInterrupt promptly and the next call heals.
+
+    SIGINT is what Ctrl-C and Jupyter's stop button send to the kernel; the run is
+    reported cancelled and the lock freed.
+    """
     initializer, recorder = _slow_initializer(damaged_workspace, slow_project, timeout_seconds=60)
     interrupts: list[threading.Timer] = []
 
@@ -159,7 +165,8 @@ def test_point7_kernel_interrupt_mid_dbt_ends_cleanly_and_propagates(
     assert finished.cancelled
     assert finished.result.state is InitializationState.FAILED
     [failed_step] = [e for e in recorder.of_type(StepFinished) if not e.success]
-    assert failed_step.step_name == "build_foundation" and failed_step.error == "cancelled"
+    assert failed_step.step_name == "build_foundation"
+    assert failed_step.error == "cancelled"
     _assert_lock_is_free(damaged_workspace)
     _heal_with_the_real_project(damaged_workspace)
 
@@ -174,7 +181,8 @@ from planalign_orchestrator.workspace import Workspace
 
 workspace = Workspace.open({str(workspace.root)!r})
 try:
-    create_orchestrator(workspace.config, initializer_options={{"timeout_seconds": 0.5}}).auto_initializer.ensure_initialized()
+    orchestrator = create_orchestrator(workspace.config, initializer_options={{"timeout_seconds": 0.5}})
+    orchestrator.auto_initializer.ensure_initialized()
 except InitializationTimeoutError as error:
     print("timed out after", round(error.elapsed_seconds, 1))
 result = create_orchestrator(workspace.config).auto_initializer.ensure_initialized()

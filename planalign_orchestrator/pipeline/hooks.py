@@ -57,6 +57,4 @@ class HookManager:
             except Exception as error:
                 logger.error("Pre-simulation hook %s failed: %s", registered.name, error)
                 raise HookError(registered.name, error) from error
-            logger.info(
-                "Pre-simulation hook %s finished in %.3fs", registered.name, time.perf_counter() - started
-            )
+            logger.info("Pre-simulation hook %s finished in %.3fs", registered.name, time.perf_counter() - started)

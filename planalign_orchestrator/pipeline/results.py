@@ -70,8 +70,10 @@ class SimulationSummary:
         return len(self.years)
 
     def __str__(self) -> str:
-        header = f"{'year':>6} {'start':>7} {'end':>7} {'hires':>6} {'terms':>6} {'promos':>6} " \
-                 f"{'growth':>7} {'avg comp':>10} {'ee contrib':>12} {'er contrib':>12}"
+        header = (
+            f"{'year':>6} {'start':>7} {'end':>7} {'hires':>6} {'terms':>6} {'promos':>6} "
+            f"{'growth':>7} {'avg comp':>10} {'ee contrib':>12} {'er contrib':>12}"
+        )
         rows = [
             f"{y.year:>6} {y.headcount_start:>7,} {y.headcount_end:>7,} {y.hires:>6,} "
             f"{y.terminations:>6,} {y.promotions:>6,} {y.growth_pct:>6.2f}% "
@@ -93,6 +95,7 @@ class SimulationSummary:
 def year_summary(db: DatabaseConnectionManager, year: int) -> YearSummary:
     with db.connection() as conn:
         row = conn.execute(_YEAR_SUMMARY_SQL, [year, year]).fetchone()
+    assert row is not None  # a select of scalar subqueries always returns one row
     (start, end, hires, exp_terms, nh_terms, promotions, total_comp, ee, er) = row
     return YearSummary(
         year=year,
@@ -117,14 +120,12 @@ def simulated_years(db: DatabaseConnectionManager) -> list[int]:
         return []
     with db.connection() as conn:
         has_snapshot = conn.execute(
-            "select count(*) from information_schema.tables "
+            "select table_name from information_schema.tables "
             "where table_schema = 'main' and table_name = 'fct_workforce_snapshot'"
-        ).fetchone()[0]
+        ).fetchall()
         if not has_snapshot:
             return []
-        rows = conn.execute(
-            "select distinct simulation_year from main.fct_workforce_snapshot order by 1"
-        ).fetchall()
+        rows = conn.execute("select distinct simulation_year from main.fct_workforce_snapshot order by 1").fetchall()
     return [int(year) for (year,) in rows]
 
 
@@ -136,9 +137,7 @@ def yearly_events(db: DatabaseConnectionManager, years: Sequence[int] | None = N
     return _by_years(db, "fct_yearly_events", years, "simulation_year, employee_id, event_type")
 
 
-def _by_years(
-    db: DatabaseConnectionManager, table: str, years: Sequence[int] | None, order: str
-) -> pd.DataFrame:
+def _by_years(db: DatabaseConnectionManager, table: str, years: Sequence[int] | None, order: str) -> pd.DataFrame:
     where, params = "", []
     if years:
         where = "where simulation_year in (" + ", ".join("?" for _ in years) + ")"

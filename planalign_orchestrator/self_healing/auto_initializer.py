@@ -97,9 +97,7 @@ class AutoInitializer:
         self.start_year = int(start_year or base_vars.get("start_year") or 2025)
         self.checker = TableExistenceChecker(db_manager)
         self.lock_file = lock_path_for(db_manager.db_path)
-        self.step_log = StepLog(
-            step_log_path or db_manager.db_path.parent / "logs" / STEP_LOG_FILE_NAME
-        )
+        self.step_log = StepLog(step_log_path or db_manager.db_path.parent / "logs" / STEP_LOG_FILE_NAME)
         self.backup_path: Path | None = None
         self._progress = ProgressEmitter([on_progress] if on_progress else [])
         if verbose:
@@ -127,9 +125,9 @@ class AutoInitializer:
                 missing = self._run_in_step(check, self._find_missing, finish=False)
                 if not missing:
                     self._complete_step(check)
-                    return self._finish(InitializationResult(
-                        state=InitializationState.COMPLETED, started_at=started_at, steps=[check]
-                    ))
+                    return self._finish(
+                        InitializationResult(state=InitializationState.COMPLETED, started_at=started_at, steps=[check])
+                    )
                 self._run_in_step(check, lambda: self._preflight(missing), finish=False)
                 self._complete_step(check)
                 result = self.run_initialization(missing)
@@ -262,8 +260,11 @@ class AutoInitializer:
             self._active_steps.append(step)
             self._current_step = step.name
             self.step_log.started(step)
-            self._progress.emit(StepStarted(step.name, step.display_name, _STEP_INDEX[step.name],
-                                            len(STANDARD_STEPS), at=step.started_at))
+            self._progress.emit(
+                StepStarted(
+                    step.name, step.display_name, _STEP_INDEX[step.name], len(STANDARD_STEPS), at=step.started_at
+                )
+            )
         try:
             value = action()
         # A KeyboardInterrupt is left to _guard, which alone knows whether it was the
@@ -273,8 +274,7 @@ class AutoInitializer:
             raise
         except Exception as error:
             wrapped = InitializationError(
-                f"Initialization failed while {step.display_name.lower()}: "
-                f"{getattr(error, 'message', None) or error}",
+                f"Initialization failed while {step.display_name.lower()}: {getattr(error, 'message', None) or error}",
                 step=step.name,
                 original_error=error,
             )
@@ -288,9 +288,17 @@ class AutoInitializer:
         step.completed_at = utc_now()
         step.success = True
         self.step_log.completed(step)
-        self._progress.emit(StepFinished(step.name, step.display_name, _STEP_INDEX[step.name],
-                                         len(STANDARD_STEPS), True, step.duration_seconds or 0.0,
-                                         at=step.completed_at))
+        self._progress.emit(
+            StepFinished(
+                step.name,
+                step.display_name,
+                _STEP_INDEX[step.name],
+                len(STANDARD_STEPS),
+                True,
+                step.duration_seconds or 0.0,
+                at=step.completed_at,
+            )
+        )
 
     def _fail_step(self, step: InitializationStep, error: Exception | str) -> None:
         if step.completed_at is not None:
@@ -299,11 +307,19 @@ class AutoInitializer:
         step.success = False
         step.error_message = getattr(error, "message", None) or str(error)
         self.step_log.completed(step)
-        self._progress.emit(StepFinished(
-            step.name, step.display_name, _STEP_INDEX[step.name], len(STANDARD_STEPS), False,
-            step.duration_seconds or 0.0, error=step.error_message,
-            remediation=getattr(error, "remediation", None), at=step.completed_at,
-        ))
+        self._progress.emit(
+            StepFinished(
+                step.name,
+                step.display_name,
+                _STEP_INDEX[step.name],
+                len(STANDARD_STEPS),
+                False,
+                step.duration_seconds or 0.0,
+                error=step.error_message,
+                remediation=getattr(error, "remediation", None),
+                at=step.completed_at,
+            )
+        )
 
     def _on_node(self, event: NodeStarted | NodeFinished) -> None:
         self._progress.emit(replace(event, step_name=self._current_step))
@@ -357,16 +373,18 @@ class AutoInitializer:
     def _report_failure(self, started_at: datetime, message: str, *, cancelled: bool = False) -> None:
         for step in self._active_steps:
             self._fail_step(step, "cancelled" if cancelled else message)
-        self._progress.emit(InitializationFinished(
-            InitializationResult(
-                state=InitializationState.FAILED,
-                started_at=started_at,
-                completed_at=utc_now(),
-                steps=list(self._active_steps),
-                error=message,
-            ),
-            cancelled=cancelled,
-        ))
+        self._progress.emit(
+            InitializationFinished(
+                InitializationResult(
+                    state=InitializationState.FAILED,
+                    started_at=started_at,
+                    completed_at=utc_now(),
+                    steps=list(self._active_steps),
+                    error=message,
+                ),
+                cancelled=cancelled,
+            )
+        )
 
 
 def _signature(db_path: Path) -> tuple[int, int, int] | None:

@@ -45,9 +45,7 @@ REQUIRED_TABLES: tuple[RequiredTable, ...] = (
     RequiredTable("comp_levers", TableTier.SEED, "comp_levers"),
     RequiredTable("irs_contribution_limits", TableTier.SEED, "irs_contribution_limits"),
     RequiredTable("int_baseline_workforce", TableTier.FOUNDATION, "int_baseline_workforce"),
-    RequiredTable(
-        "int_employee_compensation_by_year", TableTier.FOUNDATION, "int_employee_compensation_by_year"
-    ),
+    RequiredTable("int_employee_compensation_by_year", TableTier.FOUNDATION, "int_employee_compensation_by_year"),
     RequiredTable("int_employee_benefits", TableTier.FOUNDATION, "int_employee_benefits"),
 )
 
@@ -145,9 +143,7 @@ class InitializationResult:
             f"<td>{html.escape(step.error_message or '')}</td></tr>"
             for step in self.steps
         )
-        created = (
-            f"<p>Created: {html.escape(', '.join(self.tables_created))}</p>" if self.tables_created else ""
-        )
+        created = f"<p>Created: {html.escape(', '.join(self.tables_created))}</p>" if self.tables_created else ""
         if self.backup_path:
             created += f"<p>Unreadable database kept as: {html.escape(self.backup_path.name)}</p>"
         return (

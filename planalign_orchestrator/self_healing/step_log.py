@@ -36,11 +36,7 @@ class StructuredFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
-        fields = [
-            f"{name}={getattr(record, name)}"
-            for name in STEP_FIELDS
-            if getattr(record, name, None) is not None
-        ]
+        fields = [f"{name}={getattr(record, name)}" for name in STEP_FIELDS if getattr(record, name, None) is not None]
         return f"{base} [{' '.join(fields)}]" if fields else base
 
 

@@ -30,9 +30,7 @@ class TableStatus:
 
 
 def _existing_tables(conn: Any) -> set[str]:
-    rows = conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'main'"
-    ).fetchall()
+    rows = conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
     return {name for (name,) in rows}
 
 
@@ -58,9 +56,7 @@ class TableExistenceChecker:
             present = [t.name for t in REQUIRED_TABLES if t.name in existing]
             counts: dict[str, int] = {}
             if present:
-                union = " union all ".join(
-                    f"select '{name}', count(*) from main.\"{name}\"" for name in present
-                )
+                union = " union all ".join(f"select '{name}', count(*) from main.\"{name}\"" for name in present)
                 counts = dict(conn.execute(union).fetchall())
         return [TableStatus(t, t.name in existing, counts.get(t.name)) for t in REQUIRED_TABLES]
 
@@ -70,14 +66,11 @@ class TableExistenceChecker:
             return list(REQUIRED_TABLES)
         with self.db_manager.connection() as conn:
             existing = _existing_tables(conn)
-            present_seeds = [
-                t.name for t in REQUIRED_TABLES if t.tier is TableTier.SEED and t.name in existing
-            ]
+            present_seeds = [t.name for t in REQUIRED_TABLES if t.tier is TableTier.SEED and t.name in existing]
             empty: set[str] = set()
             if present_seeds:
                 probe = " union all ".join(
-                    f"select '{name}' where not exists (select 1 from main.\"{name}\")"
-                    for name in present_seeds
+                    f"select '{name}' where not exists (select 1 from main.\"{name}\")" for name in present_seeds
                 )
                 empty = {name for (name,) in conn.execute(probe).fetchall()}
         return [t for t in REQUIRED_TABLES if t.name not in existing or t.name in empty]

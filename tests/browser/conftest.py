@@ -35,8 +35,8 @@ def _browser_stack_missing() -> str | None:
     if CHROMIUM is None:
         return f"Chromium is not installed; install it with: {INSTALL_HINT}"
     try:
-        import playwright.sync_api  # noqa: F401
         import jupyterlab  # noqa: F401
+        import playwright.sync_api  # noqa: F401
     except ImportError as missing:
         return f"{missing.name} is not installed; install it with: {INSTALL_HINT}"
     return None
@@ -119,20 +119,43 @@ def jupyter_server(browser_root: Path) -> Iterator[JupyterServer]:
     }
     # The kernelspec must be the interpreter running the tests (it has planalign_nb).
     subprocess.run(
-        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(browser_root / "data-prefix"),
-         "--name", "python3"],
-        check=True, capture_output=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(browser_root / "data-prefix"),
+            "--name",
+            "python3",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
     )
     env["JUPYTER_PATH"] = str(browser_root / "data-prefix" / "share" / "jupyter")
     log = (browser_root / "jupyter.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--allow-root", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
-         f"--LabApp.workspaces_dir={browser_root / 'lab-workspaces'}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly",
-         "--ServerApp.shutdown_no_activity_timeout=600"],
-        cwd=notebooks, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--allow-root",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={notebooks}",
+            f"--LabApp.workspaces_dir={browser_root / 'lab-workspaces'}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--ServerApp.shutdown_no_activity_timeout=600",
+        ],
+        cwd=notebooks,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -164,9 +187,15 @@ def browser_context(browser_root: Path, jupyter_server: JupyterServer) -> Iterat
             executable_path=CHROMIUM,
             headless=True,
             viewport={"width": 1280, "height": 1000},
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         try:
             yield context

@@ -7,6 +7,7 @@ stable CSS classes (planalign_nb.rendering documents them).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -26,10 +27,11 @@ _DONE_PROMPT = re.compile(r"\[\d+\]:")
 # One round trip: the state of every step row and the node label of the live progress widget.
 _READ_PROGRESS_JS = """
 (cell) => {
+  const stepNames = STEP_NAMES;
   const live = cell.querySelector('.planalign-progress:not(.planalign-record)');
   if (!live) return null;
   const steps = {};
-  for (const name of %s) {
+  for (const name of stepNames) {
     const row = live.querySelector('.planalign-step-' + name);
     const state = row && [...row.classList].find(c => c.startsWith('planalign-state-'));
     steps[name] = state ? state.replace('planalign-state-', '') : null;
@@ -37,7 +39,7 @@ _READ_PROGRESS_JS = """
   const node = live.querySelector('.planalign-node');
   return {steps, node: node ? node.innerText.trim() : ''};
 }
-""" % list(STEP_NAMES)
+""".replace("STEP_NAMES", json.dumps(list(STEP_NAMES)))
 
 
 def _clear_outputs(source: Path, destination: Path) -> None:
@@ -101,15 +103,16 @@ def _screenshot_region(page, locators: list, name: str) -> None:
     right = max(b["x"] + b["width"] for b in boxes)
     bottom = max(b["y"] + b["height"] for b in boxes)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"),
-                    clip={"x": left, "y": top, "width": right - left, "height": bottom - top})
+    page.screenshot(
+        path=str(ARTIFACTS / f"{name}.png"), clip={"x": left, "y": top, "width": right - left, "height": bottom - top}
+    )
 
 
 def _running_before_pending(states: tuple[str | None, ...]) -> bool:
     """A step shown running while every later step is still pending."""
     if "running" not in states:
         return False
-    later = states[states.index("running") + 1:]
+    later = states[states.index("running") + 1 :]
     return bool(later) and all(state == "pending" for state in later)
 
 

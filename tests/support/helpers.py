@@ -122,7 +122,8 @@ class EventRecorder:
 def assert_remediation(error: BaseException) -> None:
     """Acceptance point 14: a non-empty remediation that the message itself shows."""
     assert isinstance(error, NavigatorError), type(error)
-    assert error.remediation and error.remediation.strip(), f"no remediation on {error!r}"
+    assert error.remediation, f"no remediation on {error!r}"
+    assert error.remediation.strip(), f"blank remediation on {error!r}"
     assert error.remediation in str(error), "str(error) must include the remediation"
 
 
@@ -198,4 +199,3 @@ def assert_database_free_for_other_processes(db_path: Path) -> None:
         timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
-

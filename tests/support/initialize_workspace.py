@@ -63,9 +63,7 @@ def main() -> int:
     args = parser.parse_args()
 
     workspace = Workspace.open(args.workspace, create=False)
-    orchestrator = create_orchestrator(
-        workspace.config, initializer_options={"timeout_seconds": args.timeout}
-    )
+    orchestrator = create_orchestrator(workspace.config, initializer_options={"timeout_seconds": args.timeout})
     initializer = orchestrator.auto_initializer
     if args.print_events:
         initializer.subscribe(printer)
@@ -83,8 +81,9 @@ def main() -> int:
         report.update(outcome="concurrent", lock_file=str(error.lock_file))
         report.update(error_type=type(error).__name__, message=str(error), remediation=error.remediation)
     except NavigatorError as error:
-        report.update(outcome="error", error_type=type(error).__name__, message=str(error),
-                      remediation=error.remediation)
+        report.update(
+            outcome="error", error_type=type(error).__name__, message=str(error), remediation=error.remediation
+        )
     else:
         report.update(
             outcome="initialized" if result.missing_tables_found else "already_initialized",

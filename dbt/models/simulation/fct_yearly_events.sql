@@ -36,12 +36,12 @@ events as (
 
     select
         employee_id,
-        'termination',
-        termination_date,
-        'new_hire',
+        'termination' as event_type,
+        termination_date as event_date,
+        'new_hire' as event_details,
         level_id,
-        compensation,
-        compensation
+        compensation as previous_compensation,
+        compensation as new_compensation
     from hires
     where is_terminated
 
@@ -49,12 +49,12 @@ events as (
 
     select
         employee_id,
-        'termination',
-        termination_date,
-        'experienced',
-        starting_level_id,
-        starting_compensation,
-        starting_compensation
+        'termination' as event_type,
+        termination_date as event_date,
+        'experienced' as event_details,
+        starting_level_id as level_id,
+        starting_compensation as previous_compensation,
+        starting_compensation as new_compensation
     from experienced
     where is_terminated
 
@@ -62,12 +62,12 @@ events as (
 
     select
         employee_id,
-        'promotion',
-        {{ year_start }},
-        'level ' || starting_level_id || ' -> ' || level_id,
+        'promotion' as event_type,
+        {{ year_start }} as event_date,
+        'level ' || starting_level_id || ' -> ' || level_id as event_details,
         level_id,
-        starting_compensation,
-        promoted_compensation
+        starting_compensation as previous_compensation,
+        promoted_compensation as new_compensation
     from experienced
     where is_promoted
 
@@ -75,26 +75,27 @@ events as (
 
     select
         employee_id,
-        'raise',
-        {{ year_start }},
-        printf('merit %.2f%% + cola %.2f%%', cast(merit_rate as double) * 100, cast(cola_rate as double) * 100),
+        'raise' as event_type,
+        {{ year_start }} as event_date,
+        printf('merit %.2f%% + cola %.2f%%', cast(merit_rate as double) * 100, cast(cola_rate as double) * 100) as event_details,
         level_id,
-        promoted_compensation,
-        compensation
+        promoted_compensation as previous_compensation,
+        compensation as new_compensation
     from experienced
-    where not is_terminated
-      and compensation <> promoted_compensation
+    where
+        not is_terminated
+        and compensation <> promoted_compensation
 
     union all
 
     select
         employee_id,
-        'enrollment',
-        hire_date,
-        printf('auto_enrollment at %.2f%%', cast(deferral_rate as double) * 100),
+        'enrollment' as event_type,
+        hire_date as event_date,
+        printf('auto_enrollment at %.2f%%', cast(deferral_rate as double) * 100) as event_details,
         level_id,
-        cast(null as decimal(14, 2)),
-        cast(null as decimal(14, 2))
+        cast(null as decimal(14, 2)) as previous_compensation,
+        cast(null as decimal(14, 2)) as new_compensation
     from hires
     where enrolled
 )
