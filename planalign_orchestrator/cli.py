@@ -62,13 +62,16 @@ class TerminalConsole:
             # A failure is reported once, with its remediation, by main().
             return event.result.headline if event.result.success else None
         if isinstance(event, YearStarted):
-            return f"Simulating {event.year} ({event.index}/{event.total})..."
+            why = f" ({event.reason})" if event.reason and event.reason != "not simulated yet" else ""
+            return f"Simulating {event.year} ({event.index}/{event.total}){why}..."
         s = event.summary  # the only event left: YearFinished
-        return (
-            f"      {event.year}: {s.headcount_start:,} -> {s.headcount_end:,} active "
-            f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations "
-            f"({event.duration_seconds:.2f}s)"
+        figures = (
+            f"{s.headcount_start:,} -> {s.headcount_end:,} active "
+            f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations"
         )
+        if event.reused:
+            return f"Year {event.year} ({event.index}/{event.total}) is up to date: {figures} (reused)"
+        return f"      {event.year}: {figures} ({event.duration_seconds:.2f}s)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,6 +105,14 @@ class SimulationConfig(_Section):
             "census_path": str(self.census_path),
         }
 
+    def config_key(self, var_name: str) -> str:
+        """The dotted config key behind a dbt var (vars are named after their config field)."""
+        for section_name in type(self).model_fields:
+            section = getattr(self, section_name)
+            if isinstance(section, BaseModel) and var_name in type(section).model_fields:
+                return f"{section_name}.{var_name}"
+        return var_name
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 

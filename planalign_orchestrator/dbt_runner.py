@@ -46,6 +46,12 @@ class ProjectNode:
     materialized: str | None
     tags: tuple[str, ...]
     parents: tuple[str, ...]
+    # Project-relative files the node's build depends on: its own file (SQL or CSV),
+    # its properties YAML, dbt_project.yml and the files of the project macros it calls
+    # (transitively, as dbt recorded them). Freshness fingerprints their contents.
+    code_files: tuple[str, ...] = ()
+    # The node's raw code and the SQL of those macros: where the vars it reads are named.
+    code_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ class DbtRunner:
                 materialized=getattr(node.config, "materialized", None),
                 tags=tuple(node.tags),
                 parents=parents,
+                **_code_sources(manifest, node),
             )
         return nodes
 
@@ -317,6 +324,27 @@ class DbtRunner:
         if vars:
             parts += ["--vars", "'" + json.dumps(dict(vars), sort_keys=True) + "'"]
         return f"{DB_PATH_ENV}={self.db_path} " + " ".join(parts)
+
+
+def _code_sources(manifest: Any, node: Any) -> dict[str, tuple[str, ...]]:
+    """ProjectNode.code_files and .code_texts: where a node's build comes from."""
+    files = {node.original_file_path, "dbt_project.yml"}
+    texts = [getattr(node, "raw_code", "") or ""]
+    if node.patch_path:
+        files.add(node.patch_path.split("://", 1)[-1])
+    project_prefix = f"macro.{node.package_name}."
+    pending = list(node.depends_on.macros)
+    seen: set[str] = set()
+    while pending:
+        macro_id = pending.pop()
+        if macro_id in seen or not macro_id.startswith(project_prefix):
+            continue
+        seen.add(macro_id)
+        macro = manifest.macros[macro_id]
+        files.add(macro.original_file_path)
+        texts.append(macro.macro_sql)
+        pending.extend(macro.depends_on.macros)
+    return {"code_files": tuple(sorted(files)), "code_texts": tuple(texts)}
 
 
 def _dbt_runner_class() -> type:

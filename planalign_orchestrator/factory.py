@@ -8,6 +8,8 @@ from pathlib import Path
 from planalign_orchestrator.config import CONFIG_FILE_NAME, SimulationConfig, load_config
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.freshness.checker import FreshnessChecker
+from planalign_orchestrator.freshness.inputs import CurrentInputs
 from planalign_orchestrator.pipeline.hooks import HookManager
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.progress import ProgressObserver
@@ -38,6 +40,18 @@ def create_dbt_runner(
     )
 
 
+def create_freshness_checker(
+    config: SimulationConfig, db_manager: DatabaseConnectionManager, dbt_runner: DbtRunner
+) -> FreshnessChecker:
+    """Judges the workspace's tables and years against the inputs as they are now."""
+    return FreshnessChecker(
+        db_manager,
+        CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
+        start_year=config.simulation.start_year,
+        config_key=config.config_key,
+    )
+
+
 def create_auto_initializer(
     config: SimulationConfig,
     db_manager: DatabaseConnectionManager,
@@ -48,6 +62,7 @@ def create_auto_initializer(
     options.setdefault("step_log_path", Workspace(config).step_log_path)
     options.setdefault("census_path", config.census_path)
     options.setdefault("start_year", config.simulation.start_year)
+    options.setdefault("freshness", create_freshness_checker(config, db_manager, dbt_runner))
     return AutoInitializer(db_manager, dbt_runner, **options)  # type: ignore[arg-type]
 
 
@@ -73,9 +88,11 @@ def create_orchestrator(
         db_manager = DatabaseConnectionManager(Path(db_path) if db_path else config.database_path)
     dbt_runner = create_dbt_runner(config, db_manager.db_path, threads=threads, dbt_executable=dbt_executable)
     hooks = HookManager()
-    orchestrator = PipelineOrchestrator(config, db_manager, dbt_runner, hooks)
+    freshness = create_freshness_checker(config, db_manager, dbt_runner)
+    orchestrator = PipelineOrchestrator(config, db_manager, dbt_runner, hooks, freshness=freshness)
     if auto_initialize:
-        initializer = create_auto_initializer(config, db_manager, dbt_runner, **(initializer_options or {}))
+        options = {"freshness": freshness, **(initializer_options or {})}
+        initializer = create_auto_initializer(config, db_manager, dbt_runner, **options)
         # The contract types hooks as returning None; the hook's result is simply not used.
         hook: Callable[[], None] = initializer.ensure_initialized  # type: ignore[assignment]
         hooks.register_pre_simulation_hook(hook, name=AUTO_INITIALIZE_HOOK, priority=-100)

@@ -91,10 +91,13 @@ class InitializationFinished:
 
 @dataclass(frozen=True)
 class YearStarted:
+    """A year begins simulating; `reason` says why it runs (missing, stale: what changed)."""
+
     year: int
     index: int
     total: int
     at: datetime = field(default_factory=utc_now)
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class YearFinished:
     duration_seconds: float
     summary: Any = None
     at: datetime = field(default_factory=utc_now)
+    # True when the year was fresh and its stored results were reused, not re-simulated.
+    reused: bool = False
 
 
 ProgressEvent = (

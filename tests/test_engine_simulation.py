@@ -11,9 +11,9 @@ import yaml
 from planalign_orchestrator.config import CONFIG_FILE_NAME
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
-from planalign_orchestrator.exceptions import SimulationError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.results import workforce_snapshot, yearly_events
+from planalign_orchestrator.progress import YearStarted
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import SIMULATED_YEARS, copy_workspace
 
@@ -187,14 +187,16 @@ def test_five_year_simulation_parses_the_project_at_most_once(
     assert DbtRunner.invocation_count - invocations_before == 5
 
 
-def test_a_year_without_its_prior_snapshot_is_refused(initialized_workspace: Workspace) -> None:
+def test_a_later_year_first_simulates_the_years_it_needs(initialized_workspace: Workspace) -> None:
     orchestrator = create_orchestrator(initialized_workspace.config)
+    started = []
+    orchestrator.subscribe(lambda event: started.append(event) if isinstance(event, YearStarted) else None)
 
-    with pytest.raises(SimulationError) as caught:
-        orchestrator.execute_multi_year_simulation(2027, 2028)
+    summary = orchestrator.execute_multi_year_simulation(2027, 2028)
 
-    assert "2026" in str(caught.value)
-    assert "Simulate from 2025" in caught.value.remediation
+    assert [event.year for event in started] == [2025, 2026, 2027, 2028]
+    assert started[0].reason == "not simulated yet (year 2027 needs it)"
+    assert [year.year for year in summary.years] == [2027, 2028]
 
 
 def test_census_path_with_a_quote_is_read_safely(tmp_path: Path) -> None:

@@ -123,7 +123,11 @@ def test_point2_present_dependents_of_a_rebuilt_model_are_left_alone(initialized
     ids=["dropped", "emptied"],
 )
 def test_point3_dropped_or_emptied_seed_is_reloaded_alone(initialized_workspace: Workspace, damage: str) -> None:
-    """Point 3: a dropped seed, or one with all rows deleted, is the only table reloaded."""
+    """Point 3: a dropped seed, or one with all rows deleted, is the only table reloaded.
+
+    A dropped seed is missing (the contract's word); an emptied one exists, so it is
+    reported apart, as empty, and reloaded all the same.
+    """
     db_path = initialized_workspace.database_path
     expected_rows = row_count(db_path, "config_job_levels")
     put_marker_row(db_path, "config_tenure_bands")
@@ -133,7 +137,12 @@ def test_point3_dropped_or_emptied_seed_is_reloaded_alone(initialized_workspace:
     result = initializer_for(initialized_workspace, on_progress=recorder).ensure_initialized()
 
     assert result.state is InitializationState.COMPLETED
-    assert result.missing_tables_found == ["config_job_levels"]
+    if damage.startswith("drop"):
+        assert result.missing_tables_found == ["config_job_levels"]
+        assert result.stale_tables_found == {}
+    else:
+        assert result.missing_tables_found == []
+        assert result.stale_tables_found == {"config_job_levels": "empty: exists but holds no rows"}
     assert result.tables_created == ["config_job_levels"]
     assert [e.node_name for e in recorder.of_type(NodeStarted)] == ["config_job_levels"]
     assert has_marker_row(db_path, "config_tenure_bands")

@@ -1,31 +1,37 @@
-"""PipelineOrchestrator: pre-simulation hooks once, then one dbt invocation per year.
+"""PipelineOrchestrator: pre-simulation hooks once, then one dbt invocation per year that needs it.
 
-Year N reads year N-1's snapshot, so years run in order and a run may only start
-after the last simulated year or at the configured start year.
+Year N reads year N-1's snapshot, so years run in order. A year is simulated when it
+is missing, stale (built from inputs that have changed since, including the year
+before it) or of unknown build state; a year still fresh is reused as it is, because
+the same inputs give the same rows. Years before the requested range are re-run first
+when the range needs them and they are not fresh, so a result is never reported from
+a year built on different inputs than the year before it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.freshness.checker import FreshnessChecker
+from planalign_orchestrator.freshness.inputs import CurrentInputs, Recipe
+from planalign_orchestrator.freshness.recipes import ProjectRecipes
+from planalign_orchestrator.freshness.recorder import BuildRecorder
 from planalign_orchestrator.pipeline.hooks import HookManager
-from planalign_orchestrator.pipeline.results import (
-    SimulationSummary,
-    simulated_years,
-    year_summary,
-)
+from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
 from planalign_orchestrator.progress import (
     ProgressEmitter,
     ProgressObserver,
     YearFinished,
     YearStarted,
 )
+from planalign_orchestrator.self_healing.models import TableState
 
 if TYPE_CHECKING:
     from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
@@ -33,6 +39,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 YEARLY_SELECTOR = "tag:yearly"
+
+
+@dataclass(frozen=True)
+class PlannedYear:
+    """One year of a simulate call: run it (with why), or reuse it as it is (reason None)."""
+
+    year: int
+    reason: str | None
+
+    @property
+    def runs(self) -> bool:
+        return self.reason is not None
 
 
 class PipelineOrchestrator:
@@ -44,11 +62,19 @@ class PipelineOrchestrator:
         db_manager: DatabaseConnectionManager,
         dbt_runner: DbtRunner,
         hook_manager: HookManager | None = None,
+        *,
+        freshness: FreshnessChecker | None = None,
     ) -> None:
         self.config = config
         self.db_manager = db_manager
         self.dbt_runner = dbt_runner
         self.hook_manager = hook_manager or HookManager()
+        self.freshness = freshness or FreshnessChecker(
+            db_manager,
+            CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
+            start_year=config.simulation.start_year,
+            config_key=config.config_key,
+        )
         self.auto_initializer: AutoInitializer | None = None  # set by the factory when auto-initializing
         self._progress = ProgressEmitter()
 
@@ -66,24 +92,58 @@ class PipelineOrchestrator:
     def execute_multi_year_simulation(
         self, start_year: int | None = None, end_year: int | None = None
     ) -> SimulationSummary:
-        """Run the pre-simulation hooks once, then every year from start to end inclusive."""
+        """Run the pre-simulation hooks once, then every year from start to end that needs it.
+
+        Returns the summaries of start..end inclusive (years reused as they were, or
+        just simulated). Earlier years the range depends on are simulated first when
+        they are missing, stale or unknown.
+        """
         first = self.config.simulation.start_year if start_year is None else int(start_year)
         last = self.config.simulation.end_year if end_year is None else int(end_year)
         self._check_year_range(first, last)
         self.hook_manager.run_pre_simulation_hooks()
-        self._check_prior_year(first)
-        years = list(range(first, last + 1))
-        summaries = []
-        for index, year in enumerate(years, start=1):
-            self._progress.emit(YearStarted(year, index, len(years)))
+        plan = self.plan_years(first, last)
+        summaries = {}
+        recipe: Recipe | None = None
+        for index, planned in enumerate(plan, start=1):
+            if not planned.runs:
+                summary = year_summary(self.db_manager, planned.year)
+                self._progress.emit(YearFinished(planned.year, index, len(plan), 0.0, summary, reused=True))
+                summaries[planned.year] = summary
+                continue
+            self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason))
             started = time.perf_counter()
-            self.dbt_runner.run([YEARLY_SELECTOR], vars=self.config.dbt_vars(year))
-            summary = year_summary(self.db_manager, year)
+            self.dbt_runner.run([YEARLY_SELECTOR], vars=self.config.dbt_vars(planned.year))
+            recipe = recipe or ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars).year()
+            BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe)
+            summary = year_summary(self.db_manager, planned.year)
             duration = time.perf_counter() - started
-            logger.info("Simulated %s in %.2fs: %s active", year, duration, summary.headcount_end)
-            summaries.append(summary)
-            self._progress.emit(YearFinished(year, index, len(years), duration, summary))
-        return SimulationSummary(tuple(summaries))
+            logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
+            summaries[planned.year] = summary
+            self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary))
+        return SimulationSummary(tuple(summaries[year] for year in range(first, last + 1)))
+
+    def plan_years(self, first: int, last: int) -> list[PlannedYear]:
+        """Which years a simulation of first..last runs, and why; reads the database only."""
+        self._check_year_range(first, last)
+        statuses = {status.year: status for status in self.freshness.inspect().years}
+        begin = first
+        for year in range(self.config.simulation.start_year, first):
+            status = statuses.get(year)
+            if status is None or status.state.needs_build:
+                begin = year
+                break
+        plan = []
+        for year in range(begin, last + 1):
+            status = statuses.get(year)
+            if status is None:
+                reason = "not simulated yet" + (f" (year {first} needs it)" if year < first else "")
+            elif status.state is TableState.PRESENT:
+                reason = None
+            else:
+                reason = f"{status.state.value}: {status.explanation}"
+            plan.append(PlannedYear(year, reason))
+        return plan
 
     def _check_year_range(self, first: int, last: int) -> None:
         base = self.config.simulation.start_year
@@ -96,16 +156,6 @@ class PipelineOrchestrator:
             raise SimulationError(
                 f"Start year {first} is before the workspace's simulation.start_year {base}; "
                 "the baseline workforce is built as of that year.",
-                remediation=f"Simulate from {base}, or create a new workspace whose "
-                f"simulation_config.yaml sets simulation.start_year to {first}.",
-            )
-
-    def _check_prior_year(self, first: int) -> None:
-        if first == self.config.simulation.start_year:
-            return
-        if first - 1 not in simulated_years(self.db_manager):
-            raise SimulationError(
-                f"Year {first} needs year {first - 1}'s workforce snapshot, which has not been simulated.",
-                remediation=f"Simulate from {self.config.simulation.start_year} (or from the year after "
-                "the last simulated year).",
+                remediation=f"Simulate from {base}, or set simulation.start_year to {first} in "
+                "simulation_config.yaml (the foundation is rebuilt for the new start year).",
             )

@@ -114,21 +114,6 @@ def year_summary(db: DatabaseConnectionManager, year: int) -> YearSummary:
     )
 
 
-def simulated_years(db: DatabaseConnectionManager) -> list[int]:
-    """Years present in the snapshot (empty when nothing was simulated yet)."""
-    if not db.exists():
-        return []
-    with db.connection() as conn:
-        has_snapshot = conn.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = 'main' and table_name = 'fct_workforce_snapshot'"
-        ).fetchall()
-        if not has_snapshot:
-            return []
-        rows = conn.execute("select distinct simulation_year from main.fct_workforce_snapshot order by 1").fetchall()
-    return [int(year) for (year,) in rows]
-
-
 def workforce_snapshot(db: DatabaseConnectionManager, years: Sequence[int] | None = None) -> pd.DataFrame:
     return _by_years(db, "fct_workforce_snapshot", years, "simulation_year, employee_id")
 

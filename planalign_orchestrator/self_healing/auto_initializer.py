@@ -1,6 +1,9 @@
-"""AutoInitializer: make a workspace's database simulation-ready, building only what is missing.
+"""AutoInitializer: make a workspace's database simulation-ready, building only what it lacks.
 
-The flow is lock -> check -> preflight -> seeds -> foundation -> verify. The database
+What it lacks: required tables that are missing, empty, stale (built from inputs that
+have changed since) or of unknown build state; see planalign_orchestrator.freshness.
+The flow is lock -> check -> preflight -> seeds -> foundation -> verify, and every
+successful build step records what it was built from. The database
 is only opened under the lock: DuckDB allows one process per file, so even a peer's
 read-only peek at the catalog would make a running initialization's dbt connection
 fail. The check is one catalog query and never imports dbt, so an initialized
@@ -30,6 +33,10 @@ from planalign_orchestrator.exceptions import (
     InitializationError,
     InitializationTimeoutError,
 )
+from planalign_orchestrator.freshness.checker import FreshnessChecker
+from planalign_orchestrator.freshness.inputs import CurrentInputs
+from planalign_orchestrator.freshness.recipes import ProjectRecipes
+from planalign_orchestrator.freshness.recorder import BuildRecorder
 from planalign_orchestrator.interrupts import Deadline
 from planalign_orchestrator.progress import (
     InitializationFinished,
@@ -48,22 +55,24 @@ from planalign_orchestrator.self_healing.models import (
     InitializationState,
     InitializationStep,
     RequiredTable,
+    TableState,
     TableTier,
     standard_step,
 )
 from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME, StepLog
-from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
+from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker, TableStatus
 from planalign_orchestrator.workspace import lock_path_for
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Database files whose required tables were all found, by the file's signature then.
-# Any write (by any process, to the file or its WAL) changes the signature, so an
-# unchanged file is still initialized and the no-op check need not open DuckDB
+# Database files whose required tables were all found present and fresh, by the file's
+# signature and the inputs' signature then. Any write (by any process, to the file or
+# its WAL) changes the first, any edit of the census, a seed, the dbt code or a config
+# value the second; while neither moved, the no-op check need not open DuckDB
 # (opening alone costs about 20 ms).
-_VERIFIED: dict[Path, tuple[int, int, int]] = {}
+_VERIFIED: dict[Path, tuple[object, ...]] = {}
 LOCK_PATIENCE_SECONDS = 0.25
 _STEP_INDEX = {name: index for index, (name, _) in enumerate(STANDARD_STEPS, start=1)}
 
@@ -84,6 +93,7 @@ class AutoInitializer:
         census_path: Path | None = None,
         start_year: int | None = None,
         step_log_path: Path | None = None,
+        freshness: FreshnessChecker | None = None,
     ) -> None:
         self.db_manager = db_manager
         self.dbt_runner = dbt_runner
@@ -96,6 +106,12 @@ class AutoInitializer:
         self.census_path = Path(census) if census else None
         self.start_year = int(start_year or base_vars.get("start_year") or 2025)
         self.checker = TableExistenceChecker(db_manager)
+        self.freshness = freshness or FreshnessChecker(
+            db_manager,
+            CurrentInputs(dbt_runner.project_dir, base_vars, self.census_path),
+            start_year=self.start_year,
+        )
+        self._pending: dict[str, TableStatus] = {}
         self.lock_file = lock_path_for(db_manager.db_path)
         self.step_log = StepLog(step_log_path or db_manager.db_path.parent / "logs" / STEP_LOG_FILE_NAME)
         self.backup_path: Path | None = None
@@ -122,23 +138,26 @@ class AutoInitializer:
             lock = self._run_in_step(check, self._acquire_lock, finish=False)
             try:
                 # Checked under the lock: a peer that held it may just have finished the job.
-                missing = self._run_in_step(check, self._find_missing, finish=False)
-                if not missing:
+                work = self._run_in_step(check, self._find_work, finish=False)
+                if not work:
                     self._complete_step(check)
                     return self._finish(
                         InitializationResult(state=InitializationState.COMPLETED, started_at=started_at, steps=[check])
                     )
-                self._run_in_step(check, lambda: self._preflight(missing), finish=False)
+                tables = [status.table for status in work]
+                self._run_in_step(check, lambda: self._preflight(tables), finish=False)
                 self._complete_step(check)
-                result = self.run_initialization(missing)
+                self._pending = {status.table.name: status for status in work}
+                result = self.run_initialization(tables)
             finally:
+                self._pending = {}
                 lock.release()
             result.started_at = started_at
             result.steps.insert(0, check)
             return self._finish(result)
 
     def run_initialization(self, missing_tables: list[RequiredTable]) -> InitializationResult:
-        """Run seeds, foundation and verify for exactly the given missing tables."""
+        """Run seeds, foundation and verify for exactly the given tables (missing, or otherwise in need)."""
         started_at = utc_now()
         steps = [standard_step(name) for name in ("load_seeds", "build_foundation", "verify")]
         outermost = self._deadline is None
@@ -148,11 +167,21 @@ class AutoInitializer:
             self._execute_step(steps[0], lambda: self._load_seeds(seeds))
             self._execute_step(steps[1], lambda: self._build_foundation(foundation))
             self._execute_step(steps[2], lambda: self._verify(missing_tables))
+            pending = self._pending
             result = InitializationResult(
                 state=InitializationState.COMPLETED,
                 started_at=started_at,
                 steps=steps,
-                missing_tables_found=[t.name for t in missing_tables],
+                missing_tables_found=[
+                    t.name
+                    for t in missing_tables
+                    if t.name not in pending or pending[t.name].state is TableState.MISSING
+                ],
+                stale_tables_found={
+                    name: f"{status.state.value}: {status.explanation}"
+                    for name, status in pending.items()
+                    if status.state is not TableState.MISSING
+                },
                 tables_created=[t.name for t in missing_tables],
             )
             return self._finish(result) if outermost else result
@@ -183,25 +212,30 @@ class AutoInitializer:
             raise ConcurrentInitializationError(self.lock_file) from None
         return lock
 
-    def _find_missing(self) -> list[RequiredTable]:
-        signature = _signature(self.db_manager.db_path)
+    def _find_work(self) -> list[TableStatus]:
+        """The required tables that need a build (missing, empty, stale or unknown), with why."""
+        signature = self._signature()
         if signature is not None and _VERIFIED.get(self.db_manager.db_path) == signature:
             return []
         try:
-            return self._checked_missing()
+            return self._checked_work()
         except DatabaseCorruptionError:
             if not self.recreate_corrupt:
                 raise
             self.backup_path = self.db_manager.move_aside("corrupt")
-            return self._checked_missing()
+            return self._checked_work()
 
-    def _checked_missing(self) -> list[RequiredTable]:
-        """Query the catalog; remember the file's signature when it held everything and did not change meanwhile."""
-        before = _signature(self.db_manager.db_path)
-        missing = self.checker.get_missing_tables()
-        if not missing and before is not None and before == _signature(self.db_manager.db_path):
+    def _checked_work(self) -> list[TableStatus]:
+        """Inspect; remember the signatures when all was fresh and nothing changed meanwhile."""
+        before = self._signature()
+        work = self.freshness.inspect(read_only=False).tables_needing_build
+        if not work and before is not None and before == self._signature():
             _VERIFIED[self.db_manager.db_path] = before
-        return missing
+        return work
+
+    def _signature(self) -> tuple[object, ...] | None:
+        database = _signature(self.db_manager.db_path)
+        return None if database is None else (database, self.freshness.inputs.signature())
 
     def _preflight(self, missing: list[RequiredTable]) -> None:
         preflight.check_disk_space(self.db_manager.db_path.parent, self.min_free_disk_mb)
@@ -211,12 +245,19 @@ class AutoInitializer:
     def _load_seeds(self, seeds: list[RequiredTable]) -> None:
         if seeds:
             self.dbt_runner.seed([t.dbt_selector for t in seeds], full_refresh=True, on_node=self._on_node)
+            self._record([t.name for t in seeds])
 
     def _build_foundation(self, foundation: list[RequiredTable]) -> None:
         if not foundation:
             return
         models = self._models_to_build({t.dbt_selector for t in foundation})
         self.dbt_runner.run(sorted(models), on_node=self._on_node)
+        self._record(sorted(models))
+
+    def _record(self, built: list[str]) -> None:
+        """Record what the tables just built were built from (dbt's manifest is parsed by now)."""
+        recipes = ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars)
+        BuildRecorder(self.db_manager, self.freshness).record_tables(built, recipes)
 
     def _models_to_build(self, targets: set[str]) -> set[str]:
         """The targets plus any missing non-seed, non-ephemeral ancestors (present ones are kept)."""
@@ -239,13 +280,14 @@ class AutoInitializer:
         return {name for name in selected if nodes[name].materialized != "ephemeral"}
 
     def _verify(self, expected: list[RequiredTable]) -> None:
-        still_missing = {t.name for t in self._checked_missing()}
-        not_created = [t.name for t in expected if t.name in still_missing]
-        if still_missing:
+        unusable = {status.table.name: status for status in self._checked_work()}
+        not_created = [t.name for t in expected if t.name in unusable] or sorted(unusable)
+        if unusable:
+            detail = "; ".join(f"{name} {unusable[name].state.value}" for name in not_created)
             raise InitializationError(
-                "Verification failed: required tables are still missing after initialization",
+                f"Verification failed: required tables are still unusable after initialization ({detail})",
                 step="verify",
-                missing_tables=not_created or sorted(still_missing),
+                missing_tables=not_created,
                 remediation=(
                     "Run `planalign init --verbose` and read the dbt log in <workspace>/logs/dbt "
                     "for the model that did not build."

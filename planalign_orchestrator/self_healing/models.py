@@ -31,6 +31,29 @@ class TableTier(str, Enum):
         return {TableTier.SEED: "Seed tables", TableTier.FOUNDATION: "Foundation models"}[self]
 
 
+class TableState(str, Enum):
+    """The one status vocabulary of tables and simulated years, shared by every face.
+
+    present: exists, has rows, and was built from the inputs as they are now.
+    missing: does not exist (the contract's notion). empty: exists without rows.
+    stale: built from inputs that have changed since (the status says which).
+    unknown: exists, but no build record says what it was built from.
+    """
+
+    PRESENT = "present"
+    MISSING = "missing"
+    EMPTY = "empty"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def needs_build(self) -> bool:
+        return self is not TableState.PRESENT
+
+
 @dataclass(frozen=True)
 class RequiredTable:
     name: str
@@ -104,6 +127,10 @@ class InitializationResult:
     tables_created: list[str] = field(default_factory=list)
     error: str | None = None
     backup_path: Path | None = None
+    # Tables that existed but could not be used as they were (empty, stale, or of
+    # unknown build state), each with why; rebuilt with the missing ones. Kept apart
+    # from the contract's missing_tables_found, which means "did not exist".
+    stale_tables_found: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -120,9 +147,14 @@ class InitializationResult:
         """One line saying what happened, shared by every face."""
         if not self.success:
             return f"Initialization {self.state.value}: {self.error or 'see steps'}"
-        if not self.missing_tables_found:
+        created, rebuilt = len(self.missing_tables_found), len(self.stale_tables_found)
+        if not created and not rebuilt:
             return "Database already initialized: all required tables present."
-        return f"Initialized: created {len(self.tables_created)} table(s)."
+        if not rebuilt:
+            return f"Initialized: created {created} table(s)."
+        if not created:
+            return f"Initialized: rebuilt {rebuilt} out-of-date table(s)."
+        return f"Initialized: created {created} and rebuilt {rebuilt} out-of-date table(s)."
 
     def __str__(self) -> str:
         lines = [self.headline]
@@ -131,8 +163,9 @@ class InitializationResult:
             lines.append(f"  [{step.status.value}] {step.display_name}{duration}")
             if step.error_message:
                 lines.append(f"      {step.error_message}")
-        if self.tables_created:
-            lines.append("  Created: " + ", ".join(self.tables_created))
+        if self.missing_tables_found:
+            lines.append("  Created: " + ", ".join(self.missing_tables_found))
+        lines += [f"  Rebuilt {name}: {why}" for name, why in self.stale_tables_found.items()]
         if self.backup_path:
             lines.append(f"  Unreadable database kept as: {self.backup_path.name}")
         return "\n".join(lines)
@@ -143,7 +176,12 @@ class InitializationResult:
             f"<td>{html.escape(step.error_message or '')}</td></tr>"
             for step in self.steps
         )
-        created = f"<p>Created: {html.escape(', '.join(self.tables_created))}</p>" if self.tables_created else ""
+        created = (
+            f"<p>Created: {html.escape(', '.join(self.missing_tables_found))}</p>" if self.missing_tables_found else ""
+        )
+        created += "".join(
+            f"<p>Rebuilt {html.escape(name)}: {html.escape(why)}</p>" for name, why in self.stale_tables_found.items()
+        )
         if self.backup_path:
             created += f"<p>Unreadable database kept as: {html.escape(self.backup_path.name)}</p>"
         return (

@@ -1,37 +1,67 @@
-"""TableExistenceChecker: which required tables are missing, in one catalog query.
+"""TableExistenceChecker: which required tables exist, in one catalog query.
 
-A seed table that exists but holds no rows counts as missing: that is what an
-interrupted `dbt seed` leaves behind, and treating it as present would let a
-simulation start on empty configuration.
+The contract's methods mean existence and nothing else: `get_missing_tables()` lists
+the required tables that do not exist, and `is_initialized()` is True when all do.
+Whether an existing table can be trusted (it has rows, it was built from the inputs
+as they are now) is the wider status, `TableStatus`, computed with the build state
+by planalign_orchestrator.freshness.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, RequiredTable, TableTier
+from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, RequiredTable, TableState, TableTier
 
 
 @dataclass(frozen=True)
 class TableStatus:
-    """One required table as the database holds it now."""
+    """One required table as the database holds it now, and whether it can be trusted.
+
+    `freshness` is PRESENT, STALE or UNKNOWN for a table that exists with rows; `state`
+    folds existence and rows in (MISSING, EMPTY), so faces show one word per table.
+    """
 
     table: RequiredTable
     present: bool
     row_count: int | None
+    freshness: TableState = TableState.PRESENT
+    reason: str | None = None
+    built_at: datetime | None = None
 
     @property
-    def state(self) -> str:
+    def state(self) -> TableState:
         if not self.present:
-            return "missing"
-        return "empty" if self.row_count == 0 else "present"
+            return TableState.MISSING
+        if self.row_count == 0:
+            return TableState.EMPTY
+        return self.freshness
+
+    @property
+    def explanation(self) -> str:
+        """Why the table needs a build, in words (empty when it does not)."""
+        if self.state is TableState.MISSING:
+            return "does not exist"
+        if self.state is TableState.EMPTY:
+            return "exists but holds no rows"
+        return self.reason or ""
 
 
-def _existing_tables(conn: Any) -> set[str]:
+def existing_tables(conn: Any) -> set[str]:
     rows = conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
     return {name for (name,) in rows}
+
+
+def required_row_counts(conn: Any, existing: set[str]) -> dict[str, int]:
+    """Row counts of the required tables that exist, in one query."""
+    present = [t.name for t in REQUIRED_TABLES if t.name in existing]
+    if not present:
+        return {}
+    union = " union all ".join(f"select '{name}', count(*) from main.\"{name}\"" for name in present)
+    return {name: int(count) for name, count in conn.execute(union).fetchall()}
 
 
 class TableExistenceChecker:
@@ -44,38 +74,25 @@ class TableExistenceChecker:
         """Names of the tables and views in the 'main' schema (none when the file does not exist)."""
         if not self.db_manager.exists():
             return set()
-        with self.db_manager.connection() as conn:
-            return _existing_tables(conn)
+        with self.db_manager.connection(read_only=True) as conn:
+            return existing_tables(conn)
 
     def get_table_statuses(self) -> list[TableStatus]:
-        """Every required table with presence and row count, in tier order."""
+        """Every required table with presence and row count, in tier order (no freshness)."""
         if not self.db_manager.exists():
             return [TableStatus(table, False, None) for table in REQUIRED_TABLES]
-        with self.db_manager.connection() as conn:
-            existing = _existing_tables(conn)
-            present = [t.name for t in REQUIRED_TABLES if t.name in existing]
-            counts: dict[str, int] = {}
-            if present:
-                union = " union all ".join(f"select '{name}', count(*) from main.\"{name}\"" for name in present)
-                counts = dict(conn.execute(union).fetchall())
+        with self.db_manager.connection(read_only=True) as conn:
+            existing = existing_tables(conn)
+            counts = required_row_counts(conn, existing)
         return [TableStatus(t, t.name in existing, counts.get(t.name)) for t in REQUIRED_TABLES]
 
     def get_missing_tables(self) -> list[RequiredTable]:
-        """Required tables that do not exist, plus seed tables that exist but are empty."""
-        if not self.db_manager.exists():
-            return list(REQUIRED_TABLES)
-        with self.db_manager.connection() as conn:
-            existing = _existing_tables(conn)
-            present_seeds = [t.name for t in REQUIRED_TABLES if t.tier is TableTier.SEED and t.name in existing]
-            empty: set[str] = set()
-            if present_seeds:
-                probe = " union all ".join(
-                    f"select '{name}' where not exists (select 1 from main.\"{name}\")" for name in present_seeds
-                )
-                empty = {name for (name,) in conn.execute(probe).fetchall()}
-        return [t for t in REQUIRED_TABLES if t.name not in existing or t.name in empty]
+        """Required tables that do not exist in the 'main' schema."""
+        existing = self.get_existing_tables()
+        return [t for t in REQUIRED_TABLES if t.name not in existing]
 
     def is_initialized(self) -> bool:
+        """True when every required table exists."""
         return not self.get_missing_tables()
 
     def get_missing_by_tier(self) -> dict[TableTier, list[RequiredTable]]:
