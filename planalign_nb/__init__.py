@@ -13,7 +13,7 @@ reports through progress events; the widgets show those events. Importing this
 package does not import dbt.
 """
 
-from planalign_nb.api import initialize, open_workspace, simulate, status, step_log
+from planalign_nb.api import initialize, open_workspace, plan, simulate, status, step_log
 from planalign_nb.magics import load_ipython_extension
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import ItemState, Snapshot
@@ -31,6 +31,7 @@ __all__ = [
     "initialize",
     "load_ipython_extension",
     "open_workspace",
+    "plan",
     "simulate",
     "status",
     "step_log",

@@ -1,9 +1,10 @@
-"""The notebook calls: status, initialize, simulate, step_log.
+"""The notebook calls: status, plan, initialize, simulate, step_log.
 
-Each call wires a widget to the engine (planalign_orchestrator) and nothing more:
-the engine decides what is missing, builds it, simulates and reports through
-progress events; the widgets only show those events. Engine modules are imported
-inside the calls so that `import planalign_nb` stays fast and never imports dbt.
+Each call wires a widget to the engine's facade (planalign_orchestrator.session,
+the same WorkspaceSession the terminal uses) and nothing more: the engine decides
+what is missing or stale, builds it, simulates and reports through progress events;
+the widgets only show those events. Engine modules are imported inside the calls so
+that `import planalign_nb` stays fast and never imports dbt.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from planalign_nb.status_widget import TableStatusWidget
 from planalign_orchestrator.progress import (
     InitializationFinished,
     ProgressEvent,
-    ProgressObserver,
     StepFinished,
     StepStarted,
     YearStarted,
@@ -31,9 +31,9 @@ from planalign_orchestrator.progress import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
-    from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
+    from planalign_orchestrator.freshness.report import BuildPlan
     from planalign_orchestrator.self_healing.models import InitializationResult
+    from planalign_orchestrator.session import WorkspaceSession
     from planalign_orchestrator.workspace import Workspace
 
 WorkspaceLike = Union[str, "os.PathLike[str]", "Workspace"]
@@ -46,46 +46,39 @@ def open_workspace(workspace: WorkspaceLike) -> Workspace:
     return workspace if isinstance(workspace, Workspace) else Workspace.open(Path(workspace))
 
 
-def _orchestrator(workspace: Workspace, initializer_options: dict[str, Any]) -> PipelineOrchestrator:
-    from planalign_orchestrator.factory import create_orchestrator
+def _session(workspace: Workspace, initializer_options: dict[str, Any]) -> WorkspaceSession:
+    """The workspace's session: the engine wired exactly as the CLI and the pre-simulation hook wire it."""
+    from planalign_orchestrator.session import WorkspaceSession
 
-    return create_orchestrator(workspace.config, initializer_options=dict(initializer_options))
-
-
-def _auto_initializer(workspace: Workspace, initializer_options: dict[str, Any]) -> AutoInitializer:
-    """The workspace's AutoInitializer, wired exactly as the CLI and the pre-simulation hook wire it."""
-    initializer = _orchestrator(workspace, initializer_options).auto_initializer
-    assert initializer is not None  # create_orchestrator(auto_initialize=True) always sets it
-    return initializer
-
-
-def _ensure_initialized(
-    workspace: Workspace, observer: ProgressObserver, initializer_options: dict[str, Any]
-) -> InitializationResult:
-    initializer = _auto_initializer(workspace, initializer_options)
-    initializer.subscribe(observer)
-    return initializer.ensure_initialized()
+    return WorkspaceSession(workspace, initializer_options=initializer_options)
 
 
 def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusWidget:
-    """The required tables of a workspace grouped by tier, with Refresh and Initialize missing.
+    """The required tables by tier and the simulated years, each with its state and why.
 
-    `initializer_options` are AutoInitializer keyword arguments (timeout_seconds,
-    recreate_corrupt, ...) used by the "Initialize missing" button. Display the
-    returned widget (make it the cell's value); without a widget front-end it shows
-    as text/HTML of the states it had when displayed.
+    States: present, missing, empty, stale (built from inputs that changed since; the
+    reason names the input) and unknown. `initializer_options` are AutoInitializer
+    keyword arguments (timeout_seconds, recreate_corrupt, ...) used by the action
+    button ("Build 2 missing, rebuild 3 stale"). Display the returned widget (make it
+    the cell's value); without a widget front-end it shows as text/HTML of the states
+    it had when displayed.
     """
-    from planalign_orchestrator.database import DatabaseConnectionManager
-    from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
-
-    ws = open_workspace(workspace)
-    checker = TableExistenceChecker(DatabaseConnectionManager(ws.database_path))
+    session = _session(open_workspace(workspace), initializer_options)
     return TableStatusWidget(
-        checker.get_table_statuses,
-        lambda observer: _ensure_initialized(ws, observer, initializer_options),
-        root=ws.root,
-        label=ws.root.name,
+        session.status,
+        lambda observer: session.initialize(on_progress=observer),
+        root=session.root,
+        label=session.root.name,
     )
+
+
+def plan(workspace: WorkspaceLike, start_year: int | None = None, end_year: int | None = None) -> BuildPlan:
+    """What simulate(workspace, start_year, end_year) would build and why, without building anything.
+
+    Tier by tier and year by year; the database is only read. Years default to the
+    config's simulation.start_year/end_year.
+    """
+    return _session(open_workspace(workspace), {}).plan(start_year, end_year)
 
 
 def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> InitializationResult:
@@ -109,7 +102,7 @@ def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> Initiali
     live = LiveDisplay(progress)
     live.show()
     try:
-        return _ensure_initialized(ws, progress, initializer_options)
+        return _session(ws, initializer_options).initialize(on_progress=progress)
     except BaseException as error:
         progress.fail(error)
         raise
@@ -166,10 +159,9 @@ def simulate(
     last = ws.config.simulation.end_year if end_year is None else int(end_year)
     initialization = LiveDisplay(InitializationProgress(root=ws.root))
     years = LiveDisplay(SimulationProgress(first, last, root=ws.root))
+    session = _session(ws, initializer_options)
     try:
-        orchestrator = _orchestrator(ws, initializer_options)
-        orchestrator.subscribe(_SimulationObserver(initialization, years))
-        summary = orchestrator.execute_multi_year_simulation(first, last)
+        summary = session.simulate(first, last, on_progress=_SimulationObserver(initialization, years))
     except BaseException as error:
         if initialization.view.outcome in ("failed", "cancelled"):
             # HookError wraps the initializer's exception, whose remediation is the useful one.
@@ -181,7 +173,7 @@ def simulate(
     finally:
         initialization.finish()
         years.finish()
-    return SimulationResult(summary, orchestrator.db_manager)
+    return SimulationResult(summary, session.db_manager)
 
 
 def step_log(workspace: WorkspaceLike) -> pd.DataFrame:

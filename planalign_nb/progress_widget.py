@@ -111,6 +111,7 @@ class InitializationProgress(widgets.VBox):
             self.error: ErrorReport | None = None
             self._headline = ""
             self._created: list[str] = []
+            self._rebuilt: list[str] = []
             self._backup_name: str | None = None
             self._render()
 
@@ -187,7 +188,8 @@ class InitializationProgress(widgets.VBox):
                 step.state = ItemState.FAILED
         if result is not None:
             self._headline = result.headline
-            self._created = list(result.tables_created)
+            self._created = list(result.missing_tables_found)
+            self._rebuilt = list(result.stale_tables_found)
 
     # -- rendering ---------------------------------------------------------------
 
@@ -256,6 +258,8 @@ class InitializationProgress(widgets.VBox):
             lines.append(f"dbt node: {self._node_label}")
         if self._created:
             lines.append("Created: " + ", ".join(self._created))
+        if self._rebuilt:
+            lines.append("Rebuilt (out of date): " + ", ".join(self._rebuilt))
         if self._backup_name:
             lines.append(f"Unreadable database kept as: {self._backup_name}")
         return lines

@@ -59,7 +59,7 @@ _ICONS = {
     ItemState.SKIPPED: "–",
 }
 
-TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!"}
+TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!", "stale": "↻", "unknown": "?"}
 
 
 _BAR_STYLES = {"completed": "success", "failed": "danger", "cancelled": "warning"}

@@ -69,24 +69,37 @@ class SimulationProgress(widgets.VBox):
         self.bar = styled(widgets.IntProgress(min=0, max=len(years)), "bar")
         self.year_rows = {year: styled(widgets.HTML(), "year", f"year-{year}") for year in years}
         self.error_panel = styled(widgets.HTML(), "error-panel")
-        super().__init__(children=[widgets.HBox([self.header, self.bar]), *self.year_rows.values(), self.error_panel])
+        self.heading = widgets.HBox([self.header, self.bar])
+        super().__init__(children=[self.heading, *self.year_rows.values(), self.error_panel])
         styled(self, "simulation")
         self._render()
 
     def __call__(self, event: ProgressEvent) -> None:
         """Apply one engine event; safe to call from any thread."""
         with self._lock:
-            if isinstance(event, YearStarted) and event.year in self._years:
-                self._years[event.year].state = ItemState.RUNNING
-            elif isinstance(event, YearFinished) and event.year in self._years:
-                year = self._years[event.year]
-                year.state, year.seconds = ItemState.DONE, event.duration_seconds
-                year.figures = year_figures(event.summary) if event.summary is not None else ""
+            if isinstance(event, YearStarted):
+                self._year(event.year).state = ItemState.RUNNING
+            elif isinstance(event, YearFinished):
+                year = self._year(event.year)
+                year.state = ItemState.DONE
+                year.seconds = None if event.reused else event.duration_seconds
+                figures = year_figures(event.summary) if event.summary is not None else ""
+                year.figures = f"{figures} (up to date, reused)" if event.reused else figures
                 if all(y.state is ItemState.DONE for y in self._years.values()):
                     self.outcome = "completed"
             else:
                 return
             self._render()
+
+    def _year(self, number: int) -> _Year:
+        """The row of a year; an earlier year the engine re-runs first (it was stale) gets one too."""
+        if number not in self._years:
+            self._years = dict(sorted({**self._years, number: _Year(number)}.items()))
+            self.year_rows[number] = styled(widgets.HTML(), "year", f"year-{number}")
+            self.year_rows = dict(sorted(self.year_rows.items()))
+            self.bar.max = len(self._years)
+            self.children = [self.heading, *self.year_rows.values(), self.error_panel]
+        return self._years[number]
 
     def fail(self, error: BaseException) -> None:
         """End the run on an error or interrupt: the running year failed (or was cancelled)."""

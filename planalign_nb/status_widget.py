@@ -1,14 +1,15 @@
-"""TableStatusWidget: the required tables grouped by tier, with Refresh and Initialize missing.
+"""TableStatusWidget: the required tables grouped by tier and the simulated years, with actions.
 
 The widget holds no table logic: it is given a loader (the engine's
-TableExistenceChecker.get_table_statuses) and a healer (AutoInitializer.ensure_initialized
-with the widget's progress view subscribed), so tests can drive it with recorded data
-and the notebook face wires it to a real workspace.
+WorkspaceSession.status: every table and year, present/missing/empty/stale/unknown,
+with why) and a healer (AutoInitializer.ensure_initialized with the widget's progress
+view subscribed), so tests can drive it with recorded data and the notebook face
+wires it to a real workspace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,26 +28,43 @@ from planalign_nb.rendering import (
 )
 from planalign_orchestrator.exceptions import NavigatorError
 from planalign_orchestrator.progress import ProgressObserver
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, InitializationResult, TableTier
+from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, InitializationResult, TableState, TableTier
 
 if TYPE_CHECKING:
+    from planalign_orchestrator.freshness.checker import YearStatus
+    from planalign_orchestrator.freshness.report import WorkspaceStatus
     from planalign_orchestrator.self_healing.table_checker import TableStatus
 
-StatusLoader = Callable[[], Sequence["TableStatus"]]
+StatusLoader = Callable[[], "WorkspaceStatus"]
 Healer = Callable[[ProgressObserver], InitializationResult]
 _STATE_CLASSES = tuple(css(f"table-{state}") for state in TABLE_STATE_ICONS)
+_STATE_ORDER = list(TABLE_STATE_ICONS)
 
 
 def _rows_text(status: TableStatus) -> str:
     return f"{status.row_count:,} rows" if status.row_count is not None else ""
 
 
-class TableStatusWidget(widgets.VBox):
-    """Required tables by tier (present / missing / empty, with row counts) and the actions.
+def _line(icon: str, name: str, state: object, rows: str, why: str) -> str:
+    """One text row of the record: icon, name, state, row count and, when it needs a build, why."""
+    line = f"  {icon} {name:<36} {state!s:<8} {rows}".rstrip()
+    return f"{line}  ({why})" if why else line
 
-    "Initialize missing" runs the healer synchronously with an embedded progress view,
-    is disabled while it runs, and refreshes the table states when it ends. A
-    kernel interrupt during that run shows "cancelled"; clicking again heals.
+
+def _why(status: TableStatus | YearStatus) -> str:
+    """Why a stale or unknown table or year needs a build (missing and empty say it themselves)."""
+    return status.explanation if status.state in (TableState.STALE, TableState.UNKNOWN) else ""
+
+
+class TableStatusWidget(widgets.VBox):
+    """Required tables by tier and simulated years, each present / missing / empty / stale / unknown.
+
+    A table or year that needs a build shows why (e.g. "census.csv changed since the
+    build on ..."). The action button says what it will do ("Build 2 missing, rebuild
+    3 stale") and is disabled when there is nothing to build; it runs the healer
+    synchronously with an embedded progress view and refreshes the states when it
+    ends. A kernel interrupt during that run shows "cancelled"; clicking again heals.
+    Stale years are re-run by simulate, which the widget says.
     """
 
     def __init__(self, load: StatusLoader, heal: Healer, *, root: Path | None = None, label: str = "") -> None:
@@ -55,6 +73,7 @@ class TableStatusWidget(widgets.VBox):
         self._root = root
         self._label = label
         self.statuses: list[TableStatus] = []
+        self.years: list[YearStatus] = []
         self.error: ErrorReport | None = None
         self.last_result: InitializationResult | None = None
         self.summary = styled(widgets.HTML(), "summary")
@@ -68,8 +87,9 @@ class TableStatusWidget(widgets.VBox):
             tier_boxes.append(widgets.VBox([heading, *rows]))
         self.refresh_button = styled(widgets.Button(description="Refresh", icon="refresh"), "refresh")
         self.initialize_button = styled(
-            widgets.Button(description="Initialize missing", icon="wrench", button_style="primary"), "initialize"
+            widgets.Button(description="Nothing to build", icon="wrench", disabled=True), "initialize"
         )
+        self.years_box = styled(widgets.HTML(), "years")
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.initialize_button.on_click(lambda _button: self.initialize_missing())
         self.error_panel = styled(widgets.HTML(), "error-panel")
@@ -79,6 +99,7 @@ class TableStatusWidget(widgets.VBox):
             children=[
                 self.summary,
                 *tier_boxes,
+                self.years_box,
                 widgets.HBox([self.refresh_button, self.initialize_button]),
                 self.error_panel,
                 self.progress,
@@ -92,9 +113,10 @@ class TableStatusWidget(widgets.VBox):
     def refresh(self) -> None:
         """Read the table states again (an unreadable database shows its error and remediation)."""
         try:
-            self.statuses, self.error = list(self._load()), None
+            status = self._load()
+            self.statuses, self.years, self.error = list(status.tables), list(status.years), None
         except NavigatorError as error:
-            self.statuses, self.error = [], error_report(error, self._root)
+            self.statuses, self.years, self.error = [], [], error_report(error, self._root)
         self._render()
 
     def initialize_missing(self) -> InitializationResult | None:
@@ -116,7 +138,7 @@ class TableStatusWidget(widgets.VBox):
             self.progress.fail(error)
             raise
         finally:
-            self.initialize_button.disabled = self.refresh_button.disabled = False
+            self.refresh_button.disabled = False
             self.refresh()
         return self.last_result
 
@@ -124,18 +146,26 @@ class TableStatusWidget(widgets.VBox):
 
     @property
     def missing(self) -> list[str]:
-        """Names of required tables that are missing or empty, in tier order."""
-        return [s.table.name for s in self.statuses if s.state != "present"]
+        """Names of required tables that need a build (missing, empty, stale, unknown), in tier order."""
+        return [s.table.name for s in self.statuses if s.state.needs_build]
+
+    def action_label(self) -> str:
+        """What the action button will do, in numbers ("Build 2 missing, rebuild 3 stale")."""
+        absent = sum(s.state == "missing" for s in self.statuses)
+        rebuild = len(self.missing) - absent
+        parts = ([f"Build {absent} missing"] if absent else []) + ([f"rebuild {rebuild} stale"] if rebuild else [])
+        return ", ".join(parts).capitalize() if parts else "Nothing to build"
 
     def summary_line(self) -> str:
         if self.error is not None:
             return "Table status unavailable"
-        total, missing = len(self.statuses), len(self.missing)
-        if not missing:
-            return f"All {total} required tables present"
-        empty = sum(s.state == "empty" for s in self.statuses)
-        what = "missing or empty" if empty else "missing"
-        return f"{missing} of {total} required tables {what}"
+        total, needing = len(self.statuses), len(self.missing)
+        stale_years = sum(y.state.needs_build for y in self.years)
+        years = f"; {stale_years} simulated year(s) out of date" if stale_years else ""
+        if not needing:
+            return f"All {total} required tables present{years}"
+        states = sorted({str(s.state) for s in self.statuses if s.state.needs_build}, key=_STATE_ORDER.index)
+        return f"{needing} of {total} required tables {' or '.join(states)}{years}"
 
     def _title(self) -> str:
         prefix = f"Workspace {self._label}: " if self._label else ""
@@ -149,14 +179,35 @@ class TableStatusWidget(widgets.VBox):
             state = status.state if status else "unknown"
             icon = TABLE_STATE_ICONS.get(state, "?")
             rows = f" · {_rows_text(status)}" if status and status.row_count is not None else ""
-            row.value = f"{icon} {escape(name)} · {state}{rows}"
+            why = f" · {escape(_why(status))}" if status and _why(status) else ""
+            row.value = f"{icon} {escape(name)} · {state}{rows}{why}"
             for cls in _STATE_CLASSES:
                 if cls in row._dom_classes:
                     row.remove_class(cls)
             if status:
                 row.add_class(css(f"table-{state}"))
+        self.years_box.value = self._years_html()
+        self.years_box.layout.display = None if self.years else "none"
+        self.initialize_button.description = self.action_label()
+        self.initialize_button.disabled = not self.missing
+        self.initialize_button.button_style = "primary" if self.missing else ""
         self.error_panel.value = self.error.html() if self.error else ""
         self.error_panel.layout.display = None if self.error else "none"
+
+    def _years_html(self) -> str:
+        if not self.years:
+            return ""
+        rows = "".join(
+            f"<tr class='{css('year', f'year-{y.year}', f'table-{y.state}')}'>"
+            f"{row_cells(TABLE_STATE_ICONS[str(y.state)], y.year, y.state, escape(_why(y)))}</tr>"
+            for y in self.years
+        )
+        hint = (
+            "<div>Out-of-date years are re-run by <code>simulate</code>.</div>"
+            if any(y.state.needs_build for y in self.years)
+            else ""
+        )
+        return f"<b>Simulated years</b><table>{rows}</table>{hint}"
 
     def snapshot(self) -> Snapshot:
         """Tier groups, table states and row counts (plus the last initialization, if any)."""
@@ -165,19 +216,21 @@ class TableStatusWidget(widgets.VBox):
         for tier in TableTier:
             statuses = [s for s in self.statuses if s.table.tier is tier]
             text.append(tier.heading)
-            text += [
-                f"  {TABLE_STATE_ICONS[s.state]} {s.table.name:<36} {s.state:<8} {_rows_text(s)}".rstrip()
-                for s in statuses
-            ]
+            text += [_line(TABLE_STATE_ICONS[s.state], s.table.name, s.state, _rows_text(s), _why(s)) for s in statuses]
             rows = "".join(
                 f"<tr class='{css('table', 'table-' + s.table.name, 'table-' + s.state)}'>"
-                f"{row_cells(TABLE_STATE_ICONS[s.state], escape(s.table.name), s.state, _rows_text(s))}</tr>"
+                + row_cells(TABLE_STATE_ICONS[s.state], escape(s.table.name), s.state, _rows_text(s), escape(_why(s)))
+                + "</tr>"
                 for s in statuses
             )
             sections.append(
                 f"<div class='{css('tier', 'tier-' + tier.value)}'><b>{escape(tier.heading)}</b></div>"
                 f"<table>{rows}</table>"
             )
+        if self.years:
+            text.append("Simulated years")
+            text += [_line(TABLE_STATE_ICONS[y.state], str(y.year), y.state, "", _why(y)) for y in self.years]
+            sections.append(self._years_html())
         html_parts = [f"<div class='{css('summary')}'><b>{escape(self._title())}</b></div>", *sections]
         if self.error:
             text += self.error.text_lines()

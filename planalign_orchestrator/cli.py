@@ -1,9 +1,9 @@
-"""The terminal face: `planalign init | status | simulate | census generate`.
+"""The terminal face: `planalign init | status | plan | simulate | census generate`.
 
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
-engine. Exit codes: 0 success, 1 `status` found missing tables, 2 a PlanAlign error
-(message and remediation on stderr), 130 interrupted.
+engine. Exit codes: 0 success, 1 `status` found something missing, empty, stale or
+unknown, 2 a PlanAlign error (message and remediation on stderr), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from planalign_orchestrator.progress import (
 from planalign_orchestrator.self_healing.step_log import StructuredFormatter
 
 if TYPE_CHECKING:
-    from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
+    from planalign_orchestrator.session import WorkspaceSession
 
 
 class TerminalConsole:
@@ -60,7 +60,10 @@ class TerminalConsole:
             if event.cancelled:
                 return "Initialization cancelled; run again to heal the database."
             # A failure is reported once, with its remediation, by main().
-            return event.result.headline if event.result.success else None
+            if not event.result.success:
+                return None
+            rebuilt = [f"      rebuilt {name}: {why}" for name, why in event.result.stale_tables_found.items()]
+            return "\n".join([event.result.headline, *rebuilt])
         if isinstance(event, YearStarted):
             why = f" ({event.reason})" if event.reason and event.reason != "not simulated yet" else ""
             return f"Simulating {event.year} ({event.index}/{event.total}){why}..."
@@ -129,9 +132,20 @@ def _parser() -> argparse.ArgumentParser:
     _init_options(init)
     init.set_defaults(handler=_cmd_init)
 
-    status = commands.add_parser("status", help="required tables by tier; exit 1 if any is missing")
+    status = commands.add_parser(
+        "status",
+        help="required tables by tier and simulated years, with freshness; exit 1 if anything is "
+        "missing, empty, stale or unknown",
+    )
     workspace_arg(status)
     status.set_defaults(handler=_cmd_status)
+
+    plan = commands.add_parser(
+        "plan", help="what `simulate` would build and why, tier by tier and year by year (builds nothing)"
+    )
+    plan.add_argument("years", nargs="?", help="a year or a range START-END (default: the config's years)")
+    workspace_arg(plan)
+    plan.set_defaults(handler=_cmd_plan)
 
     simulate = commands.add_parser("simulate", help="self-heal, then simulate START-END (e.g. 2025-2027)")
     simulate.add_argument("years", help="a year or a range START-END")
@@ -171,65 +185,55 @@ def _configure_logging(verbose: bool) -> None:
     root.propagate = False
 
 
-def _orchestrator(args: argparse.Namespace) -> PipelineOrchestrator:
-    from planalign_orchestrator.factory import create_orchestrator
-    from planalign_orchestrator.workspace import Workspace
+def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSession:
+    from planalign_orchestrator.session import WorkspaceSession
 
-    workspace = Workspace.open(args.workspace)
-    return create_orchestrator(
-        workspace.config,
-        threads=args.threads,
-        initializer_options={
-            "timeout_seconds": args.timeout,
-            "recreate_corrupt": args.recreate,
-            "verbose": args.verbose,
-        },
-        on_progress=TerminalConsole(),
+    options = {}
+    if hasattr(args, "timeout"):
+        options = {"timeout_seconds": args.timeout, "recreate_corrupt": args.recreate, "verbose": args.verbose}
+    return WorkspaceSession.open(
+        args.workspace, create=create, threads=getattr(args, "threads", 1), initializer_options=options
     )
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    orchestrator = _orchestrator(args)
-    initializer = orchestrator.auto_initializer
-    assert initializer is not None  # create_orchestrator(auto_initialize=True) always sets it
-    result = initializer.ensure_initialized()
+    result = _session(args).initialize(on_progress=TerminalConsole())
     if result.backup_path:
         print(f"The unreadable database was kept as {result.backup_path}")
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from planalign_orchestrator.database import DatabaseConnectionManager
-    from planalign_orchestrator.self_healing.models import TableTier
-    from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
-    from planalign_orchestrator.workspace import Workspace
-
     if not (args.workspace / CONFIG_FILE_NAME).is_file():
         print(
             f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
             f"all required tables are missing. Run `planalign init --workspace {args.workspace}`."
         )
         return 1
-    workspace = Workspace.open(args.workspace, create=False)
-    statuses = TableExistenceChecker(DatabaseConnectionManager(workspace.database_path)).get_table_statuses()
-    print(f"Workspace {workspace.root}")
-    for tier in TableTier:
-        print(f"{tier.heading}:")
-        for status in (s for s in statuses if s.table.tier is tier):
-            rows = f"{status.row_count:,} rows" if status.row_count is not None else ""
-            print(f"  {status.table.name:<36} {status.state:<8} {rows}")
-    missing = [s for s in statuses if s.state != "present"]
-    if missing:
-        print(f"{len(missing)} of {len(statuses)} required tables missing. Run `planalign init`.")
-        return 1
-    print(f"All {len(statuses)} required tables present.")
+    session = _session(args, create=False)
+    status = session.status()
+    print(f"Workspace {session.root}")
+    print(status)
+    if status.up_to_date:
+        return 0
+    print(
+        "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "
+        "`planalign plan` shows what that would build."
+    )
+    return 1
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    first, last = _parse_years(args.years) if args.years else (None, None)
+    print(f"Workspace {session.root} (nothing is built or written by `plan`)")
+    print(session.plan(first, last))
     return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     first, last = _parse_years(args.years)
-    orchestrator = _orchestrator(args)
-    summary = orchestrator.execute_multi_year_simulation(first, last)
+    summary = _session(args).simulate(first, last, on_progress=TerminalConsole())
     print()
     print(summary)
     return 0

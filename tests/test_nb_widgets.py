@@ -21,6 +21,7 @@ from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.simulation_widget import SimulationProgress
 from planalign_nb.status_widget import TableStatusWidget
 from planalign_orchestrator.exceptions import DatabaseCorruptionError, InitializationTimeoutError, SimulationError
+from planalign_orchestrator.freshness.report import WorkspaceStatus
 from planalign_orchestrator.pipeline.results import YearSummary
 from planalign_orchestrator.progress import (
     InitializationFinished,
@@ -37,6 +38,7 @@ from planalign_orchestrator.self_healing.models import (
     STANDARD_STEPS,
     InitializationResult,
     InitializationState,
+    TableState,
 )
 from planalign_orchestrator.self_healing.table_checker import TableStatus
 from planalign_orchestrator.workspace import Workspace
@@ -381,8 +383,22 @@ def test_simulation_widget_marks_the_running_year_failed_or_cancelled() -> None:
 # -- TableStatusWidget ---------------------------------------------------------------------
 
 
-def statuses(missing: set[str] = frozenset()) -> list[TableStatus]:
-    return [TableStatus(t, t.name not in missing, None if t.name in missing else 5) for t in REQUIRED_TABLES]
+def statuses(missing: set[str] = frozenset(), stale: dict[str, str] | None = None) -> WorkspaceStatus:
+    """A recorded workspace status: the given tables missing or stale (with why), the rest present."""
+    stale = stale or {}
+    return WorkspaceStatus(
+        ROOT,
+        [
+            TableStatus(
+                t,
+                t.name not in missing,
+                None if t.name in missing else 5,
+                TableState.STALE if t.name in stale else TableState.PRESENT,
+                stale.get(t.name),
+            )
+            for t in REQUIRED_TABLES
+        ],
+    )
 
 
 def test_status_widget_groups_tables_by_tier_with_states_and_row_counts() -> None:
@@ -426,7 +442,8 @@ def test_initialize_missing_is_disabled_while_running_then_refreshes_to_all_pres
 
     assert result is None  # Button.click returns nothing; the widget keeps the result
     assert disabled_while_running == [True]
-    assert widget.initialize_button.disabled is False
+    assert widget.initialize_button.disabled is True, "nothing left to build"
+    assert widget.initialize_button.description == "Nothing to build"
     assert widget.refresh_button.disabled is False
     assert widget.last_result.success
     assert widget.summary_line() == "All 8 required tables present"
@@ -477,18 +494,14 @@ def test_unreadable_database_shows_the_error_and_remediation_instead_of_tables()
 
 
 class ReplayingInitializer:
-    """Stands in for AutoInitializer: replays recorded events to subscribers, then ends as recorded."""
+    """Stands in for the engine's session: initialize() replays recorded events, then ends as recorded."""
 
     def __init__(self, events: list[ProgressEvent], error: BaseException | None = None) -> None:
-        self.events, self.error, self.observers = events, error, []
+        self.events, self.error = events, error
 
-    def subscribe(self, observer) -> None:
-        self.observers.append(observer)
-
-    def ensure_initialized(self) -> InitializationResult:
+    def initialize(self, *, on_progress) -> InitializationResult:
         for event in self.events:
-            for observer in self.observers:
-                observer(event)
+            on_progress(event)
         if self.error is not None:
             raise self.error
         return self.events[-1].result
@@ -498,7 +511,7 @@ def test_initialize_after_a_kernel_interrupt_shows_cancelled_and_the_next_call_h
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = [ReplayingInitializer(interrupt_events(), KeyboardInterrupt()), ReplayingInitializer(success_events())]
-    monkeypatch.setattr(api, "_auto_initializer", lambda ws, options: runs.pop(0))
+    monkeypatch.setattr(api, "_session", lambda ws, options: runs.pop(0))
 
     with pytest.raises(KeyboardInterrupt):
         api.initialize(workspace)
@@ -517,7 +530,7 @@ def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     error = DatabaseCorruptionError(workspace.database_path)
-    monkeypatch.setattr(api, "_auto_initializer", lambda ws, options: ReplayingInitializer(corrupt_events(), error))
+    monkeypatch.setattr(api, "_session", lambda ws, options: ReplayingInitializer(corrupt_events(), error))
 
     with pytest.raises(DatabaseCorruptionError) as raised:
         api.initialize(workspace)
@@ -528,3 +541,29 @@ def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate(
     assert "Error: Database file simulation.duckdb is not a readable DuckDB database." in record
     assert "To fix: Run `planalign init --recreate`" in record
     assert str(workspace.root) not in record
+
+
+def test_status_widget_shows_stale_tables_with_why_and_says_what_its_button_will_do() -> None:
+    why = "seed config_job_levels.csv changed since the build on 2026-11-27 10:02 UTC"
+    widget = TableStatusWidget(
+        lambda: statuses(
+            {"comp_levers", "int_baseline_workforce"},
+            stale={
+                "config_job_levels": why,
+                "int_employee_benefits": "upstream x changed",
+                "irs_contribution_limits": "y",
+            },
+        ),
+        lambda observer: None,
+        label="workspace",
+    )
+
+    text = widget.snapshot().text
+
+    assert widget.summary_line() == "5 of 8 required tables missing or stale"
+    assert widget.initialize_button.description == "Build 2 missing, rebuild 3 stale"
+    assert widget.initialize_button.disabled is False
+    assert widget.table_rows["config_job_levels"].value == f"↻ config_job_levels · stale · 5 rows · {why}"
+    assert "planalign-table-stale" in widget.table_rows["config_job_levels"]._dom_classes
+    assert f"  ↻ config_job_levels                    stale    5 rows  ({why})" in text.splitlines()
+    assert "✗ comp_levers                          missing" in text

@@ -28,6 +28,7 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
     drop_table(initialized_workspace, "int_employee_benefits")
     widget = nb.status(initialized_workspace)
     before = widget.snapshot().text.splitlines()
+    label = widget.initialize_button.description
 
     widget.initialize_button.click()
 
@@ -41,7 +42,9 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
     assert widget.progress.node.value == "dbt node: model 1/1 int_employee_benefits"
     assert widget.summary_line() == "All 8 required tables present"
     assert widget.table_rows["int_employee_benefits"].value == "✓ int_employee_benefits · present · 5,000 rows"
-    assert widget.initialize_button.disabled is False
+    assert label == "Build 1 missing"
+    assert widget.initialize_button.disabled is True
+    assert widget.initialize_button.description == "Nothing to build"
 
 
 @pytest.mark.dbt

@@ -113,4 +113,4 @@ def test_cli_init_recreate_streams_progress_keeps_a_backup_and_status_then_exits
     status = planalign_cli("status", "--workspace", str(workspace.root))
 
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "All 8 required tables present." in status.stdout
+    assert "All 8 required tables present and up to date." in status.stdout

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planalign_orchestrator.config import SimulationConfig
@@ -23,6 +22,7 @@ from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import CurrentInputs, Recipe
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.recorder import BuildRecorder
+from planalign_orchestrator.freshness.report import PlannedYear
 from planalign_orchestrator.pipeline.hooks import HookManager
 from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
 from planalign_orchestrator.progress import (
@@ -39,18 +39,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 YEARLY_SELECTOR = "tag:yearly"
-
-
-@dataclass(frozen=True)
-class PlannedYear:
-    """One year of a simulate call: run it (with why), or reuse it as it is (reason None)."""
-
-    year: int
-    reason: str | None
-
-    @property
-    def runs(self) -> bool:
-        return self.reason is not None
 
 
 class PipelineOrchestrator:

@@ -199,3 +199,33 @@ def assert_database_free_for_other_processes(db_path: Path) -> None:
         timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
+
+
+# -- freshness: changing inputs, comparing results ----------------------------------
+
+SIMULATION_TABLES = ["fct_workforce_snapshot", "fct_yearly_events"]
+
+
+def edit_config(workspace: Workspace, dotted_key: str, value: Any) -> Workspace:
+    """Change one key of the workspace's simulation_config.yaml; the workspace as re-opened."""
+    import yaml
+
+    from planalign_orchestrator.config import CONFIG_FILE_NAME
+
+    path = workspace.root / CONFIG_FILE_NAME
+    raw = yaml.safe_load(path.read_text())
+    section, key = dotted_key.split(".")
+    raw.setdefault(section, {})[key] = value
+    path.write_text(yaml.safe_dump(raw))
+    return Workspace.open(workspace.root, create=False)
+
+
+def table_rows(db_path: Path, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table in a stable order (the tables hold no timestamps of their own)."""
+    return query(db_path, f'select * from main."{table}" order by all')
+
+
+def assert_same_results(db_path: Path, reference: Path, tables: list[str]) -> None:
+    """Both databases hold identical rows in every given table."""
+    for table in tables:
+        assert table_rows(db_path, table) == table_rows(reference, table), f"{table} differs from the reference"
