@@ -13,7 +13,9 @@ reports through progress events; the widgets show those events. Importing this
 package does not import dbt.
 """
 
-from planalign_nb.api import initialize, open_workspace, plan, simulate, status, step_log
+from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
+from planalign_nb.comparison import ScenarioComparison
+from planalign_nb.levers import LeversWidget
 from planalign_nb.magics import load_ipython_extension
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import ItemState, Snapshot
@@ -24,14 +26,19 @@ from planalign_nb.status_widget import TableStatusWidget
 __all__ = [
     "InitializationProgress",
     "ItemState",
+    "LeversWidget",
+    "ScenarioComparison",
     "SimulationProgress",
     "SimulationResult",
     "Snapshot",
     "TableStatusWidget",
+    "compare",
     "initialize",
+    "levers",
     "load_ipython_extension",
     "open_workspace",
     "plan",
+    "scenarios",
     "simulate",
     "status",
     "step_log",

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from planalign_nb.comparison import ScenarioComparison
+from planalign_nb.levers import LeversWidget
 from planalign_nb.live import LiveDisplay
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import relative_to_workspace
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from planalign_orchestrator.freshness.report import BuildPlan
+    from planalign_orchestrator.pipeline.results import SimulationSummary
     from planalign_orchestrator.self_healing.models import InitializationResult
     from planalign_orchestrator.session import WorkspaceSession
     from planalign_orchestrator.workspace import Workspace
@@ -144,24 +148,69 @@ def simulate(
     workspace: WorkspaceLike,
     start_year: int | None = None,
     end_year: int | None = None,
+    *,
+    scenario: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
     **initializer_options: Any,
 ) -> SimulationResult:
     """Heal the workspace if needed, then simulate start_year..end_year with live per-year progress.
 
     Years default to the workspace config's simulation.start_year/end_year.
+    `scenario` names a scenario (default: the baseline, the workspace's own config);
+    `overrides` (dotted keys, e.g. {"plan.match_rate": 1.0}) create it or replace its
+    overrides first, validated like the config and saved as scenarios/<name>.yaml.
+    Years still up to date are reused, not re-simulated.
     Initialization progress is shown only when something has to be built (or fails).
-    Returns a SimulationResult (`.summary`, `.snapshot`, `.events`, `.plot()`).
+    Returns a SimulationResult (`.summary`, `.snapshot`, `.events`, `.plot()`, exports).
     Errors are shown in the panel with their remediation and then raised
     (HookError when initialization failed, SimulationError for an invalid range).
     """
-    ws = open_workspace(workspace)
-    first = ws.config.simulation.start_year if start_year is None else int(start_year)
-    last = ws.config.simulation.end_year if end_year is None else int(end_year)
-    initialization = LiveDisplay(InitializationProgress(root=ws.root))
-    years = LiveDisplay(SimulationProgress(first, last, root=ws.root))
-    session = _session(ws, initializer_options)
+    session = _session(open_workspace(workspace), initializer_options)
+    if scenario is not None or overrides:
+        # The baseline takes no overrides: for_scenario refuses them with the remedy.
+        session = session.for_scenario(scenario or "baseline", overrides)
+    first, last = session.resolve_years(start_year, end_year)
+    summary = _simulate_with_progress(session, first, last)
+    return SimulationResult(summary, session)
+
+
+def scenarios(workspace: WorkspaceLike) -> pd.DataFrame:
+    """The workspace's scenarios (baseline first): their overrides and the freshness of their years."""
+    import pandas as pd
+
+    infos = _session(open_workspace(workspace), {}).scenarios()
+    return pd.DataFrame(
+        {
+            "overrides": [info.scenario.describe() for info in infos],
+            "years": [info.freshness for info in infos],
+        },
+        index=pd.Index([info.name for info in infos], name="scenario"),
+    )
+
+
+def compare(
+    workspace: WorkspaceLike,
+    names: Sequence[str],
+    start_year: int | None = None,
+    end_year: int | None = None,
+) -> ScenarioComparison:
+    """Key metrics of scenarios side by side per year, with deltas against the first.
+
+    Every compared year must be up to date (simulate the scenarios first). The result
+    shows as a table; `.table`, `.deltas` and `.metrics` are DataFrames, `.plot()`
+    draws each metric over time with one line per scenario, `.to_excel(path)` writes
+    a workbook.
+    """
+    session = _session(open_workspace(workspace), {})
+    return ScenarioComparison(session.compare(list(names), start_year, end_year))
+
+
+def _simulate_with_progress(session: WorkspaceSession, first: int, last: int) -> SimulationSummary:
+    """session.simulate with the live initialization and year views, each leaving its record."""
+    initialization = LiveDisplay(InitializationProgress(root=session.root))
+    years = LiveDisplay(SimulationProgress(first, last, root=session.root))
     try:
-        summary = session.simulate(first, last, on_progress=_SimulationObserver(initialization, years))
+        return session.simulate(first, last, on_progress=_SimulationObserver(initialization, years))
     except BaseException as error:
         if initialization.view.outcome in ("failed", "cancelled"):
             # HookError wraps the initializer's exception, whose remediation is the useful one.
@@ -173,7 +222,16 @@ def simulate(
     finally:
         initialization.finish()
         years.finish()
-    return SimulationResult(summary, session.db_manager)
+
+
+def levers(workspace: WorkspaceLike, *, scenario: str = "what_if") -> LeversWidget:
+    """The main levers as controls with their valid ranges, a scenario name and Run.
+
+    Run simulates the scenario (the workspace's config plus the levers you changed),
+    with live progress, and shows its comparison against the baseline. Invalid values
+    are refused with the config's own message before anything runs.
+    """
+    return LeversWidget(_session(open_workspace(workspace), {}), scenario=scenario)
 
 
 def step_log(workspace: WorkspaceLike) -> pd.DataFrame:

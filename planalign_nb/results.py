@@ -1,4 +1,4 @@
-"""SimulationResult: what `planalign_nb.simulate` returns, as DataFrames and a plot.
+"""SimulationResult: what `planalign_nb.simulate` returns, as DataFrames, a plot and exports.
 
 The numbers come from planalign_orchestrator.pipeline.results, the single place
 that reads simulation results back, so the notebook and the terminal report the same
@@ -8,23 +8,32 @@ that an analyst may never look at.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from planalign_nb.charts import neutral_figure
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from planalign_orchestrator.database import DatabaseConnectionManager
     from planalign_orchestrator.pipeline.results import SimulationSummary
+    from planalign_orchestrator.session import WorkspaceSession
 
 
 class SimulationResult:
-    """One simulate() call: `.summary`, `.snapshot`, `.events` (DataFrames) and `.plot()`."""
+    """One simulate() call: `.summary`, `.snapshot`, `.events` (DataFrames), `.plot()` and exports."""
 
-    def __init__(self, summary: SimulationSummary, db_manager: DatabaseConnectionManager) -> None:
+    def __init__(self, summary: SimulationSummary, session: WorkspaceSession) -> None:
         self.simulation_summary = summary
-        self._db_manager = db_manager
+        self._session = session
+        self.created_at = datetime.now(UTC)
+
+    @property
+    def scenario(self) -> str:
+        return self._session.scenario.name
 
     @property
     def years(self) -> list[int]:
@@ -40,38 +49,88 @@ class SimulationResult:
         """The workforce snapshot of the simulated years: one row per employee and year."""
         from planalign_orchestrator.pipeline.results import workforce_snapshot
 
-        return workforce_snapshot(self._db_manager, self.years)
+        return workforce_snapshot(self._session.db_manager, self.years, self.scenario)
 
     @cached_property
     def events(self) -> pd.DataFrame:
         """The yearly events (hires, terminations, promotions, raises, ...) of the simulated years."""
         from planalign_orchestrator.pipeline.results import yearly_events
 
-        return yearly_events(self._db_manager, self.years)
+        return yearly_events(self._session.db_manager, self.years, self.scenario)
 
     def plot(self) -> Figure:
         """Headcount and average compensation by year, side by side; returns the Figure.
 
-        The figure is made with pyplot (which sets up the notebook's inline rendering)
-        and then closed in pyplot, so a notebook shows it once, as the cell's value,
-        instead of a second time when the cell ends.
+        The headcount axis starts near the data, not at zero, so a few percent of growth
+        is visible. The figure is made with pyplot (which sets up the notebook's inline
+        rendering) and then closed in pyplot, so a notebook shows it once, as the cell's
+        value, instead of a second time when the cell ends.
         """
-        import matplotlib.pyplot as plt
-
         frame = self.summary
         years = [str(year) for year in frame.index]
-        figure, (headcount, pay) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-        plt.close(figure)
-        headcount.bar(years, frame["headcount_end"], color="#4c72b0")
+        figure, (headcount, pay) = neutral_figure(1, 2, figsize=(10, 3.6))
+        headcount.plot(years, frame["headcount_end"], marker="o")
         headcount.set_title("Active headcount at year end")
         headcount.set_xlabel("Simulation year")
         headcount.set_ylabel("Employees")
+        headcount.yaxis.set_major_formatter(lambda value, _position: f"{value:,.0f}")
         pay.plot(years, frame["average_compensation"], marker="o", color="#dd8452")
         pay.set_title("Average compensation")
         pay.set_xlabel("Simulation year")
         pay.set_ylabel("Per active employee")
         pay.yaxis.set_major_formatter(lambda value, _position: f"{value:,.0f}")
         return figure
+
+    def to_excel(self, path: Path | str) -> Path:
+        """A workbook: summary, per-year metrics, the full config and overrides, run metadata."""
+        import pandas as pd
+
+        from planalign_orchestrator.export import flat_config, write_workbook
+        from planalign_orchestrator.freshness.inputs import package_version
+        from planalign_orchestrator.freshness.state import read_build_state
+        from planalign_orchestrator.pipeline.results import scenario_metrics
+
+        session = self._session
+        first, last = min(self.years), max(self.years)
+        with session.db_manager.connection(read_only=True) as conn:
+            state = read_build_state(conn)
+        metadata = [
+            ("scenario", self.scenario),
+            ("package_version", package_version()),
+            ("random_seed", session.config.simulation.random_seed),
+            ("created_at", self.created_at.isoformat(timespec="seconds")),
+            ("years", f"{first}-{last}"),
+            *(
+                (f"{year}.input_fingerprint", state.years[(self.scenario, year)].fingerprint)
+                for year in self.years
+                if (self.scenario, year) in state.years
+            ),
+        ]
+        overrides = pd.DataFrame(list(session.scenario.overrides.items()), columns=["key", "value"])
+        return write_workbook(
+            path,
+            {
+                "summary": self.summary,
+                "metrics": scenario_metrics(session.db_manager, [self.scenario], first, last).set_index("year"),
+                "config": pd.Series(flat_config(session.config), name="value").to_frame(),
+                "overrides": overrides.set_index("key"),
+                "metadata": pd.DataFrame(metadata, columns=["item", "value"]).set_index("item"),
+            },
+        )
+
+    def export(self, folder: Path | str, format: Literal["csv", "parquet"] = "parquet") -> list[Path]:
+        """Write the snapshot and the events as CSV or Parquet files into `folder`; returns the paths."""
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, frame in (("snapshot", self.snapshot), ("events", self.events)):
+            path = target / f"{self.scenario}_{name}.{format}"
+            if format == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                frame.to_parquet(path, index=False)
+            paths.append(path)
+        return paths
 
     def __repr__(self) -> str:
         return str(self.simulation_summary)

@@ -1,4 +1,4 @@
-"""The terminal face: `planalign init | status | plan | simulate | census generate`.
+"""The terminal face: `planalign init | status | plan | simulate | scenarios | compare | census generate`.
 
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
             "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log step records and dbt detail"
         )
 
+    def scenario_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--scenario", help="a named scenario (scenarios/NAME.yaml) instead of the baseline config")
+
     init = commands.add_parser("init", help="create the workspace if needed and build missing tables")
     workspace_arg(init)
     _init_options(init)
@@ -138,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         "missing, empty, stale or unknown",
     )
     workspace_arg(status)
+    scenario_arg(status)
     status.set_defaults(handler=_cmd_status)
 
     plan = commands.add_parser(
@@ -145,13 +149,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("years", nargs="?", help="a year or a range START-END (default: the config's years)")
     workspace_arg(plan)
+    scenario_arg(plan)
     plan.set_defaults(handler=_cmd_plan)
 
     simulate = commands.add_parser("simulate", help="self-heal, then simulate START-END (e.g. 2025-2027)")
     simulate.add_argument("years", help="a year or a range START-END")
     workspace_arg(simulate)
     _init_options(simulate)
+    scenario_arg(simulate)
+    simulate.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value in the scenario (repeatable), e.g. --set plan.match_rate=1.0; "
+        "saved in scenarios/NAME.yaml",
+    )
     simulate.set_defaults(handler=_cmd_simulate)
+
+    scenarios = commands.add_parser("scenarios", help="list the scenarios, their overrides and freshness")
+    workspace_arg(scenarios)
+    scenarios.set_defaults(handler=_cmd_scenarios)
+
+    compare = commands.add_parser(
+        "compare", help="key metrics of scenarios side by side per year, with deltas against the first"
+    )
+    compare.add_argument("scenarios", nargs="+", help="two or more scenario names, e.g. baseline high_match")
+    compare.add_argument("--years", help="START-END (default: the config's years)")
+    compare.add_argument("--excel", type=Path, help="also write the comparison to this .xlsx workbook")
+    workspace_arg(compare)
+    compare.set_defaults(handler=_cmd_compare)
 
     census = commands.add_parser("census", help="census utilities")
     census_commands = census.add_subparsers(dest="census_command", required=True)
@@ -186,14 +212,33 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSession:
+    """The session of --workspace, bound to --scenario (its --set overrides saved first)."""
+    from planalign_orchestrator.scenarios import parse_assignment
     from planalign_orchestrator.session import WorkspaceSession
 
     options = {}
     if hasattr(args, "timeout"):
         options = {"timeout_seconds": args.timeout, "recreate_corrupt": args.recreate, "verbose": args.verbose}
-    return WorkspaceSession.open(
+    session = WorkspaceSession.open(
         args.workspace, create=create, threads=getattr(args, "threads", 1), initializer_options=options
     )
+    scenario = getattr(args, "scenario", None)
+    assignments = getattr(args, "set", None) or []
+    if assignments and not scenario:
+        raise ConfigurationError(
+            "--set needs --scenario: overrides belong to a named scenario",
+            remediation="Name the scenario, e.g. `planalign simulate 2025-2029 --scenario high_match "
+            "--set plan.match_rate=1.0`, or edit simulation_config.yaml for the baseline.",
+        )
+    if not scenario:
+        return session
+    overrides = None
+    if assignments:
+        # --set updates the scenario's saved overrides key by key (a new scenario starts empty).
+        saved = session.scenarios_store
+        existing = saved.load(scenario).overrides if scenario in saved.names() else {}
+        overrides = {**existing, **dict(parse_assignment(text) for text in assignments)}
+    return session.for_scenario(scenario, overrides)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -212,7 +257,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return 1
     session = _session(args, create=False)
     status = session.status()
-    print(f"Workspace {session.root}")
+    print(f"Workspace {session.root}" + ("" if session.scenario.is_baseline else f", scenario {session.scenario.name}"))
     print(status)
     if status.up_to_date:
         return 0
@@ -233,9 +278,30 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     first, last = _parse_years(args.years)
-    summary = _session(args).simulate(first, last, on_progress=TerminalConsole())
+    session = _session(args)
+    summary = session.simulate(first, last, on_progress=TerminalConsole())
     print()
+    if not session.scenario.is_baseline:
+        print(f"Scenario {session.scenario.name}: {session.scenario.describe()}")
     print(summary)
+    return 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    print(f"Workspace {session.root}")
+    for info in session.scenarios():
+        print(f"  {info.name:<24} {info.freshness:<32} {info.scenario.describe()}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    first, last = _parse_years(args.years) if args.years else (None, None)
+    comparison = session.compare(args.scenarios, first, last)
+    print(comparison)
+    if args.excel:
+        print(f"\nWrote {comparison.to_excel(args.excel)}")
     return 0
 
 

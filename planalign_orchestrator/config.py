@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from planalign_orchestrator.exceptions import ConfigurationError
 
 CONFIG_FILE_NAME = "simulation_config.yaml"
+BASELINE_SCENARIO = "baseline"
 
 
 class _Section(BaseModel):
@@ -74,6 +75,9 @@ class SimulationConfig(_Section):
     plan: PlanSettings = Field(default_factory=PlanSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    # The scenario this config is: the workspace's own config is the baseline; a named
+    # scenario is it plus overrides (planalign_orchestrator.scenarios). Not a YAML key.
+    scenario: str = Field(BASELINE_SCENARIO, exclude=True)
 
     @property
     def census_path(self) -> Path:
@@ -87,6 +91,7 @@ class SimulationConfig(_Section):
         """The dbt vars for one invocation; passed at run time so the parse is reused."""
         s, w, c, p = self.simulation, self.workforce, self.compensation, self.plan
         return {
+            "scenario_id": self.scenario,
             "start_year": s.start_year,
             "simulation_year": simulation_year if simulation_year is not None else s.start_year,
             "random_seed": s.random_seed,
@@ -155,23 +160,37 @@ def load_config(path: Path | str, *, require_census: bool = True) -> SimulationC
             config_path=config_path,
             remediation="Run `planalign init` in the workspace folder to create a default config.",
         )
+    raw = read_yaml_mapping(config_path, remediation="Start from the default config written by `planalign init`.")
+    return validate_config(
+        raw, workspace_dir=config_path.parent, config_path=config_path, require_census=require_census
+    )
+
+
+def read_yaml_mapping(path: Path, *, remediation: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (config or scenario file); ConfigurationError otherwise."""
     try:
-        raw = yaml.safe_load(config_path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigurationError(
             f"not valid YAML: {exc}",
-            config_path=config_path,
+            config_path=path,
             remediation="Fix the YAML syntax at the line shown (indentation, colons, quotes).",
         ) from exc
     if not isinstance(raw, dict):
         raise ConfigurationError(
-            f"expected a mapping of sections, got {type(raw).__name__}",
-            config_path=config_path,
-            remediation="Start from the default config written by `planalign init`.",
+            f"expected a mapping, got {type(raw).__name__}", config_path=path, remediation=remediation
         )
-    return validate_config(
-        raw, workspace_dir=config_path.parent, config_path=config_path, require_census=require_census
-    )
+    return raw
+
+
+def known_keys() -> list[str]:
+    """Every dotted config key (section.field), in declaration order."""
+    keys = []
+    for section_name, field in SimulationConfig.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            keys += [f"{section_name}.{name}" for name in section.model_fields]
+    return keys
 
 
 def validate_config(
@@ -268,3 +287,18 @@ def _describe_field(field: Any) -> str:
         field.annotation, "a number or null"
     )
     return f"{kind} " + " and ".join(bounds) if bounds else kind
+
+
+def key_range(key: str) -> tuple[float | None, float | None]:
+    """The closed-or-open bounds a dotted config key accepts (None where unbounded), for input widgets."""
+    section, name = key.split(".", 1)
+    field = _section_model([section, name]).model_fields[name]
+    lower = upper = None
+    for meta in field.metadata:
+        for attr in ("ge", "gt"):
+            if getattr(meta, attr, None) is not None:
+                lower = float(getattr(meta, attr))
+        for attr in ("le", "lt"):
+            if getattr(meta, attr, None) is not None:
+                upper = float(getattr(meta, attr))
+    return lower, upper

@@ -120,8 +120,10 @@ class DbtRunner:
         *,
         vars: Mapping[str, Any] | None = None,
         on_node: NodeObserver | None = None,
+        full_refresh: bool = False,
     ) -> DbtInvocation:
-        return self._invoke(["run", "--select", *select], vars=vars, on_node=on_node)
+        args = ["run", "--select", *select] + (["--full-refresh"] if full_refresh else [])
+        return self._invoke(args, vars=vars, on_node=on_node)
 
     def build(
         self,

@@ -49,6 +49,7 @@ def create_freshness_checker(
         CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
         start_year=config.simulation.start_year,
         config_key=config.config_key,
+        scenario=config.scenario,
     )
 
 

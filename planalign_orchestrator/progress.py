@@ -98,6 +98,7 @@ class YearStarted:
     total: int
     at: datetime = field(default_factory=utc_now)
     reason: str | None = None
+    scenario: str = "baseline"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class YearFinished:
     at: datetime = field(default_factory=utc_now)
     # True when the year was fresh and its stored results were reused, not re-simulated.
     reused: bool = False
+    scenario: str = "baseline"
 
 
 ProgressEvent = (

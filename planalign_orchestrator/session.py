@@ -1,30 +1,61 @@
 """WorkspaceSession: one workspace and everything done with it, for every face to call.
 
 The terminal and the notebook both go through this facade (status, plan, initialize,
-simulate), so a capability lands in one place and the faces only render. It wires
-the engine exactly as `create_orchestrator` does (the contract's factory), and adds
-the read-only views: `status()` and `plan()` never build, never write and never
-import dbt.
+simulate, scenarios, compare), so a capability lands in one place and the faces only
+render. It wires the engine exactly as `create_orchestrator` does (the contract's
+factory), and adds the read-only views: `status()`, `plan()`, `scenarios()` and
+`compare()` never build and never write, and none of them imports dbt.
+
+A session is bound to one scenario (the baseline unless named); `for_scenario`
+gives the session of another, creating or updating its overrides first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planalign_orchestrator.comparison import Comparison, compare_scenarios
+from planalign_orchestrator.config import BASELINE_SCENARIO, SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.exceptions import ConfigurationError, SimulationError
 from planalign_orchestrator.factory import create_dbt_runner, create_freshness_checker, create_orchestrator
-from planalign_orchestrator.freshness.checker import FreshnessChecker
+from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, WorkspaceStatus
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary
 from planalign_orchestrator.progress import ProgressObserver
-from planalign_orchestrator.self_healing.models import InitializationResult
+from planalign_orchestrator.scenarios import Scenario, ScenarioStore
+from planalign_orchestrator.self_healing.models import InitializationResult, TableState
 from planalign_orchestrator.workspace import Workspace
 
 
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """One scenario as `scenarios()` lists it: its overrides and the freshness of its years."""
+
+    scenario: Scenario
+    years: dict[int, TableState]
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def freshness(self) -> str:
+        if not self.years:
+            return "not simulated"
+        stale = [year for year, state in self.years.items() if state.needs_build]
+        span = f"{min(self.years)}-{max(self.years)}"
+        if not stale:
+            return f"{span} up to date"
+        return f"{span}: {len(stale)} of {len(self.years)} year(s) out of date"
+
+
 class WorkspaceSession:
-    """Status, plan, initialize and simulate for one workspace folder.
+    """Status, plan, initialize, simulate and compare for one workspace folder and scenario.
 
     `initializer_options` are AutoInitializer keyword arguments (timeout_seconds,
     recreate_corrupt, verbose, ...); `threads` is dbt's thread count.
@@ -34,10 +65,14 @@ class WorkspaceSession:
         self,
         workspace: Workspace,
         *,
+        scenario: str = BASELINE_SCENARIO,
         threads: int = 1,
         initializer_options: dict[str, Any] | None = None,
     ) -> None:
         self.workspace = workspace
+        self.scenarios_store = ScenarioStore(workspace)
+        self.scenario = self.scenarios_store.load(scenario)
+        self.config: SimulationConfig = self.scenarios_store.config(self.scenario)
         self.threads = threads
         self.initializer_options = dict(initializer_options or {})
 
@@ -46,14 +81,26 @@ class WorkspaceSession:
         """The session of a workspace folder; a new folder becomes a workspace unless create=False."""
         return cls(Workspace.open(folder, create=create), **options)
 
+    def for_scenario(self, name: str, overrides: Mapping[str, Any] | None = None) -> WorkspaceSession:
+        """The session of scenario `name`; given overrides create or replace its scenario file first."""
+        if overrides is not None:
+            self.scenarios_store.save(name, overrides)
+        return WorkspaceSession(
+            self.workspace, scenario=name, threads=self.threads, initializer_options=self.initializer_options
+        )
+
     @property
     def root(self) -> Path:
         return self.workspace.root
 
+    @property
+    def db_manager(self) -> DatabaseConnectionManager:
+        return DatabaseConnectionManager(self.workspace.database_path)
+
     # -- read-only views -------------------------------------------------------------
 
     def status(self) -> WorkspaceStatus:
-        """Every required table and simulated year: present, missing, empty, stale or unknown, and why."""
+        """Every required table and this scenario's simulated years: present, missing, empty, stale or unknown."""
         inspection = self._freshness().inspect(read_only=True)
         return WorkspaceStatus(self.root, inspection.tables, inspection.years)
 
@@ -62,21 +109,45 @@ class WorkspaceSession:
 
         Years default to the config's simulation.start_year/end_year.
         """
-        config = self.workspace.config.simulation
-        first = config.start_year if start_year is None else int(start_year)
-        last = config.end_year if end_year is None else int(end_year)
+        first, last = self.resolve_years(start_year, end_year)
         orchestrator = self.orchestrator(auto_initialize=False)
         inspection = orchestrator.freshness.inspect(read_only=True)
-        tables = [
-            PlannedTable(s.table.name, s.table.tier, s.state, s.explanation) for s in inspection.tables_needing_build
-        ]
-        return BuildPlan(tables, orchestrator.plan_years(first, last), (first, last))
+        return BuildPlan(_planned_tables(inspection), orchestrator.plan_years(first, last), (first, last))
 
     def initialization_plan(self) -> BuildPlan:
         """What `initialize()` would build and why (tables only)."""
-        inspection = self._freshness().inspect(read_only=True)
-        return BuildPlan(
-            [PlannedTable(s.table.name, s.table.tier, s.state, s.explanation) for s in inspection.tables_needing_build]
+        return BuildPlan(_planned_tables(self._freshness().inspect(read_only=True)))
+
+    def scenarios(self) -> list[ScenarioInfo]:
+        """Every scenario of the workspace (baseline first), its overrides and the freshness of its years."""
+        infos = []
+        for name in self.scenarios_store.names():
+            session = self if name == self.scenario.name else self.for_scenario(name)
+            years = {status.year: status.state for status in session.status().years}
+            infos.append(ScenarioInfo(session.scenario, years))
+        return infos
+
+    def compare(self, names: Sequence[str], start_year: int | None = None, end_year: int | None = None) -> Comparison:
+        """Key metrics of several scenarios side by side, per year, with deltas against the first.
+
+        Every compared year must be up to date: a comparison is never made from a year
+        built on other inputs than the scenario's current ones.
+        """
+        if len(names) < 2:
+            raise ConfigurationError(
+                "a comparison needs at least two scenarios",
+                remediation="Name two or more, e.g. compare(['baseline', 'high_match']).",
+            )
+        first, last = self.resolve_years(start_year, end_year)
+        sessions = [self if name == self.scenario.name else self.for_scenario(name) for name in names]
+        for session in sessions:
+            session._require_fresh_years(first, last)
+        return compare_scenarios(
+            self.db_manager,
+            [session.scenario for session in sessions],
+            {session.scenario.name: session.config for session in sessions},
+            first,
+            last,
         )
 
     # -- building ----------------------------------------------------------------------
@@ -84,9 +155,9 @@ class WorkspaceSession:
     def orchestrator(
         self, *, on_progress: ProgressObserver | None = None, auto_initialize: bool = True
     ) -> PipelineOrchestrator:
-        """The contract's orchestrator for this workspace, with the session's options."""
+        """The contract's orchestrator for this workspace and scenario, with the session's options."""
         return create_orchestrator(
-            self.workspace.config,
+            self.config,
             threads=self.threads,
             auto_initialize=auto_initialize,
             on_progress=on_progress,
@@ -106,13 +177,60 @@ class WorkspaceSession:
         *,
         on_progress: ProgressObserver | None = None,
     ) -> SimulationSummary:
-        """Heal, then simulate the years that are not up to date; summaries of start..end."""
-        return self.orchestrator(on_progress=on_progress).execute_multi_year_simulation(start_year, end_year)
+        """Heal, then simulate this scenario's years that are not up to date; summaries of start..end."""
+        first, last = self.resolve_years(start_year, end_year)
+        orchestrator = self.orchestrator(on_progress=on_progress)
+        self._refuse_overrides_of_shared_inputs(orchestrator.freshness.inspect(read_only=True))
+        return orchestrator.execute_multi_year_simulation(first, last)
 
-    @property
-    def db_manager(self) -> DatabaseConnectionManager:
-        return DatabaseConnectionManager(self.workspace.database_path)
+    # -- helpers -------------------------------------------------------------------------
+
+    def resolve_years(self, start_year: int | None, end_year: int | None) -> tuple[int, int]:
+        settings = self.config.simulation
+        first = settings.start_year if start_year is None else int(start_year)
+        last = settings.end_year if end_year is None else int(end_year)
+        return first, last
 
     def _freshness(self) -> FreshnessChecker:
-        runner = create_dbt_runner(self.workspace.config, self.workspace.database_path)
-        return create_freshness_checker(self.workspace.config, self.db_manager, runner)
+        runner = create_dbt_runner(self.config, self.workspace.database_path)
+        return create_freshness_checker(self.config, self.db_manager, runner)
+
+    def _require_fresh_years(self, first: int, last: int) -> None:
+        years = {status.year: status for status in self.status().years}
+        problems = []
+        for year in range(first, last + 1):
+            status = years.get(year)
+            if status is None:
+                problems.append(f"{year} not simulated")
+            elif status.state.needs_build:
+                problems.append(f"{year} {status.state.value} ({status.explanation})")
+        if problems:
+            name = self.scenario.name
+            raise SimulationError(
+                f"Scenario {name!r} has no up-to-date results for {first}-{last}: {'; '.join(problems)}.",
+                remediation=(
+                    f"Simulate it first: `planalign simulate {first}-{last} --scenario {name}` "
+                    f"(or nb.simulate(ws, {first}, {last}, scenario={name!r}))."
+                ),
+            )
+
+    def _refuse_overrides_of_shared_inputs(self, inspection: Inspection) -> None:
+        """A scenario may not change a value the shared tables (seeds, foundation) are built from."""
+        if self.scenario.is_baseline:
+            return
+        shared_vars = {var: name for name, record in inspection.state.tables.items() for var in record.recipe.vars}
+        for key in self.scenario.overrides:
+            var = key.split(".", 1)[-1]
+            if var in shared_vars:
+                raise ConfigurationError(
+                    f"scenario {self.scenario.name!r} overrides a value the shared table "
+                    f"{shared_vars[var]} is built from; every scenario shares it",
+                    key=key,
+                    value=self.scenario.overrides[key],
+                    config_path=self.scenarios_store.path(self.scenario.name),
+                    remediation=f"Set {key} in simulation_config.yaml instead, or remove it from the scenario.",
+                )
+
+
+def _planned_tables(inspection: Inspection) -> list[PlannedTable]:
+    return [PlannedTable(s.table.name, s.table.tier, s.state, s.explanation) for s in inspection.tables_needing_build]

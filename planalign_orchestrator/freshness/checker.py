@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.freshness.inputs import CurrentInputs, FileDigests, Recipe, fingerprint
 from planalign_orchestrator.freshness.state import (
-    BASELINE_SCENARIO,
     BuildRecord,
     BuildState,
     read_build_state,
@@ -32,6 +32,29 @@ from planalign_orchestrator.self_healing.table_checker import (
 
 SNAPSHOT_TABLE = "fct_workforce_snapshot"
 UNTRACKED_REASON = "no build state in this database (built by an earlier release, or by hand)"
+
+
+def simulated_years(conn: Any, existing: set[str], scenario: str) -> list[int]:
+    """Years of a scenario present in the snapshot table.
+
+    A snapshot written before scenarios existed has no scenario_id column; its rows
+    are the baseline's.
+    """
+    if SNAPSHOT_TABLE not in existing:
+        return []
+    keyed = conn.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'main' and table_name = ? and column_name = 'scenario_id'",
+        [SNAPSHOT_TABLE],
+    ).fetchone()[0]
+    if not keyed:
+        if scenario != BASELINE_SCENARIO:
+            return []
+        sql, params = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1", []
+    else:
+        sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = ? order by 1"
+        params = [scenario]
+    return [int(year) for (year,) in conn.execute(sql, params).fetchall()]
 
 
 @dataclass(frozen=True)
@@ -99,14 +122,7 @@ class FreshnessChecker:
             existing = existing_tables(conn)
             counts = required_row_counts(conn, existing)
             state = read_build_state(conn)
-            years: list[int] = []
-            if SNAPSHOT_TABLE in existing:
-                years = [
-                    int(year)
-                    for (year,) in conn.execute(
-                        f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1"
-                    ).fetchall()
-                ]
+            years = simulated_years(conn, existing, self.scenario)
         FileDigests.remember(state.file_digests)
         return self._judge(existing, counts, state, years)
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import duckdb
 
+from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.freshness.inputs import Recipe
 
 SCHEMA = "planalign_state"
-BASELINE_SCENARIO = "baseline"
 
 _CREATE = (
     f"create schema if not exists {SCHEMA}",

@@ -62,6 +62,7 @@ class PipelineOrchestrator:
             CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
             start_year=config.simulation.start_year,
             config_key=config.config_key,
+            scenario=config.scenario,
         )
         self.auto_initializer: AutoInitializer | None = None  # set by the factory when auto-initializing
         self._progress = ProgressEmitter()
@@ -91,24 +92,31 @@ class PipelineOrchestrator:
         self._check_year_range(first, last)
         self.hook_manager.run_pre_simulation_hooks()
         plan = self.plan_years(first, last)
+        scenario = self.config.scenario
+        # Tables written before scenarios existed lack the scenario key: the first year
+        # run replaces them (all their years are unknown, so the run starts there).
+        full_refresh = any(p.runs for p in plan) and self._unkeyed_results()
         summaries = {}
         recipe: Recipe | None = None
         for index, planned in enumerate(plan, start=1):
             if not planned.runs:
-                summary = year_summary(self.db_manager, planned.year)
-                self._progress.emit(YearFinished(planned.year, index, len(plan), 0.0, summary, reused=True))
+                summary = year_summary(self.db_manager, planned.year, scenario)
+                self._progress.emit(
+                    YearFinished(planned.year, index, len(plan), 0.0, summary, reused=True, scenario=scenario)
+                )
                 summaries[planned.year] = summary
                 continue
-            self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason))
+            self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario))
             started = time.perf_counter()
-            self.dbt_runner.run([YEARLY_SELECTOR], vars=self.config.dbt_vars(planned.year))
+            self.dbt_runner.run([YEARLY_SELECTOR], vars=self.config.dbt_vars(planned.year), full_refresh=full_refresh)
+            full_refresh = False
             recipe = recipe or ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars).year()
             BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe)
-            summary = year_summary(self.db_manager, planned.year)
+            summary = year_summary(self.db_manager, planned.year, scenario)
             duration = time.perf_counter() - started
             logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
             summaries[planned.year] = summary
-            self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary))
+            self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary, scenario=scenario))
         return SimulationSummary(tuple(summaries[year] for year in range(first, last + 1)))
 
     def plan_years(self, first: int, last: int) -> list[PlannedYear]:
@@ -132,6 +140,20 @@ class PipelineOrchestrator:
                 reason = f"{status.state.value}: {status.explanation}"
             plan.append(PlannedYear(year, reason))
         return plan
+
+    def _unkeyed_results(self) -> bool:
+        """The snapshot exists without a scenario_id column (written by an earlier release)."""
+        if not self.db_manager.exists():
+            return False
+        with self.db_manager.connection(read_only=True) as conn:
+            columns = {
+                name
+                for (name,) in conn.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'main' and table_name = 'fct_workforce_snapshot'"
+                ).fetchall()
+            }
+        return bool(columns) and "scenario_id" not in columns
 
     def _check_year_range(self, first: int, last: int) -> None:
         base = self.config.simulation.start_year

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
+from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.database import DatabaseConnectionManager
 
 if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself never needs pandas
@@ -17,9 +18,9 @@ if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself n
 
 _YEAR_SUMMARY_SQL = """
 with snap as (
-    select * from main.fct_workforce_snapshot where simulation_year = ?
+    select * from main.fct_workforce_snapshot where scenario_id = $scenario and simulation_year = $year
 ), ev as (
-    select * from main.fct_yearly_events where simulation_year = ?
+    select * from main.fct_yearly_events where scenario_id = $scenario and simulation_year = $year
 )
 select
     (select count(*) from snap where not is_new_hire) as headcount_start,
@@ -92,9 +93,9 @@ class SimulationSummary:
         )
 
 
-def year_summary(db: DatabaseConnectionManager, year: int) -> YearSummary:
-    with db.connection() as conn:
-        row = conn.execute(_YEAR_SUMMARY_SQL, [year, year]).fetchone()
+def year_summary(db: DatabaseConnectionManager, year: int, scenario: str = BASELINE_SCENARIO) -> YearSummary:
+    with db.connection(read_only=True) as conn:
+        row = conn.execute(_YEAR_SUMMARY_SQL, {"scenario": scenario, "year": year}).fetchone()
     assert row is not None  # a select of scalar subqueries always returns one row
     (start, end, hires, exp_terms, nh_terms, promotions, total_comp, ee, er) = row
     return YearSummary(
@@ -114,17 +115,76 @@ def year_summary(db: DatabaseConnectionManager, year: int) -> YearSummary:
     )
 
 
-def workforce_snapshot(db: DatabaseConnectionManager, years: Sequence[int] | None = None) -> pd.DataFrame:
-    return _by_years(db, "fct_workforce_snapshot", years, "simulation_year, employee_id")
+def workforce_snapshot(
+    db: DatabaseConnectionManager, years: Sequence[int] | None = None, scenario: str = BASELINE_SCENARIO
+) -> pd.DataFrame:
+    return _by_years(db, "fct_workforce_snapshot", years, scenario, "simulation_year, employee_id")
 
 
-def yearly_events(db: DatabaseConnectionManager, years: Sequence[int] | None = None) -> pd.DataFrame:
-    return _by_years(db, "fct_yearly_events", years, "simulation_year, employee_id, event_type")
+def yearly_events(
+    db: DatabaseConnectionManager, years: Sequence[int] | None = None, scenario: str = BASELINE_SCENARIO
+) -> pd.DataFrame:
+    return _by_years(db, "fct_yearly_events", years, scenario, "simulation_year, employee_id, event_type")
 
 
-def _by_years(db: DatabaseConnectionManager, table: str, years: Sequence[int] | None, order: str) -> pd.DataFrame:
-    where, params = "", []
+def _by_years(
+    db: DatabaseConnectionManager, table: str, years: Sequence[int] | None, scenario: str, order: str
+) -> pd.DataFrame:
+    where = "where scenario_id = ?"
+    params: list[object] = [scenario]
     if years:
-        where = "where simulation_year in (" + ", ".join("?" for _ in years) + ")"
-        params = [int(y) for y in years]
-    return db.fetch_df(f"select * from main.{table} {where} order by {order}", params)
+        where += " and simulation_year in (" + ", ".join("?" for _ in years) + ")"
+        params += [int(y) for y in years]
+    with db.connection(read_only=True) as conn:
+        return conn.execute(f"select * from main.{table} {where} order by {order}", params).df()
+
+
+_SCENARIO_METRICS_SQL = """
+with snap as (
+    select
+        scenario_id,
+        simulation_year,
+        count(*) filter (where employment_status = 'active') as headcount,
+        coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_pay,
+        count(*) filter (where employment_status = 'active' and enrolled) as participants,
+        coalesce(sum(employee_contribution), 0) as employee_contributions,
+        coalesce(sum(employer_contribution), 0) as employer_contributions
+    from main.fct_workforce_snapshot
+    where scenario_id in (select unnest($scenarios)) and simulation_year between $first and $last
+    group by all
+), ev as (
+    select
+        scenario_id,
+        simulation_year,
+        count(*) filter (where event_type = 'hire') as hires,
+        count(*) filter (where event_type = 'termination') as terminations
+    from main.fct_yearly_events
+    where scenario_id in (select unnest($scenarios)) and simulation_year between $first and $last
+    group by all
+)
+select
+    s.scenario_id as scenario,
+    s.simulation_year as year,
+    s.headcount,
+    coalesce(e.hires, 0) as hires,
+    coalesce(e.terminations, 0) as terminations,
+    cast(s.total_pay as double) as total_pay,
+    s.participants / nullif(s.headcount, 0) as participation_rate,
+    cast(s.employee_contributions as double) as employee_contributions,
+    cast(s.employer_contributions as double) as employer_contributions,
+    cast(s.employer_contributions as double) / nullif(cast(s.total_pay as double), 0) as employer_cost_pct
+from snap as s
+left join ev as e using (scenario_id, simulation_year)
+order by s.scenario_id, s.simulation_year
+"""
+
+
+def scenario_metrics(db: DatabaseConnectionManager, scenarios: Sequence[str], first: int, last: int) -> pd.DataFrame:
+    """The key metrics per scenario and year: one row per (scenario, year), in one query.
+
+    participation_rate is the share of year-end active employees enrolled;
+    employer_cost_pct is employer contributions over total_pay (the year-end annual pay
+    of active employees), so both are fractions.
+    """
+    with db.connection(read_only=True) as conn:
+        return conn.execute(_SCENARIO_METRICS_SQL, {"scenarios": list(scenarios), "first": first, "last": last}).df()

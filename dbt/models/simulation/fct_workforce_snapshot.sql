@@ -1,13 +1,13 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='simulation_year',
+    unique_key=['scenario_id', 'simulation_year'],
     tags=['yearly']
 ) }}
 {#-
   One row per employee per simulation_year for everyone employed at some point in the
   year. Leavers appear once, in their termination year, with employment_status
-  'terminated'. delete+insert on simulation_year: re-running a year replaces its rows.
+  'terminated'. delete+insert on (scenario_id, simulation_year): re-running a year of a scenario replaces its rows.
   Age is taken on Dec 31 (the IRS catch-up rule), tenure on Dec 31 or the termination
   date. plan_compensation is the pay for the part of the year employed, capped at
   401(a)(17); contributions use the year's IRS limits (contribution_ctes).
@@ -73,6 +73,7 @@ measured as (
 {{ contribution_ctes('measured', 'contributions') }}
 
 select
+    {{ scenario_literal() }} as scenario_id,
     {{ sim_year }} as simulation_year,
     x.employee_id,
     x.birth_date,

@@ -1,14 +1,14 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key='simulation_year',
+    unique_key=['scenario_id', 'simulation_year'],
     tags=['yearly']
 ) }}
 {#-
   Event log of simulation_year: hire, termination (event_details 'experienced' or
   'new_hire'), promotion, raise (merit + COLA) and enrollment (new hires who are
   auto-enrolled). At most one event per (simulation_year, employee_id, event_type).
-  delete+insert on simulation_year: re-running a year replaces its rows.
+  delete+insert on (scenario_id, simulation_year): re-running a year of a scenario replaces its rows.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
@@ -101,6 +101,7 @@ events as (
 )
 
 select
+    {{ scenario_literal() }} as scenario_id,
     {{ sim_year }} as simulation_year,
     employee_id,
     event_type,

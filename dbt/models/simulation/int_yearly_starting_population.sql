@@ -52,12 +52,14 @@ order by b.employee_id
 with prior_year as (
     select *
     from {{ prior }}
-    where simulation_year = {{ sim_year - 1 }}
+    where
+        scenario_id = {{ scenario_literal() }}
+        and simulation_year = {{ sim_year - 1 }}
 ),
 
 guard as (
     select case
-        when count(*) = 0 then error('cannot simulate {{ sim_year }}: year {{ sim_year - 1 }} is not in fct_workforce_snapshot; simulate the years in order')
+        when count(*) = 0 then error('cannot simulate {{ sim_year }}: year {{ sim_year - 1 }} of this scenario is not in fct_workforce_snapshot; simulate the years in order')
         else true
     end as ok
     from prior_year

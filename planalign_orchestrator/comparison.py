@@ -1,0 +1,251 @@
+"""Comparison: key metrics of several scenarios, per year, with deltas against the first.
+
+The numbers come from pipeline.results.scenario_metrics (one query over the fact
+tables, where every scenario's rows live side by side). The layout is transposed so
+that it fits a terminal or a notebook at any number of scenarios: one column per
+year, and for each metric one row per scenario plus one delta row per scenario
+after the first.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planalign_orchestrator.config import SimulationConfig
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.export import flat_config, write_workbook
+from planalign_orchestrator.freshness.inputs import package_version
+from planalign_orchestrator.freshness.state import read_build_state
+from planalign_orchestrator.pipeline.results import scenario_metrics
+from planalign_orchestrator.scenarios import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    label: str
+    kind: str  # "count", "money" or "fraction"
+
+    def format(self, value: float | None) -> str:
+        if value is None or value != value:  # None or NaN
+            return "–"
+        if self.kind == "fraction":
+            return f"{value:.2%}"
+        if self.kind == "money":
+            return f"${value:,.0f}"
+        return f"{value:,.0f}"
+
+    def format_delta(self, absolute: float | None, relative: float | None) -> str:
+        if absolute is None or absolute != absolute:
+            return "–"
+        if self.kind == "fraction":
+            return f"{absolute * 100:+.2f} pp"
+        text = f"{'+' if absolute >= 0 else '-'}{'$' if self.kind == 'money' else ''}{abs(absolute):,.0f}"
+        if relative is not None and relative == relative:
+            text += f" ({relative:+.1%})"
+        return text
+
+
+METRICS = (
+    Metric("headcount", "Headcount (active at year end)", "count"),
+    Metric("hires", "Hires", "count"),
+    Metric("terminations", "Terminations", "count"),
+    Metric("total_pay", "Total pay (annual, active)", "money"),
+    Metric("participation_rate", "Participation (active, enrolled)", "fraction"),
+    Metric("employee_contributions", "Employee contributions", "money"),
+    Metric("employer_contributions", "Employer contributions", "money"),
+    Metric("employer_cost_pct", "Employer cost (% of pay)", "fraction"),
+)
+
+
+class Comparison:
+    """Scenarios side by side: `.metrics` (tidy), `.table`, `.deltas`, text/HTML views, `.to_excel()`."""
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        configs: dict[str, SimulationConfig],
+        metrics: pd.DataFrame,
+        years: tuple[int, int],
+        fingerprints: dict[tuple[str, int], str],
+    ) -> None:
+        self.scenarios = list(scenarios)
+        self.configs = configs
+        self.metrics = metrics
+        self.years = years
+        self.fingerprints = fingerprints
+        self.created_at = datetime.now(UTC)
+
+    @property
+    def names(self) -> list[str]:
+        return [scenario.name for scenario in self.scenarios]
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """Index (metric, year), one column per scenario: the values."""
+        long = self.metrics.melt(id_vars=["scenario", "year"], var_name="metric")
+        table = long.pivot_table(index=["metric", "year"], columns="scenario", values="value", sort=False)
+        order = [m.column for m in METRICS]
+        table = table.reindex(columns=self.names)
+        table.columns.name = None
+        return table.sort_index(level="metric", key=lambda index: index.map(order.index))
+
+    @cached_property
+    def deltas(self) -> pd.DataFrame:
+        """Index (metric, year); for each scenario after the first, its absolute and relative delta."""
+        import pandas as pd
+
+        base = self.table[self.names[0]]
+        columns = {}
+        for name in self.names[1:]:
+            columns[(name, "abs")] = self.table[name] - base
+            columns[(name, "pct")] = (self.table[name] - base) / base.where(base != 0)
+        return pd.DataFrame(columns, index=self.table.index)
+
+    def rows(self) -> list[tuple[str, str, list[str]]]:
+        """(metric label, row label, one formatted cell per year) for the text and HTML views."""
+        years = list(range(self.years[0], self.years[1] + 1))
+        rows = []
+        for metric in METRICS:
+            for name in self.names:
+                cells = [metric.format(self._value(metric.column, year, name)) for year in years]
+                rows.append((metric.label, name, cells))
+            for name in self.names[1:]:
+                cells = [
+                    metric.format_delta(
+                        self._delta(metric.column, year, name, "abs"), self._delta(metric.column, year, name, "pct")
+                    )
+                    for year in years
+                ]
+                rows.append((metric.label, f"Δ {name}", cells))
+        return rows
+
+    def __str__(self) -> str:
+        years = [str(y) for y in range(self.years[0], self.years[1] + 1)]
+        rows = self.rows()
+        width = max(len(label) for _, label, _ in rows) + 2
+        cell = max(14, *(len(c) for _, _, cells in rows for c in cells))
+        lines = [
+            f"Scenarios compared: {', '.join(self.names)} (deltas against {self.names[0]})",
+            "",
+            " " * width + "".join(f"{year:>{cell + 1}}" for year in years),
+        ]
+        current = None
+        for metric_label, label, cells in rows:
+            if metric_label != current:
+                current = metric_label
+                lines.append(metric_label)
+            lines.append(f"  {label:<{width - 2}}" + "".join(f"{c:>{cell + 1}}" for c in cells))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        years = list(range(self.years[0], self.years[1] + 1))
+        head = "".join(f"<th style='text-align:right'>{year}</th>" for year in years)
+        body, current = [], None
+        for metric_label, label, cells in self.rows():
+            if metric_label != current:
+                current = metric_label
+                body.append(
+                    f"<tr><th colspan='{len(years) + 1}' style='text-align:left'>{html.escape(metric_label)}</th></tr>"
+                )
+            delta = label.startswith("Δ")
+            style = " style='font-style:italic'" if delta else ""
+            body.append(
+                f"<tr{style}><td style='text-align:left'>{html.escape(label)}</td>"
+                + "".join(f"<td style='text-align:right'>{html.escape(c)}</td>" for c in cells)
+                + "</tr>"
+            )
+        title = f"Scenarios compared: {', '.join(self.names)} (deltas against {self.names[0]})"
+        return (
+            f"<div class='planalign-comparison'><b>{html.escape(title)}</b>"
+            f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
+        )
+
+    def to_excel(self, path: Path | str) -> Path:
+        """A workbook: comparison, deltas, metrics, each scenario's config and overrides, run metadata."""
+        import pandas as pd
+
+        comparison = pd.DataFrame(
+            [[metric, label, *cells] for metric, label, cells in self.rows()],
+            columns=["metric", "scenario", *[str(y) for y in range(self.years[0], self.years[1] + 1)]],
+        ).set_index(["metric", "scenario"])
+        deltas = self.deltas.copy()
+        deltas.columns = [f"{column[0]} {column[1]}" for column in deltas.columns]
+        configs = pd.DataFrame({name: flat_config(config) for name, config in self.configs.items()})
+        overrides = pd.DataFrame(
+            [(s.name, key, value) for s in self.scenarios for key, value in s.overrides.items()],
+            columns=["scenario", "key", "value"],
+        ).set_index("scenario")
+        return write_workbook(
+            path,
+            {
+                "comparison": comparison,
+                "deltas": deltas,
+                "metrics": self.metrics.set_index(["scenario", "year"]),
+                "config": configs,
+                "overrides": overrides,
+                "metadata": self.metadata(),
+            },
+        )
+
+    def metadata(self) -> pd.DataFrame:
+        """Package version, when, and per scenario-year the seed and the input fingerprint."""
+        import pandas as pd
+
+        rows: list[tuple[str, Any]] = [
+            ("package_version", package_version()),
+            ("created_at", self.created_at.isoformat(timespec="seconds")),
+            ("years", f"{self.years[0]}-{self.years[1]}"),
+        ]
+        for name, config in self.configs.items():
+            rows.append((f"{name}.random_seed", config.simulation.random_seed))
+        for (name, year), fingerprint in sorted(self.fingerprints.items()):
+            rows.append((f"{name}.{year}.input_fingerprint", fingerprint))
+        return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+    def _value(self, column: str, year: int, name: str) -> float | None:
+        return _cell(self.table, (column, year), name)
+
+    def _delta(self, column: str, year: int, name: str, kind: str) -> float | None:
+        return _cell(self.deltas, (column, year), (name, kind))
+
+
+def _cell(frame: pd.DataFrame, row: tuple[str, int], column: object) -> float | None:
+    try:
+        value: Any = frame.at[row, column]
+    except KeyError:
+        return None
+    return None if value is None else float(value)
+
+
+def compare_scenarios(
+    db: DatabaseConnectionManager,
+    scenarios: Sequence[Scenario],
+    configs: dict[str, SimulationConfig],
+    first: int,
+    last: int,
+) -> Comparison:
+    """Read the metrics of the scenarios' years (already checked up to date) into a Comparison."""
+    names = [scenario.name for scenario in scenarios]
+    metrics = scenario_metrics(db, names, first, last)
+    with db.connection(read_only=True) as conn:
+        state = read_build_state(conn)
+    fingerprints = {
+        (name, year): state.years[(name, year)].fingerprint
+        for name in names
+        for year in range(first, last + 1)
+        if (name, year) in state.years
+    }
+    return Comparison(scenarios, configs, metrics, (first, last), fingerprints)

@@ -1,0 +1,187 @@
+"""Named scenarios: the workspace's config plus a few overrides, kept as `scenarios/<name>.yaml`.
+
+The workspace's own `simulation_config.yaml` is the scenario called `baseline`. A
+named scenario stores only its overrides (dotted keys such as `plan.match_rate`), so
+a later edit of the base config reaches every scenario, and its freshness with it.
+Overrides are validated by the same rules, with the same messages, as the config
+itself. Scenarios share the census, the seeds and the foundation tables (their
+results are keyed by scenario in the fact tables), so what those read cannot be
+overridden per scenario: the census and database paths, and the start year.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planalign_orchestrator.config import (
+    BASELINE_SCENARIO,
+    SimulationConfig,
+    known_keys,
+    read_yaml_mapping,
+    validate_config,
+)
+from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.workspace import Workspace
+
+SCENARIOS_DIR = "scenarios"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+SHARED_KEYS = {
+    "paths.census": "the census",
+    "paths.database": "the database",
+    "simulation.start_year": "the start year (the foundation tables are built as of it)",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario's name and its overrides of the base config (dotted key -> value)."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name == BASELINE_SCENARIO
+
+    def describe(self) -> str:
+        if not self.overrides:
+            return "the workspace's simulation_config.yaml" if self.is_baseline else "no overrides"
+        return ", ".join(f"{key}={value!r}" for key, value in self.overrides.items())
+
+
+def check_name(name: str) -> str:
+    """A scenario name safe as a file name and as a key in every table, or ConfigurationError."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"invalid scenario name {name!r}",
+            remediation=(
+                "Use 1-63 lower-case letters, digits, '_' or '-', starting with a letter or digit (e.g. high_match)."
+            ),
+        )
+    return name
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """'plan.match_rate=1.0' -> ('plan.match_rate', 1.0); the value is read as a YAML scalar."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigurationError(
+            f"override {text!r} is not KEY=VALUE",
+            remediation="Write overrides as section.key=value, e.g. --set plan.match_rate=1.0.",
+        )
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    if isinstance(parsed, dict | list):
+        parsed = value
+    return key.strip(), parsed
+
+
+class ScenarioStore:
+    """The scenarios of one workspace: `scenarios/<name>.yaml` beside its config."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.folder = workspace.root / SCENARIOS_DIR
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{check_name(name)}.yaml"
+
+    def names(self) -> list[str]:
+        """The baseline first, then every saved scenario by name."""
+        saved = sorted(path.stem for path in self.folder.glob("*.yaml") if _NAME.fullmatch(path.stem))
+        return [BASELINE_SCENARIO, *(name for name in saved if name != BASELINE_SCENARIO)]
+
+    def load(self, name: str) -> Scenario:
+        if check_name(name) == BASELINE_SCENARIO:
+            return Scenario(BASELINE_SCENARIO)
+        path = self.path(name)
+        if not path.is_file():
+            known = ", ".join(self.names())
+            raise ConfigurationError(
+                f"there is no scenario {name!r} in {self.workspace.root} (known: {known})",
+                remediation=(
+                    f"Create it by giving overrides, e.g. `planalign simulate --scenario {name} "
+                    f"--set plan.match_rate=1.0`, or nb.simulate(ws, scenario={name!r}, overrides={{...}})."
+                ),
+            )
+        raw = read_yaml_mapping(path, remediation=f"Write {path.name} as `overrides:` followed by section.key: value.")
+        overrides = raw.get("overrides") or {}
+        unknown = sorted(set(raw) - {"overrides"})
+        if unknown or not isinstance(overrides, dict):
+            raise ConfigurationError(
+                f"expected only an `overrides:` mapping, found {', '.join(unknown) or type(overrides).__name__}",
+                config_path=path,
+                remediation="Keep one top-level key, `overrides:`, mapping section.key to a value.",
+            )
+        scenario = Scenario(name, {str(key): value for key, value in overrides.items()})
+        self.config(scenario, config_path=path)
+        return scenario
+
+    def save(self, name: str, overrides: Mapping[str, Any]) -> Scenario:
+        """Create or replace a scenario's overrides, validated before anything is written."""
+        if check_name(name) == BASELINE_SCENARIO:
+            if overrides:
+                raise ConfigurationError(
+                    "the baseline is the workspace's own simulation_config.yaml; it takes no overrides",
+                    remediation="Edit simulation_config.yaml, or give the scenario another name.",
+                )
+            return Scenario(BASELINE_SCENARIO)
+        scenario = Scenario(name, dict(overrides))
+        self.config(scenario)
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = (
+            f"# Scenario {name!r}: the workspace's simulation_config.yaml with these overrides.\n"
+            f"# Run it with `planalign simulate --scenario {name}`; edit or add section.key: value lines.\n"
+            + yaml.safe_dump({"overrides": scenario.overrides}, sort_keys=False)
+        )
+        staging = path.with_name(f".{path.name}.{os.getpid()}")
+        staging.write_text(text)
+        os.replace(staging, path)
+        return scenario
+
+    def config(self, scenario: Scenario, *, config_path: Path | None = None) -> SimulationConfig:
+        """The base config with the scenario's overrides, validated like the config itself."""
+        base = self.workspace.config
+        if scenario.is_baseline:
+            return base
+        raw = base.model_dump(mode="json")
+        for key, value in scenario.overrides.items():
+            section, name = _split_key(key, value, config_path)
+            raw[section][name] = value
+        config = validate_config(raw, workspace_dir=base.workspace_dir, config_path=config_path)
+        return config.model_copy(update={"scenario": scenario.name})
+
+
+def _split_key(key: str, value: Any, config_path: Path | None) -> tuple[str, str]:
+    keys = known_keys()
+    if key not in keys:
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        raise ConfigurationError(
+            f"unknown override key (value {value!r})",
+            key=key,
+            value=value,
+            config_path=config_path,
+            remediation=f"{hint}Overridable keys: {', '.join(k for k in keys if k not in SHARED_KEYS)}.",
+        )
+    if key in SHARED_KEYS:
+        raise ConfigurationError(
+            f"a scenario cannot override {SHARED_KEYS[key]}: every scenario of a workspace shares it",
+            key=key,
+            value=value,
+            config_path=config_path,
+            remediation=f"Set {key} in simulation_config.yaml, or use another workspace for a different one.",
+        )
+    section, name = key.split(".", 1)
+    return section, name
