@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, TextIO
 from planalign_orchestrator.config import CONFIG_FILE_NAME
 from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError
 from planalign_orchestrator.progress import (
+    SIMULATE_STEP,
+    DbtPreparationFinished,
+    DbtPreparationStarted,
     InitializationFinished,
     NodeFinished,
     NodeStarted,
@@ -52,6 +55,14 @@ class TerminalConsole:
             if event.success:
                 return f"      done ({event.duration_seconds:.2f}s)"
             return f"      FAILED: {event.error}"
+        if isinstance(event, DbtPreparationStarted):
+            return (
+                f"      preparing dbt ({'first run in this process' if event.importing else 'parsing the project'})..."
+            )
+        if isinstance(event, DbtPreparationFinished):
+            return None
+        if isinstance(event, (NodeStarted, NodeFinished)) and event.step_name == SIMULATE_STEP:
+            return None  # a year is one line; its nodes are the notebook's detail
         if isinstance(event, NodeStarted):
             return f"      {event.label}"
         if isinstance(event, NodeFinished):

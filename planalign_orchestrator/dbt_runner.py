@@ -28,12 +28,18 @@ from typing import Any, ClassVar
 
 from planalign_orchestrator.exceptions import DbtError
 from planalign_orchestrator.interrupts import shielded
-from planalign_orchestrator.progress import NodeFinished, NodeStarted
+from planalign_orchestrator.progress import (
+    DbtEvent,
+    DbtPreparationFinished,
+    DbtPreparationStarted,
+    NodeFinished,
+    NodeStarted,
+)
 
 logger = logging.getLogger(__name__)
 
 DB_PATH_ENV = "PLANALIGN_DB_PATH"
-NodeObserver = Callable[[NodeStarted | NodeFinished], None]
+NodeObserver = Callable[[DbtEvent], None]
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
 
@@ -167,6 +173,25 @@ class DbtRunner:
             )
         return nodes
 
+    def prepare(self, *, on_node: NodeObserver | None = None) -> None:
+        """Import dbt and parse the project now, unless this process already has: the seconds-long wait, announced.
+
+        The observer hears DbtPreparationStarted/Finished around it, so a face can name
+        the wait; nothing is sent when dbt is ready already.
+        """
+        with self._manifest_lock:
+            ready = self._manifest_key() in self._manifests
+        if ready:
+            return
+        if on_node:
+            on_node(DbtPreparationStarted(importing="dbt.cli.main" not in sys.modules))
+        started = time.perf_counter()
+        try:
+            self._manifest()
+        finally:
+            if on_node:
+                on_node(DbtPreparationFinished(time.perf_counter() - started))
+
     @staticmethod
     def cancel_running() -> None:
         """Interrupt the DuckDB queries dbt is running in this process; safe from any thread.
@@ -212,8 +237,11 @@ class DbtRunner:
             "--no-use-colors",
         ]
 
+    def _manifest_key(self) -> tuple[str, str]:
+        return (str(self.project_dir), self.db_path.stem)
+
     def _manifest(self) -> Any:
-        key = (str(self.project_dir), self.db_path.stem)
+        key = self._manifest_key()
         with self._manifest_lock:
             cached = self._manifests.get(key)
             if cached is not None:
@@ -262,6 +290,7 @@ class DbtRunner:
         vars: Mapping[str, Any] | None,
         on_node: NodeObserver | None,
     ) -> DbtInvocation:
+        self.prepare(on_node=on_node)
         manifest = self._manifest()
         merged_vars = {**self.base_vars, **(vars or {})}
         full_args = [*args, "--no-write-json", *self._common_args(), "--threads", str(self.threads)]

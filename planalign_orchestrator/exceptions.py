@@ -5,23 +5,65 @@ lines say which step, file or key, and the last line is the remediation. The
 remediation is kept as its own attribute so faces (terminal, notebook widgets) can
 render it separately, and it is always part of ``str(error)`` so a plain traceback
 shows it too.
+
+Where one call fixes the error, the error also carries it as a structured `Remedy`
+(the action and its options, with the terminal command), so each face words the
+fix in its own terms: the terminal says `planalign init --recreate`, the notebook
+`nb.initialize(..., recreate_corrupt=True)` and offers a button. `remediation` stays
+the terminal's wording.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+COMMAND = "{command}"
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What to do about an error, structured so that every face can word it.
+
+    `text` is the remedy as a sentence; where it holds "{command}", the one call that
+    fixes the error goes. That call is `action` on the workspace (initialize,
+    simulate, status: the WorkspaceSession and notebook names) with keyword `options`
+    (Python names); `cli` is the same call as a terminal command and `python` as an
+    engine-level call for scripts. A remedy without an action is its text alone.
+    """
+
+    text: str
+    action: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    cli: str | None = None
+    python: str | None = None
+
+    def render(self, command: str | None) -> str:
+        """The sentence with `command` where the call goes (the text as it is without a command)."""
+        return self.text.replace(COMMAND, command) if command else self.text
+
+    def for_terminal(self) -> str:
+        """The terminal's wording: the command in backticks, and the Python call beside it when there is one."""
+        if self.cli is None:
+            return self.text
+        beside = f" (or {self.python})" if self.python else ""
+        return self.render(f"`{self.cli}`{beside}")
 
 
 class NavigatorError(Exception):
-    """Base of every PlanAlign error: a message plus a remediation."""
+    """Base of every PlanAlign error: a message plus a remediation (and its structured remedy)."""
 
     default_remediation = "See the message above; re-run with --verbose for the full log."
+    default_remedy: ClassVar[Remedy | None] = None
 
-    def __init__(self, message: str, *, remediation: str | None = None) -> None:
+    def __init__(self, message: str, *, remediation: str | None = None, remedy: Remedy | None = None) -> None:
         self.message = message
-        self.remediation = remediation or self.default_remediation
+        if remedy is None:
+            remedy = Remedy(remediation) if remediation else self.default_remedy or Remedy(self.default_remediation)
+        self.remedy = remedy
+        self.remediation = remediation or remedy.for_terminal()
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -39,13 +81,14 @@ class ConfigurationError(NavigatorError):
         value: Any = None,
         config_path: Path | None = None,
         remediation: str | None = None,
+        remedy: Remedy | None = None,
     ) -> None:
         self.key = key
         self.value = value
         self.config_path = config_path
         where = f" in {config_path}" if config_path else ""
         prefix = f"Invalid config key '{key}'{where}: " if key else (f"Invalid config{where}: " if where else "")
-        super().__init__(prefix + message, remediation=remediation)
+        super().__init__(prefix + message, remediation=remediation, remedy=remedy)
 
 
 class CensusValidationError(NavigatorError):
@@ -149,6 +192,7 @@ class HookError(NavigatorError):
             f"Pre-simulation hook '{hook_name}' failed; no simulation year was run. "
             f"Cause: {getattr(original_error, 'message', None) or original_error}",
             remediation=remediation or "Fix the cause shown above and run the simulation again.",
+            remedy=getattr(original_error, "remedy", None),
         )
 
 
@@ -159,9 +203,11 @@ class SimulationError(NavigatorError):
 class InitializationError(NavigatorError):
     """Base exception for initialization failures."""
 
-    default_remediation = (
-        "Fix the cause above and run `planalign init` (or call ensure_initialized() again); "
-        "only the missing tables are rebuilt."
+    default_remedy = Remedy(
+        "Fix the cause above and run {command}; only the missing tables are rebuilt.",
+        action="initialize",
+        cli="planalign init",
+        python="call ensure_initialized() again",
     )
 
     def __init__(
@@ -172,6 +218,7 @@ class InitializationError(NavigatorError):
         missing_tables: list[str] | None = None,
         original_error: Exception | None = None,
         remediation: str | None = None,
+        remedy: Remedy | None = None,
     ) -> None:
         self.step = step
         self.missing_tables = list(missing_tables or [])
@@ -182,10 +229,10 @@ class InitializationError(NavigatorError):
         if self.missing_tables:
             context.append("tables not created: " + ", ".join(self.missing_tables))
         suffix = f" ({'; '.join(context)})" if context else ""
-        super().__init__(
-            message + suffix,
-            remediation=remediation or getattr(original_error, "remediation", None),
-        )
+        if remediation is None and remedy is None:  # the cause's own advice, when it has some
+            remediation = getattr(original_error, "remediation", None)
+            remedy = getattr(original_error, "remedy", None)
+        super().__init__(message + suffix, remediation=remediation, remedy=remedy)
 
 
 class InitializationTimeoutError(InitializationError):
@@ -197,10 +244,13 @@ class InitializationTimeoutError(InitializationError):
         super().__init__(
             f"Initialization stopped after {elapsed_seconds:.1f}s: it exceeded the "
             f"{timeout_seconds:g}s timeout. The running dbt work was cancelled and the lock released.",
-            remediation=(
-                "Run it again with a longer timeout (`planalign init --timeout 300`, or "
-                "AutoInitializer(timeout_seconds=300)); tables already built are kept and "
-                "only the missing ones are rebuilt."
+            remedy=Remedy(
+                "Run it again with a longer timeout: {command}. Tables already built are kept and "
+                "only the missing ones are rebuilt.",
+                action="initialize",
+                options={"timeout_seconds": 300},
+                cli="planalign init --timeout 300",
+                python="AutoInitializer(timeout_seconds=300)",
             ),
         )
 
@@ -231,11 +281,22 @@ class DatabaseCorruptionError(InitializationError):
         self.db_path = Path(db_path)
         detail = f": {original_error}" if original_error else ""
         super().__init__(
-            f"Database file {self.db_path} is not a readable DuckDB database{detail}. It was left untouched.",
+            f"{_sentence(f'Database file {self.db_path} is not a readable DuckDB database{detail}')} "
+            "It was left untouched.",
             original_error=original_error,
-            remediation=(
-                "Run `planalign init --recreate` (or AutoInitializer(..., recreate_corrupt=True)): "
-                f"it moves the file aside to {self.db_path.name}.corrupt-<UTC timestamp> and "
-                "builds a fresh database. Or restore the file from a backup."
+            remedy=Remedy(
+                "Run {command}: it moves the file aside to "
+                f"{self.db_path.name}.corrupt-<UTC timestamp> and builds a fresh database. "
+                "Or restore the file from a backup.",
+                action="initialize",
+                options={"recreate_corrupt": True},
+                cli="planalign init --recreate",
+                python="AutoInitializer(..., recreate_corrupt=True)",
             ),
         )
+
+
+def _sentence(text: str) -> str:
+    """End a sentence once: quoted messages (DuckDB's, say) often end with their own stop."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."

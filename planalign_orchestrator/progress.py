@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from planalign_orchestrator.exceptions import Remedy
     from planalign_orchestrator.self_healing.models import InitializationResult
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,31 @@ class StepFinished:
     duration_seconds: float
     error: str | None = None
     remediation: str | None = None
+    at: datetime = field(default_factory=utc_now)
+    # The failed step's remediation, structured so each face can word it (see exceptions.Remedy).
+    remedy: Remedy | None = None
+
+
+@dataclass(frozen=True)
+class DbtPreparationStarted:
+    """dbt is loaded before its first run in this process: imported (when `importing`) and the project parsed.
+
+    That takes seconds during which no node runs; faces name the wait so it never
+    looks frozen. Sent to the same observer as the node events, with the step (or
+    SIMULATE_STEP) it happens in.
+    """
+
+    importing: bool
+    step_name: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class DbtPreparationFinished:
+    """dbt is ready (or failed to load, and the step reports why); nodes follow."""
+
+    duration_seconds: float
+    step_name: str | None = None
     at: datetime = field(default_factory=utc_now)
 
 
@@ -114,8 +140,20 @@ class YearFinished:
     scenario: str = "baseline"
 
 
+# The step name dbt events carry while a simulation year runs (initialization steps carry their own).
+SIMULATE_STEP = "simulate"
+
+DbtEvent = NodeStarted | NodeFinished | DbtPreparationStarted | DbtPreparationFinished
 ProgressEvent = (
-    StepStarted | StepFinished | NodeStarted | NodeFinished | InitializationFinished | YearStarted | YearFinished
+    StepStarted
+    | StepFinished
+    | NodeStarted
+    | NodeFinished
+    | DbtPreparationStarted
+    | DbtPreparationFinished
+    | InitializationFinished
+    | YearStarted
+    | YearFinished
 )
 ProgressObserver = Callable[[ProgressEvent], None]
 

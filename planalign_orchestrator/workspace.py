@@ -16,7 +16,7 @@ from planalign_orchestrator.config import (
     default_config_yaml,
     load_config,
 )
-from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.exceptions import ConfigurationError, Remedy
 from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,7 +83,9 @@ class Workspace:
             if not create:
                 raise ConfigurationError(
                     f"{root} is not a PlanAlign workspace (no {CONFIG_FILE_NAME})",
-                    remediation=f"Run `planalign init --workspace {root}` to create one.",
+                    remedy=Remedy(
+                        "Run {command} to create one.", action="initialize", cli=f"planalign init --workspace {root}"
+                    ),
                 )
             _scaffold(root)
         return cls(load_config(config_path))

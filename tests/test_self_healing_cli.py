@@ -45,6 +45,7 @@ def test_cli_simulate_in_an_empty_folder_self_heals_then_simulates(tmp_path: Pat
     out = result.stdout
     assert out.index("Initialized: created 8 table(s).") < out.index("Simulating 2025 (1/2)...")
     assert out.index("Simulating 2025 (1/2)...") < out.index("Simulating 2026 (2/2)...")
+    assert "fct_yearly_events" not in out, "a simulated year is one line; its dbt nodes are the notebook's detail"
     database = folder / "simulation.duckdb"
     assert_all_required_tables_have_rows(database)
     years = query(database, "select distinct simulation_year from main.fct_workforce_snapshot order by 1")
@@ -102,6 +103,8 @@ def test_cli_init_recreate_streams_progress_keeps_a_backup_and_status_then_exits
     assert first_line.strip() == "[1/4] Checking database tables..."
     assert first_line_after < 2.0
     assert "[2/4] Loading seed data..." in rest
+    preparing = rest.index("      preparing dbt (first run in this process)...")
+    assert rest.index("[2/4] Loading seed data...") < preparing < rest.index("seed 1/5")
     assert "seed 3/5 config_job_levels" in rest
     assert "model 1/3 int_baseline_workforce" in rest
     assert "Initialized: created 8 table(s)." in rest

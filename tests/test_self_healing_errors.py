@@ -78,3 +78,41 @@ def test_point14_hook_error_carries_a_remediation_whatever_its_cause(cause: Exce
     assert_remediation(error)
     if isinstance(cause, NavigatorError):
         assert error.remediation == cause.remediation
+
+
+def test_a_remedy_carries_the_call_that_fixes_the_error_and_the_terminal_keeps_its_wording(tmp_path: Path) -> None:
+    error = DatabaseCorruptionError(tmp_path / "simulation.duckdb")
+
+    assert (error.remedy.action, dict(error.remedy.options)) == ("initialize", {"recreate_corrupt": True})
+    assert error.remedy.cli == "planalign init --recreate"
+    assert error.remediation == error.remedy.for_terminal()
+    assert error.remediation.startswith(
+        "Run `planalign init --recreate` (or AutoInitializer(..., recreate_corrupt=True)): it moves the file aside"
+    )
+    assert error.remedy.render("`nb.initialize('ws', recreate_corrupt=True)`").startswith(
+        "Run `nb.initialize('ws', recreate_corrupt=True)`: it moves the file aside"
+    )
+
+
+def test_a_plain_remediation_is_a_remedy_without_a_call_and_causes_pass_theirs_on() -> None:
+    plain = NavigatorError("it broke", remediation="Fix it.")
+    timeout = InitializationTimeoutError(2.0, 2.04)
+
+    wrapped = InitializationError("seeds failed", original_error=timeout)
+    hooked = HookError("auto_initialize", timeout)
+
+    assert (plain.remedy.text, plain.remedy.action, plain.remediation) == ("Fix it.", None, "Fix it.")
+    assert wrapped.remedy is timeout.remedy
+    assert wrapped.remediation == timeout.remediation
+    assert hooked.remedy is timeout.remedy
+    assert hooked.remediation == timeout.remediation
+    assert InitializationError("x").remedy.cli == "planalign init"
+
+
+def test_a_quoted_message_ending_in_its_own_stop_gets_no_second_one(tmp_path: Path) -> None:
+    cause = RuntimeError('IO Error: The file "x" exists, but it is not a valid DuckDB database file!')
+
+    error = DatabaseCorruptionError(tmp_path / "simulation.duckdb", original_error=cause)
+
+    assert "database file! It was left untouched." in error.message
+    assert "!." not in error.message

@@ -158,3 +158,32 @@ def test_point13_jsonl_step_log_exists_and_every_line_parses(workspace: Workspac
         (event, step) for step in [*STANDARD_STEP_NAMES, "check_tables"] for event in ("step_started", "step_completed")
     ]
     assert all(r["success"] for r in records if r["event"] == "step_completed")
+
+
+@pytest.mark.dbt
+def test_dbt_preparation_is_announced_once_per_process_around_the_first_import_and_parse(tmp_path, run_python) -> None:
+    """The seconds dbt takes to import and parse are a named phase of the step they fall in, once per process."""
+    code = f"""
+import json
+from planalign_orchestrator.factory import create_orchestrator
+from planalign_orchestrator.workspace import Workspace
+for name in ("first", "second"):
+    events = []
+    workspace = Workspace.open({str(tmp_path)!r} + "/" + name)
+    create_orchestrator(workspace.config, on_progress=events.append).auto_initializer.ensure_initialized()
+    print(json.dumps([
+        [type(e).__name__, e.step_name, getattr(e, "importing", None)]
+        for e in events
+        if type(e).__name__.startswith(("DbtPreparation", "NodeStarted"))
+    ][:3]))
+"""
+    completed = run_python(code, timeout=180)
+
+    assert completed.returncode == 0, completed.stderr
+    first, second = (json.loads(line) for line in completed.stdout.splitlines())
+    assert first == [
+        ["DbtPreparationStarted", "load_seeds", True],
+        ["DbtPreparationFinished", "load_seeds", None],
+        ["NodeStarted", "load_seeds", None],
+    ]
+    assert [kind for kind, *_ in second] == ["NodeStarted"] * 3, "dbt is ready: no second preparation"

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
-from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.exceptions import Remedy, SimulationError
 from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import CurrentInputs, Recipe
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
@@ -26,6 +27,8 @@ from planalign_orchestrator.freshness.report import PlannedYear
 from planalign_orchestrator.pipeline.hooks import HookManager
 from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
 from planalign_orchestrator.progress import (
+    SIMULATE_STEP,
+    DbtEvent,
     ProgressEmitter,
     ProgressObserver,
     YearFinished,
@@ -108,7 +111,12 @@ class PipelineOrchestrator:
                 continue
             self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario))
             started = time.perf_counter()
-            self.dbt_runner.run([YEARLY_SELECTOR], vars=self.config.dbt_vars(planned.year), full_refresh=full_refresh)
+            self.dbt_runner.run(
+                [YEARLY_SELECTOR],
+                vars=self.config.dbt_vars(planned.year),
+                full_refresh=full_refresh,
+                on_node=self._on_node,
+            )
             full_refresh = False
             recipe = recipe or ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars).year()
             BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe)
@@ -118,6 +126,10 @@ class PipelineOrchestrator:
             summaries[planned.year] = summary
             self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary, scenario=scenario))
         return SimulationSummary(tuple(summaries[year] for year in range(first, last + 1)))
+
+    def _on_node(self, event: DbtEvent) -> None:
+        """A running year's dbt events (its nodes, dbt's first load), marked as the simulate step."""
+        self._progress.emit(replace(event, step_name=SIMULATE_STEP))
 
     def plan_years(self, first: int, last: int) -> list[PlannedYear]:
         """Which years a simulation of first..last runs, and why; reads the database only."""
@@ -160,7 +172,12 @@ class PipelineOrchestrator:
         if last < first:
             raise SimulationError(
                 f"End year {last} is before start year {first}.",
-                remediation="Pass the years in order, e.g. `planalign simulate 2025-2027`.",
+                remedy=Remedy(
+                    "Pass the years in order: {command}.",
+                    action="simulate",
+                    options={"start_year": last, "end_year": first},
+                    cli=f"planalign simulate {last}-{first}",
+                ),
             )
         if first < base:
             raise SimulationError(

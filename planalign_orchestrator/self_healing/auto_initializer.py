@@ -32,6 +32,7 @@ from planalign_orchestrator.exceptions import (
     DatabaseCorruptionError,
     InitializationError,
     InitializationTimeoutError,
+    Remedy,
 )
 from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import CurrentInputs
@@ -39,9 +40,8 @@ from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.recorder import BuildRecorder
 from planalign_orchestrator.interrupts import Deadline
 from planalign_orchestrator.progress import (
+    DbtEvent,
     InitializationFinished,
-    NodeFinished,
-    NodeStarted,
     ProgressEmitter,
     ProgressObserver,
     StepFinished,
@@ -250,6 +250,7 @@ class AutoInitializer:
     def _build_foundation(self, foundation: list[RequiredTable]) -> None:
         if not foundation:
             return
+        self.dbt_runner.prepare(on_node=self._on_node)  # choosing the models reads the parsed project
         models = self._models_to_build({t.dbt_selector for t in foundation})
         self.dbt_runner.run(sorted(models), on_node=self._on_node)
         self._record(sorted(models))
@@ -288,9 +289,11 @@ class AutoInitializer:
                 f"Verification failed: required tables are still unusable after initialization ({detail})",
                 step="verify",
                 missing_tables=not_created,
-                remediation=(
-                    "Run `planalign init --verbose` and read the dbt log in <workspace>/logs/dbt "
-                    "for the model that did not build."
+                remedy=Remedy(
+                    "Run {command} and read the dbt log in <workspace>/logs/dbt for the model that did not build.",
+                    action="initialize",
+                    options={"verbose": True},
+                    cli="planalign init --verbose",
                 ),
             )
 
@@ -360,10 +363,11 @@ class AutoInitializer:
                 error=step.error_message,
                 remediation=getattr(error, "remediation", None),
                 at=step.completed_at,
+                remedy=getattr(error, "remedy", None),
             )
         )
 
-    def _on_node(self, event: NodeStarted | NodeFinished) -> None:
+    def _on_node(self, event: DbtEvent) -> None:
         self._progress.emit(replace(event, step_name=self._current_step))
 
     def _finish(self, result: InitializationResult) -> InitializationResult:

@@ -80,5 +80,18 @@ def read_step_log(jsonl_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in jsonl_path.read_text().splitlines() if line.strip()]
 
 
+def last_durations(jsonl_path: Path) -> dict[str, float]:
+    """Seconds each step took the last time it completed successfully here: the basis of an ETA."""
+    durations: dict[str, float] = {}
+    try:
+        records = read_step_log(jsonl_path)
+    except (OSError, ValueError):  # an unreadable log only costs the estimate
+        return durations
+    for record in records:
+        if record.get("event") == "step_completed" and record.get("success") and record.get("duration_seconds"):
+            durations[record["step_name"]] = float(record["duration_seconds"])
+    return durations
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
