@@ -1,7 +1,7 @@
-"""PlanAlign in Jupyter: table status, live initialization progress and simulations.
+"""PlanAlign in Jupyter: table status, live initialization progress, simulations and scenarios.
 
     import planalign_nb as nb
-    nb.status("my_workspace")              # required tables by tier, Refresh / Initialize missing
+    nb.status("my_workspace")              # tables by tier and years, with why; "Build 2 missing, rebuild 3 stale"
     result = nb.initialize("my_workspace")  # live step progress; returns InitializationResult
     run = nb.simulate("my_workspace", 2025, 2027)
     run.summary, run.snapshot, run.events, run.plot()
@@ -9,11 +9,13 @@
 or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
 
 A thin face over planalign_orchestrator: the engine checks, builds and simulates and
-reports through progress events; the widgets show those events. Importing this
-package does not import dbt.
+reports through progress events; the widgets show those events, and each leaves a
+static record in the notebook when its work is done. Importing this package does
+not import dbt.
 """
 
 from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
+from planalign_nb.charts import chart_style
 from planalign_nb.comparison import ScenarioComparison
 from planalign_nb.levers import LeversWidget
 from planalign_nb.magics import load_ipython_extension
@@ -32,6 +34,7 @@ __all__ = [
     "SimulationResult",
     "Snapshot",
     "TableStatusWidget",
+    "chart_style",
     "compare",
     "initialize",
     "levers",

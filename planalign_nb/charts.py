@@ -3,6 +3,7 @@
 A transparent background takes the notebook's own, and text, ticks and grid are a
 mid grey that stays legible on white and on near-black, instead of matplotlib's
 black-on-white block that shows as a white rectangle in a dark theme.
+`plt.style.use(nb.chart_style)` gives an analyst's own figures the same look.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 NEUTRAL = "#8a8a8a"
-_STYLE: dict[Any, Any] = {
+chart_style: dict[Any, Any] = {  # matplotlib rcParams
     "figure.facecolor": "none",
     "axes.facecolor": "none",
     "savefig.facecolor": "none",
@@ -35,7 +36,7 @@ def neutral_figure(rows: int, columns: int, **options: Any) -> tuple[Figure, Any
     """plt.subplots with the neutral style, closed in pyplot so a notebook shows it once (as the value)."""
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(chart_style):
         figure, axes = plt.subplots(rows, columns, layout="constrained", **options)
     plt.close(figure)
     for axis in figure.axes:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from IPython.display import display
 
+from planalign_nb.live import display_interactive
 from planalign_nb.rendering import ErrorReport, Snapshot, css, error_report, escape, show_error, styled
 from planalign_orchestrator.exceptions import NavigatorError
 
@@ -180,6 +181,10 @@ class LeversWidget(widgets.VBox):
             lines.append(str(self.comparison))
             html_parts.append(self.comparison._repr_html_())
         return Snapshot("\n".join(lines), "".join(html_parts) + "</div>")
+
+    def _ipython_display_(self) -> None:
+        """Interactive until the next cell runs, then its record (see planalign_nb.live)."""
+        display_interactive(self, self.snapshot, on_freeze=lambda: None)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}

@@ -1,26 +1,33 @@
-"""Static renderings shared by every widget: state words, icons, CSS classes, paths.
+"""Static renderings shared by every widget: state words, icons, CSS, bars, errors, paths.
 
-A widget's live view lives in the browser; its static rendering (text/plain and
-text/html) is what nbval compares, what `nbconvert --to html` and GitHub show, and
-what a plain Python process prints. Static renderings are therefore deterministic:
-no timings, no widget ids, and no absolute paths (paths inside the workspace are
-shown relative to it, so a notebook run in a temporary folder renders the same
-words everywhere).
+A widget's live view and its final record are drawn by the same functions here, so
+they look alike: the live view is the record plus what only makes sense while work
+runs (percent, elapsed seconds, an estimate of what is left). The record (text/plain
+and text/html) is what nbval compares, what `nbconvert --to html` and GitHub show,
+what a saved notebook keeps and what a plain Python process prints. Records are
+therefore deterministic when the timings are switched off (PLANALIGN_NB_RECORD_TIMINGS=0,
+which the shipped notebooks are executed with): no widget ids and no absolute paths
+(paths inside the workspace are shown relative to it).
 
-Live widgets and static renderings carry the same stable CSS classes, so browser
-tests and stylesheets never depend on ipywidgets internals:
+Live views and records carry the same stable CSS classes, so browser tests and
+stylesheets never depend on ipywidgets internals:
   planalign-status, -summary, -tier and -tier-<seed|foundation>, -table and
-  -table-<name> and -table-<present|missing|empty>, -refresh, -initialize;
-  planalign-progress, -progress-header, -bar, -node, -step and -step-<name>;
-  planalign-simulation, -year and -year-<year>; rows add -state-<state>;
-  error panels: -error-panel, -error, -error-message, -remediation;
-  static renderings add planalign-record.
+  -table-<name> and -table-<present|missing|empty|stale|unknown>, -refresh,
+  -initialize, -recreate, -confirm;
+  planalign-progress, -progress-header, -bar (-bar-<outcome>), -bar-fill, -meta,
+  -node, -step and -step-<name>; planalign-simulation, -year and -year-<year>;
+  rows add -state-<state>; error panels: -error-panel, -error, -error-message,
+  -remediation; records add planalign-record.
+Colours come from JupyterLab's theme variables (with fallbacks for other viewers),
+so panels read the same in light and dark themes.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -29,6 +36,7 @@ from typing import Any, TypeVar
 from ipywidgets import DOMWidget
 
 CSS_PREFIX = "planalign"
+RECORD_TIMINGS_ENV = "PLANALIGN_NB_RECORD_TIMINGS"
 
 
 class ItemState(str, Enum):
@@ -61,27 +69,44 @@ _ICONS = {
 
 TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!", "stale": "↻", "unknown": "?"}
 
+# One stylesheet for live views and records. Every colour is a JupyterLab theme
+# variable with a light-theme fallback (nbconvert HTML, other front-ends).
+STYLE = """<style>
+.planalign-progress, .planalign-simulation, .planalign-status {
+  font-family: var(--jp-ui-font-family, sans-serif); font-size: var(--jp-ui-font-size1, 13px);
+  color: var(--jp-content-font-color1, rgba(0,0,0,.87)); max-width: 760px; line-height: 1.45; }
+.planalign-progress-header, .planalign-summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.planalign-barline { display: flex; align-items: center; gap: 10px; margin: 4px 0; }
+.planalign-bar { flex: 1 1 auto; max-width: 420px; height: 8px; border-radius: 4px;
+  background: var(--jp-layout-color3, #bdbdbd); overflow: hidden; }
+.planalign-bar-fill { height: 100%; background: var(--jp-brand-color1, #1976d2); }
+.planalign-bar-completed .planalign-bar-fill { background: var(--jp-success-color1, #388e3c); }
+.planalign-bar-failed .planalign-bar-fill { background: var(--jp-error-color1, #d32f2f); }
+.planalign-bar-cancelled .planalign-bar-fill { background: var(--jp-warn-color1, #f57c00); }
+.planalign-meta, .planalign-node, .planalign-seconds, .planalign-why {
+  color: var(--jp-content-font-color2, rgba(0,0,0,.54)); white-space: nowrap; }
+.planalign-node { overflow: hidden; text-overflow: ellipsis; }
+.planalign-rows { border-collapse: collapse; margin: 2px 0; }
+.planalign-rows td { text-align: left; padding: 1px 12px 1px 0; vertical-align: top; }
+.planalign-state-failed td, .planalign-table-missing td:first-child { color: var(--jp-error-color1, #d32f2f); }
+.planalign-state-cancelled td { color: var(--jp-warn-color1, #f57c00); }
+.planalign-state-done td:first-child, .planalign-table-present td:first-child {
+  color: var(--jp-success-color1, #388e3c); }
+.planalign-table-stale td:first-child, .planalign-table-empty td:first-child,
+.planalign-table-unknown td:first-child { color: var(--jp-warn-color1, #f57c00); }
+.planalign-error { margin: 6px 0; padding: 6px 10px; border-left: 4px solid var(--jp-error-color1, #d32f2f);
+  background: var(--jp-rendermime-error-background, #fdd); border-radius: 2px; }
+.planalign-error-label { color: var(--jp-error-color1, #d32f2f); font-weight: bold; }
+.planalign-error-message { white-space: pre-wrap; }
+.planalign-remediation { margin-top: 4px; }
+.planalign-error code, .planalign-status code { font-family: var(--jp-code-font-family, monospace);
+  background: var(--jp-layout-color2, #eee); padding: 0 3px; border-radius: 2px; }
+</style>"""
 
-_BAR_STYLES = {"completed": "success", "failed": "danger", "cancelled": "warning"}
 
-
-def bar_style(outcome: str | None) -> str:
-    """The progress bar colour for a run's outcome (info while it runs)."""
-    return _BAR_STYLES.get(outcome or "", "info")
-
-
-def mark_state(row: DOMWidget, state: ItemState) -> None:
-    """Keep exactly one planalign-state-<state> class on a live row."""
-    for other in ItemState:
-        if other is not state and other.css_class in row._dom_classes:
-            row.remove_class(other.css_class)
-    row.add_class(state.css_class)
-
-
-def show_error(panel: Any, error: ErrorReport | None) -> None:
-    """Fill the live error panel, or hide it when there is no error."""
-    panel.value = error.html() if error else ""
-    panel.layout.display = None if error else "none"
+def record_timings() -> bool:
+    """Whether records show seconds (the default; the shipped notebooks are executed without)."""
+    return os.environ.get(RECORD_TIMINGS_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def css(*names: str) -> str:
@@ -99,13 +124,40 @@ def styled(widget: W, *names: str) -> W:
     return widget
 
 
-def row_cells(*contents: object) -> str:
-    """Table cells for a static record, left-aligned (Jupyter right-aligns table cells by default)."""
-    return "".join(f"<td style='text-align:left'>{content}</td>" for content in contents)
-
-
 def escape(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def show_error(panel: Any, error: ErrorReport | None) -> None:
+    """Fill a live error panel (an HTML widget), or hide it when there is no error."""
+    panel.value = STYLE + error.html() if error else ""
+    panel.layout.display = None if error else "none"
+
+
+def row(classes: str, *cells: str) -> str:
+    """One table row of a live view or record; cells are HTML already."""
+    return f"<tr class='{classes}'>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def table(rows: list[str]) -> str:
+    return f"<table class='{css('rows')}'>{''.join(rows)}</table>" if rows else ""
+
+
+def bar(fraction: float, outcome: str | None) -> str:
+    """A progress bar as static HTML, coloured by how the run ended (the brand colour while it runs)."""
+    percent = max(0.0, min(1.0, fraction)) * 100
+    classes = css("bar", f"bar-{outcome or 'running'}")
+    return f"<div class='{classes}'><div class='{css('bar-fill')}' style='width:{percent:.1f}%'></div></div>"
+
+
+def barline(fraction: float, outcome: str | None, meta: list[str]) -> str:
+    """The bar with its figures beside it (percent, elapsed, estimate), on one line that never wraps."""
+    figures = f"<span class='{css('meta')}'>{escape(' · '.join(meta))}</span>" if meta else ""
+    return f"<div class='{css('barline')}'>{bar(fraction, outcome)}{figures}</div>"
+
+
+def seconds_cell(seconds: float | None) -> str:
+    return f"<span class='{css('seconds')}'>{escape(format_seconds(seconds))}</span>" if seconds is not None else ""
 
 
 def relative_to_workspace(text: str, root: Path | None) -> str:
@@ -122,16 +174,63 @@ def relative_to_workspace(text: str, root: Path | None) -> str:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """Elapsed time for the live view only (never part of a static rendering)."""
     return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def estimate(elapsed: float, expected: float | None) -> str | None:
+    """What is left of a step that took `expected` seconds last time, in words (None without history)."""
+    if expected is None:
+        return None
+    left = expected - elapsed
+    if left >= 0.5:
+        return f"about {left:.0f} s left"
+    return f"longer than last time ({expected:.1f} s)"
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def with_code(text: str) -> str:
+    """Escaped text whose `backticked` spans become <code> (remediations name commands that way)."""
+    return _CODE_SPAN.sub(lambda match: f"<code>{match.group(1)}</code>", escape(text))
+
+
+_NOTEBOOK_CALLS = {"initialize": "nb.initialize", "simulate": "nb.simulate", "status": "nb.status", "plan": "nb.plan"}
+_POSITIONAL = {"simulate": ("start_year", "end_year"), "plan": ("start_year", "end_year")}
+
+
+def notebook_call(action: str | None, options: Mapping[str, Any], workspace: str) -> str | None:
+    """An engine remedy's call in the notebook's words, e.g. nb.initialize('ws', recreate_corrupt=True)."""
+    if action not in _NOTEBOOK_CALLS:
+        return None
+    rest = dict(options)
+    arguments = [repr(workspace)] + [str(rest.pop(name)) for name in _POSITIONAL.get(action, ()) if name in rest]
+    arguments += [f"{name}={value!r}" for name, value in rest.items()]
+    return f"{_NOTEBOOK_CALLS[action]}({', '.join(arguments)})"
+
+
+def workspace_reference(root: Path | None) -> str:
+    """How a notebook names the workspace in a call: relative to the kernel's folder, else by its name."""
+    if root is None:
+        return "workspace"
+    try:
+        return root.relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return root.name
 
 
 @dataclass(frozen=True)
 class ErrorReport:
-    """An error as the panels show it: what went wrong and what to do about it."""
+    """An error as the panels show it: what went wrong and what to do about it.
+
+    `action` and `options` are the engine remedy's call (see exceptions.Remedy), which
+    a widget may offer as a button.
+    """
 
     message: str
     remediation: str | None = None
+    action: str | None = None
+    options: Mapping[str, Any] | None = None
 
     def text_lines(self) -> list[str]:
         lines = [f"Error: {self.message}"]
@@ -141,23 +240,34 @@ class ErrorReport:
 
     def html(self) -> str:
         fix = (
-            f"<div class='{css('remediation')}'><b>To fix:</b> {escape(self.remediation)}</div>"
+            f"<div class='{css('remediation')}'><b>To fix:</b> {with_code(self.remediation)}</div>"
             if self.remediation
             else ""
         )
         return (
-            f"<div class='{css('error')}'><div class='{css('error-message')}'><b>Error:</b> "
-            f"{escape(self.message)}</div>{fix}</div>"
+            f"<div class='{css('error')}'><div class='{css('error-message')}'>"
+            f"<span class='{css('error-label')}'>Error:</span> {escape(self.message)}</div>{fix}</div>"
         )
 
 
 def error_report(error: BaseException, root: Path | None) -> ErrorReport:
-    """The engine's message and remediation (NavigatorError), else the exception text."""
+    """The engine's message and its remedy in the notebook's words (NavigatorError), else the exception text."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
-    remediation = getattr(error, "remediation", None)
+    remedy = getattr(error, "remedy", None)
+    return report_of(message, remedy, getattr(error, "remediation", None), root)
+
+
+def report_of(message: str, remedy: Any, remediation: str | None, root: Path | None) -> ErrorReport:
+    """An ErrorReport from an engine message and remedy: a remedy's call is worded for the notebook."""
+    action = getattr(remedy, "action", None)
+    options = dict(getattr(remedy, "options", None) or {})
+    call = notebook_call(action, options, workspace_reference(root)) if remedy is not None else None
+    text = remedy.render(f"`{call}`") if call else remediation
     return ErrorReport(
         relative_to_workspace(message, root),
-        relative_to_workspace(remediation, root) if remediation else None,
+        relative_to_workspace(text, root) if text else None,
+        action if call else None,
+        options if call else None,
     )
 
 

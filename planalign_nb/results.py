@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from planalign_orchestrator.session import WorkspaceSession
 
 
+_MONEY = ("total_compensation", "average_compensation", "employee_contributions", "employer_contributions")
+
+
 class SimulationResult:
     """One simulate() call: `.summary`, `.snapshot`, `.events` (DataFrames), `.plot()` and exports."""
 
@@ -41,8 +44,16 @@ class SimulationResult:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per simulated year (index `year`): headcount, hires, terminations, pay, contributions."""
-        return self.simulation_summary.to_dataframe()
+        """One row per simulated year (index `year`): headcount, hires, terminations, pay, contributions.
+
+        Money is in whole currency units and growth_pct in percent with two decimals,
+        as the terminal's table shows them (cents and 5.028349e+08 only obscure it).
+        """
+        frame = self.simulation_summary.to_dataframe()
+        money = [column for column in _MONEY if column in frame]
+        frame[money] = frame[money].round(0).astype("int64")
+        frame["growth_pct"] = frame["growth_pct"].round(2)
+        return frame
 
     @cached_property
     def snapshot(self) -> pd.DataFrame:
@@ -59,7 +70,7 @@ class SimulationResult:
         return yearly_events(self._session.db_manager, self.years, self.scenario)
 
     def plot(self) -> Figure:
-        """Headcount and average compensation by year, side by side; returns the Figure.
+        """Headcount (with each year's growth) and average compensation by year, side by side; returns the Figure.
 
         The headcount axis starts near the data, not at zero, so a few percent of growth
         is visible. The figure is made with pyplot (which sets up the notebook's inline
@@ -70,11 +81,15 @@ class SimulationResult:
         years = [str(year) for year in frame.index]
         figure, (headcount, pay) = neutral_figure(1, 2, figsize=(10, 3.6))
         headcount.plot(years, frame["headcount_end"], marker="o")
-        headcount.set_title("Active headcount at year end")
+        for year, count, growth in zip(years, frame["headcount_end"], frame["growth_pct"], strict=True):
+            headcount.annotate(f"{growth:+.1f}%", (year, count), textcoords="offset points", xytext=(0, 7), ha="center")
+        headcount.margins(y=0.2)
+        headcount.set_title("Active headcount at year end (growth on the year)")
         headcount.set_xlabel("Simulation year")
         headcount.set_ylabel("Employees")
         headcount.yaxis.set_major_formatter(lambda value, _position: f"{value:,.0f}")
         pay.plot(years, frame["average_compensation"], marker="o", color="#dd8452")
+        pay.margins(y=0.2)
         pay.set_title("Average compensation")
         pay.set_xlabel("Simulation year")
         pay.set_ylabel("Per active employee")

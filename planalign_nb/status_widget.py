@@ -3,32 +3,38 @@
 The widget holds no table logic: it is given a loader (the engine's
 WorkspaceSession.status: every table and year, present/missing/empty/stale/unknown,
 with why) and a healer (AutoInitializer.ensure_initialized with the widget's progress
-view subscribed), so tests can drive it with recorded data and the notebook face
-wires it to a real workspace.
+view subscribed, taking AutoInitializer options), so tests can drive it with recorded
+data and the notebook face wires it to a real workspace. The actions it offers come
+from the engine: what needs a build, and the remedy an error carries (a corrupt
+database offers "Recreate (keeps a backup)", a folder that is not a workspace yet
+offers to create it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from IPython.display import display
 
+from planalign_nb.live import Heartbeat, display_interactive
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import (
+    STYLE,
     TABLE_STATE_ICONS,
     ErrorReport,
     Snapshot,
     css,
     error_report,
     escape,
-    row_cells,
+    row,
     styled,
+    table,
 )
 from planalign_orchestrator.exceptions import NavigatorError
-from planalign_orchestrator.progress import ProgressObserver
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, InitializationResult, TableState, TableTier
+from planalign_orchestrator.self_healing.models import InitializationResult, TableState, TableTier
 
 if TYPE_CHECKING:
     from planalign_orchestrator.freshness.checker import YearStatus
@@ -36,8 +42,8 @@ if TYPE_CHECKING:
     from planalign_orchestrator.self_healing.table_checker import TableStatus
 
 StatusLoader = Callable[[], "WorkspaceStatus"]
-Healer = Callable[[ProgressObserver], InitializationResult]
-_STATE_CLASSES = tuple(css(f"table-{state}") for state in TABLE_STATE_ICONS)
+# heal(observer, **initializer_options): build what is missing, with progress sent to the observer.
+Healer = Callable[..., InitializationResult]
 _STATE_ORDER = list(TABLE_STATE_ICONS)
 
 
@@ -56,6 +62,13 @@ def _why(status: TableStatus | YearStatus) -> str:
     return status.explanation if status.state in (TableState.STALE, TableState.UNKNOWN) else ""
 
 
+def _button(description: str, name: str, *, icon: str = "", style: str = "", visible: bool = True) -> widgets.Button:
+    button = styled(widgets.Button(description=description, icon=icon, button_style=style), name)
+    button.layout.width = "auto"
+    button.layout.display = None if visible else "none"
+    return button
+
+
 class TableStatusWidget(widgets.VBox):
     """Required tables by tier and simulated years, each present / missing / empty / stale / unknown.
 
@@ -63,11 +76,23 @@ class TableStatusWidget(widgets.VBox):
     build on ..."). The action button says what it will do ("Build 2 missing, rebuild
     3 stale") and is disabled when there is nothing to build; it runs the healer
     synchronously with an embedded progress view and refreshes the states when it
-    ends. A kernel interrupt during that run shows "cancelled"; clicking again heals.
-    Stale years are re-run by simulate, which the widget says.
+    ends. On a corrupt database it offers "Recreate (keeps a backup)", after a
+    confirmation. A kernel interrupt during a run shows "cancelled"; clicking again
+    heals. Stale years are re-run by simulate, which the widget says.
+
+    Displayed in a notebook, the widget is interactive until the next cell runs; then
+    its output becomes its record, so a saved notebook reopens with the states shown.
     """
 
-    def __init__(self, load: StatusLoader, heal: Healer, *, root: Path | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        load: StatusLoader,
+        heal: Healer,
+        *,
+        root: Path | None = None,
+        label: str = "",
+        expected: Mapping[str, float] | None = None,
+    ) -> None:
         self._load = load
         self._heal = heal
         self._root = root
@@ -76,36 +101,32 @@ class TableStatusWidget(widgets.VBox):
         self.years: list[YearStatus] = []
         self.error: ErrorReport | None = None
         self.last_result: InitializationResult | None = None
-        self.summary = styled(widgets.HTML(), "summary")
-        self.table_rows = {
-            table.name: styled(widgets.HTML(), "table", f"table-{table.name}") for table in REQUIRED_TABLES
-        }
-        tier_boxes = []
-        for tier in TableTier:
-            heading = styled(widgets.HTML(f"<b>{escape(tier.heading)}</b>"), "tier", f"tier-{tier.value}")
-            rows = [self.table_rows[t.name] for t in REQUIRED_TABLES if t.tier is tier]
-            tier_boxes.append(widgets.VBox([heading, *rows]))
-        self.refresh_button = styled(widgets.Button(description="Refresh", icon="refresh"), "refresh")
-        self.initialize_button = styled(
-            widgets.Button(description="Nothing to build", icon="wrench", disabled=True), "initialize"
-        )
-        self.years_box = styled(widgets.HTML(), "years")
+        self.frozen = False
+        self.body = styled(widgets.HTML(), "status-view")
+        self.refresh_button = _button("Refresh", "refresh", icon="refresh")
+        self.initialize_button = _button("Nothing to build", "initialize", icon="wrench")
+        self.recreate_button = _button("Recreate (keeps a backup)", "recreate", icon="undo", visible=False)
+        self.confirm_text = widgets.HTML()
+        self.confirm_button = _button("Yes, recreate", "confirm-recreate", style="danger")
+        self.cancel_button = _button("Cancel", "cancel-recreate")
+        self.confirm_box = styled(widgets.HBox([self.confirm_text, self.confirm_button, self.cancel_button]), "confirm")
+        self.confirm_box.layout.display = "none"
         self.refresh_button.on_click(lambda _button: self.refresh())
         self.initialize_button.on_click(lambda _button: self.initialize_missing())
-        self.error_panel = styled(widgets.HTML(), "error-panel")
-        self.progress = InitializationProgress(root=root)
+        self.recreate_button.on_click(lambda _button: self.ask_to_recreate())
+        self.confirm_button.on_click(lambda _button: self.recreate())
+        self.cancel_button.on_click(lambda _button: self._hide_confirmation())
+        self.progress = InitializationProgress(root=root, expected=expected)
         self.progress.layout.display = "none"
         super().__init__(
             children=[
-                self.summary,
-                *tier_boxes,
-                self.years_box,
-                widgets.HBox([self.refresh_button, self.initialize_button]),
-                self.error_panel,
+                self.body,
+                widgets.HBox([self.refresh_button, self.initialize_button, self.recreate_button]),
+                self.confirm_box,
                 self.progress,
             ]
         )
-        styled(self, "status")
+        styled(self, "status-widget")
         self.refresh()
 
     # -- actions -------------------------------------------------------------------
@@ -120,37 +141,78 @@ class TableStatusWidget(widgets.VBox):
         self._render()
 
     def initialize_missing(self) -> InitializationResult | None:
-        """Build what is missing, showing live progress; None when it failed or was cancelled.
+        """Build what needs a build (creating the workspace first if it is not one yet), with live progress.
 
-        The failure is shown in the progress panel with its remediation rather than
-        raised: a button click has no caller to raise to. Unexpected (non-PlanAlign)
-        exceptions are still raised after the panel shows them.
+        Returns None when it failed or was cancelled: the failure is shown in the
+        progress panel with its remedy rather than raised, as a button click has no
+        caller to raise to. Unexpected (non-PlanAlign) exceptions are still raised
+        after the panel shows them.
         """
-        self.initialize_button.disabled = self.refresh_button.disabled = True
+        return self._run_healer({})
+
+    def ask_to_recreate(self) -> None:
+        """Show what recreating does and ask to confirm (the unreadable file is moved aside, never deleted)."""
+        self.confirm_text.value = (
+            f"<span class='{css('confirm-text')}'>Move the unreadable database aside to a timestamped backup "
+            "in the workspace and build a fresh one?</span>"
+        )
+        self.confirm_box.layout.display = None
+        self.recreate_button.disabled = True
+
+    def recreate(self) -> InitializationResult | None:
+        """Move the unreadable database aside (keeping it as a backup) and build a fresh one, with live progress."""
+        self._hide_confirmation()
+        options = dict(self.error.options or {}) if self.error and self.error.options else {"recreate_corrupt": True}
+        return self._run_healer(options)
+
+    def _hide_confirmation(self) -> None:
+        self.confirm_box.layout.display = "none"
+        self.recreate_button.disabled = False
+
+    def _run_healer(self, options: Mapping[str, Any]) -> InitializationResult | None:
+        for button in (self.initialize_button, self.refresh_button, self.recreate_button):
+            button.disabled = True
         self.progress.reset()
         self.progress.layout.display = None
         self.last_result = None
+        heartbeat = Heartbeat(self.progress.tick)
+        heartbeat.start()
         try:
-            self.last_result = self._heal(self.progress)
+            self.last_result = self._heal(self.progress, **options)
         except (NavigatorError, KeyboardInterrupt) as error:
             self.progress.fail(error)
         except Exception as error:
             self.progress.fail(error)
             raise
         finally:
+            heartbeat.stop()
             self.refresh_button.disabled = False
             self.refresh()
         return self.last_result
 
-    # -- state and rendering --------------------------------------------------------------
+    # -- state -----------------------------------------------------------------------
 
     @property
     def missing(self) -> list[str]:
         """Names of required tables that need a build (missing, empty, stale, unknown), in tier order."""
         return [s.table.name for s in self.statuses if s.state.needs_build]
 
+    @property
+    def offers_recreate(self) -> bool:
+        """The error's remedy is to recreate the database (a corrupt file)."""
+        return bool(
+            self.error and self.error.action == "initialize" and (self.error.options or {}).get("recreate_corrupt")
+        )
+
+    @property
+    def offers_creation(self) -> bool:
+        """The folder is not a workspace yet, and initializing creates it."""
+        return bool(self.error and self.error.action == "initialize" and not self.error.options)
+
     def action_label(self) -> str:
         """What the action button will do, in numbers ("Build 2 missing, rebuild 3 stale")."""
+        if self.offers_creation:
+            return "Create the workspace and build"
         absent = sum(s.state == "missing" for s in self.statuses)
         rebuild = len(self.missing) - absent
         parts = ([f"Build {absent} missing"] if absent else []) + ([f"rebuild {rebuild} stale"] if rebuild else [])
@@ -168,78 +230,109 @@ class TableStatusWidget(widgets.VBox):
         return f"{needing} of {total} required tables {' or '.join(states)}{years}"
 
     def _title(self) -> str:
-        prefix = f"Workspace {self._label}: " if self._label else ""
-        return prefix + self.summary_line()
+        if not self._label:
+            return self.summary_line()
+        where = "for" if self.error is not None else "in"
+        summary = self.summary_line()
+        if self.years and not self.error and "; " in summary:  # "in ws/" belongs to the tables, before the years
+            tables, years = summary.split("; ", 1)
+            return f"{tables} {where} {self._label}/; {years}"
+        return f"{summary} {where} {self._label}/"
+
+    # -- rendering -------------------------------------------------------------------
+
+    def _shown_error(self) -> ErrorReport | None:
+        """The load error, unless the progress panel below already shows that same error."""
+        if self.error is None or (self.progress.error and self.progress.error.message == self.error.message):
+            return None
+        return self.error
 
     def _render(self) -> None:
-        self.summary.value = f"<b>{escape(self._title())}</b>"
-        by_name = {s.table.name: s for s in self.statuses}
-        for name, row in self.table_rows.items():
-            status = by_name.get(name)
-            state = status.state if status else "unknown"
-            icon = TABLE_STATE_ICONS.get(state, "?")
-            rows = f" · {_rows_text(status)}" if status and status.row_count is not None else ""
-            why = f" · {escape(_why(status))}" if status and _why(status) else ""
-            row.value = f"{icon} {escape(name)} · {state}{rows}{why}"
-            for cls in _STATE_CLASSES:
-                if cls in row._dom_classes:
-                    row.remove_class(cls)
-            if status:
-                row.add_class(css(f"table-{state}"))
-        self.years_box.value = self._years_html()
-        self.years_box.layout.display = None if self.years else "none"
+        self.body.value = self._html(include_progress=False)
         self.initialize_button.description = self.action_label()
-        self.initialize_button.disabled = not self.missing
-        self.initialize_button.button_style = "primary" if self.missing else ""
-        self.error_panel.value = self.error.html() if self.error else ""
-        self.error_panel.layout.display = None if self.error else "none"
+        actionable = bool(self.missing) or self.offers_creation
+        self.initialize_button.disabled = not actionable
+        self.initialize_button.button_style = "primary" if actionable else ""
+        self.recreate_button.layout.display = None if self.offers_recreate else "none"
+        self.recreate_button.disabled = not self.offers_recreate
+        if not self.offers_recreate:
+            self.confirm_box.layout.display = "none"
 
     def _years_html(self) -> str:
         if not self.years:
             return ""
-        rows = "".join(
-            f"<tr class='{css('year', f'year-{y.year}', f'table-{y.state}')}'>"
-            f"{row_cells(TABLE_STATE_ICONS[str(y.state)], y.year, y.state, escape(_why(y)))}</tr>"
+        rows = [
+            row(
+                css("year", f"year-{y.year}", f"table-{y.state}"),
+                TABLE_STATE_ICONS[str(y.state)],
+                str(y.year),
+                str(y.state),
+                f"<span class='{css('why')}'>{escape(_why(y))}</span>",
+            )
             for y in self.years
-        )
+        ]
         hint = (
-            "<div>Out-of-date years are re-run by <code>simulate</code>.</div>"
+            "<div>Out-of-date years are re-run by <code>nb.simulate</code>.</div>"
             if any(y.state.needs_build for y in self.years)
             else ""
         )
-        return f"<b>Simulated years</b><table>{rows}</table>{hint}"
+        return f"<div class='{css('tier', 'tier-years')}'><b>Simulated years</b></div>{table(rows)}{hint}"
+
+    def _html(self, *, include_progress: bool) -> str:
+        parts = [f"<div class='{css('summary')}'><b>{escape(self._title())}</b></div>"]
+        if self.error is None:
+            for tier in TableTier:
+                rows = [
+                    row(
+                        css("table", "table-" + s.table.name, "table-" + s.state),
+                        TABLE_STATE_ICONS[s.state],
+                        escape(s.table.name),
+                        str(s.state),
+                        _rows_text(s),
+                        f"<span class='{css('why')}'>{escape(_why(s))}</span>",
+                    )
+                    for s in self.statuses
+                    if s.table.tier is tier
+                ]
+                parts.append(f"<div class='{css('tier', 'tier-' + tier.value)}'><b>{escape(tier.heading)}</b></div>")
+                parts.append(table(rows))
+            parts.append(self._years_html())
+        shown = self._shown_error()
+        parts.append(shown.html() if shown else "")
+        if include_progress and self.progress.outcome is not None:
+            parts.append(self.progress.snapshot().html)
+        classes = css("status", "record") if include_progress else css("status")
+        return f"{STYLE}<div class='{classes}'>{''.join(parts)}</div>"
 
     def snapshot(self) -> Snapshot:
-        """Tier groups, table states and row counts (plus the last initialization, if any)."""
+        """Tier groups, table states and row counts, or the error (plus the last initialization, if any)."""
         text = [self._title()]
-        sections = []
-        for tier in TableTier:
-            statuses = [s for s in self.statuses if s.table.tier is tier]
-            text.append(tier.heading)
-            text += [_line(TABLE_STATE_ICONS[s.state], s.table.name, s.state, _rows_text(s), _why(s)) for s in statuses]
-            rows = "".join(
-                f"<tr class='{css('table', 'table-' + s.table.name, 'table-' + s.state)}'>"
-                + row_cells(TABLE_STATE_ICONS[s.state], escape(s.table.name), s.state, _rows_text(s), escape(_why(s)))
-                + "</tr>"
-                for s in statuses
-            )
-            sections.append(
-                f"<div class='{css('tier', 'tier-' + tier.value)}'><b>{escape(tier.heading)}</b></div>"
-                f"<table>{rows}</table>"
-            )
-        if self.years:
-            text.append("Simulated years")
-            text += [_line(TABLE_STATE_ICONS[y.state], str(y.year), y.state, "", _why(y)) for y in self.years]
-            sections.append(self._years_html())
-        html_parts = [f"<div class='{css('summary')}'><b>{escape(self._title())}</b></div>", *sections]
-        if self.error:
-            text += self.error.text_lines()
-            html_parts.append(self.error.html())
+        if self.error is None:
+            for tier in TableTier:
+                text.append(tier.heading)
+                text += [
+                    _line(TABLE_STATE_ICONS[s.state], s.table.name, s.state, _rows_text(s), _why(s))
+                    for s in self.statuses
+                    if s.table.tier is tier
+                ]
+            if self.years:
+                text.append("Simulated years")
+                text += [_line(TABLE_STATE_ICONS[y.state], str(y.year), y.state, "", _why(y)) for y in self.years]
+        shown = self._shown_error()
+        text += shown.text_lines() if shown else []
         if self.progress.outcome is not None:
-            progress = self.progress.snapshot()
-            text.append(progress.text)
-            html_parts.append(progress.html)
-        return Snapshot("\n".join(text), f"<div class='{css('status', 'record')}'>{''.join(html_parts)}</div>")
+            text.append(self.progress.snapshot().text)
+        return Snapshot("\n".join(text), self._html(include_progress=True))
+
+    def _freeze(self) -> None:
+        self.frozen = True
+
+    def _ipython_display_(self) -> None:
+        """Interactive until the next cell runs, then its record (see planalign_nb.live)."""
+        if self.frozen:
+            display(self.snapshot())
+        else:
+            display_interactive(self, self.snapshot, on_freeze=self._freeze)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.workspace import Workspace
@@ -24,28 +25,33 @@ from planalign_orchestrator.workspace import Workspace
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIMULATED_YEARS = (2025, 2029)
 _CACHE_ENV = "XDG_CACHE_HOME"
+# The notebooks' records are compared by nbval, so they are made, as the shipped ones
+# were (tools/execute_notebooks.py), without seconds. Tests of the timings turn them on.
+TEST_ENVIRONMENT = {RECORD_TIMINGS_ENV: "0"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep dbt's saved parse (and any other per-user cache) out of the user's home.
+    """Keep dbt's saved parse (and any other per-user cache) out of the user's home; records without seconds.
 
     Tests build many throwaway copies of the dbt project; each would leave its saved
     parse in ~/.cache/planalign. Subprocesses and notebook kernels inherit this too.
     """
-    config._planalign_cache = tempfile.mkdtemp(prefix="planalign-test-cache-")  # type: ignore[attr-defined]
-    config._planalign_previous_cache = os.environ.get(_CACHE_ENV)  # type: ignore[attr-defined]
-    os.environ[_CACHE_ENV] = config._planalign_cache  # type: ignore[attr-defined]
+    cache = tempfile.mkdtemp(prefix="planalign-test-cache-")
+    config._planalign_cache = cache  # type: ignore[attr-defined]
+    overrides = {_CACHE_ENV: cache, **TEST_ENVIRONMENT}
+    config._planalign_previous_env = {name: os.environ.get(name) for name in overrides}  # type: ignore[attr-defined]
+    os.environ.update(overrides)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     cache = getattr(config, "_planalign_cache", None)
     if cache is None:
         return
-    previous = config._planalign_previous_cache  # type: ignore[attr-defined]
-    if previous is None:
-        os.environ.pop(_CACHE_ENV, None)
-    else:
-        os.environ[_CACHE_ENV] = previous
+    for name, previous in config._planalign_previous_env.items():  # type: ignore[attr-defined]
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
     shutil.rmtree(cache, ignore_errors=True)
 
 

@@ -1,14 +1,14 @@
 """The committed example notebooks as documents: what a static viewer sees in them.
 
 nbval (configured in pyproject) re-executes them and compares outputs; these tests
-check the saved outputs themselves: the HTML export with text/html preferred over
-the widget view shows the tier headings, table states and final step states, and
-no output holds an absolute path, a timing or an nbval escape hatch.
+check the saved outputs themselves: the HTML export shows the tier headings, table
+states and final step states and no live frame ("starting", "running"), no output
+holds a widget view, an absolute path, a timing or an nbval escape hatch, and each
+notebook keeps its work in a workspace folder beside it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -19,28 +19,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-PREFER_STATIC_HTML = [
-    "text/html",
-    "image/png",
-    "application/vnd.jupyter.widget-view+json",
-    "text/markdown",
-    "text/plain",
-]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def export_html(notebook: Path) -> str:
-    """`jupyter nbconvert --to html` of the saved notebook, preferring text/html to the widget view."""
+    """`jupyter nbconvert --to html` of the saved notebook, with nbconvert's own settings."""
     jupyter = Path(sys.executable).with_name("jupyter")
     completed = subprocess.run(
-        [
-            str(jupyter),
-            "nbconvert",
-            "--to",
-            "html",
-            "--stdout",
-            f"--NbConvertBase.display_data_priority={json.dumps(PREFER_STATIC_HTML)}",
-            str(notebook),
-        ],
+        [str(jupyter), "nbconvert", "--to", "html", "--stdout", str(notebook)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -65,7 +51,7 @@ def test_quickstart_html_shows_tiers_table_states_and_final_step_states() -> Non
 
     assert page.count("<b>Seed tables</b>") == 2
     assert page.count("<b>Foundation models</b>") == 2
-    assert "<b>Workspace workspace: 8 of 8 required tables missing</b>" in page
+    assert "<b>8 of 8 required tables missing in quickstart_workspace/</b>" in page
     assert "<td>config_age_bands</td><td>missing</td>" in page
     assert "<td>int_employee_benefits</td><td>present</td><td>5,000 rows</td>" in page
     assert "<b>Initialized: created 8 table(s).</b>" in page
@@ -82,13 +68,29 @@ def test_quickstart_html_shows_tiers_table_states_and_final_step_states() -> Non
 def test_self_healing_html_shows_the_missing_table_and_the_error_with_its_remediation() -> None:
     page = export_html(REPO_ROOT / "notebooks" / "02_self_healing.ipynb")
 
-    assert "<b>Workspace workspace: 1 of 8 required tables missing</b>" in page
+    assert "<b>1 of 8 required tables missing in self_healing_workspace/</b>" in page
     assert "<td>int_employee_benefits</td><td>missing</td>" in page
     assert "<b>Initialized: created 1 table(s).</b>" in page
     assert "<td>Checking database tables</td><td>failed</td>" in page
     assert "<td>Loading seed data</td><td>skipped</td>" in page
     assert "Database file simulation.duckdb is not a readable DuckDB database" in page
-    assert "<b>To fix:</b> Run `planalign init --recreate`" in page
+    assert "<b>To fix:</b> Run <code>nb.initialize('self_healing_workspace', recreate_corrupt=True)</code>" in page
+    assert "planalign init --recreate" not in page, "the notebook speaks Python"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_html_export_shows_records_and_no_live_frame(notebook: Path) -> None:
+    """Acceptance 2: no "starting" or "running" frame in what nbconvert renders, and no widget placeholder."""
+    page = export_html(notebook)
+
+    assert "planalign-record" in page
+    assert "Initialization starting" not in page
+    assert "<b>Initialization: " not in page, "a running step's title"
+    assert not re.search(r"Simulation [\d-]+( starting|: \d{4} running)", page)
+    assert "planalign-state-running" not in page
+    assert "planalign-state-pending" not in page
+    assert WIDGET_VIEW not in page
+    assert "Loading widget" not in page
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
@@ -102,3 +104,26 @@ def test_saved_outputs_hold_no_absolute_paths_timings_or_nbval_escape_hatches(no
     assert not re.search(r"\b\d+\.\d+ ?s\b", texts), "timings belong to the live widget only"
     assert not any("NBVAL_IGNORE_OUTPUT" in cell.source or "NBVAL_SKIP" in cell.source for cell in saved.cells)
     assert "widgets" not in saved.metadata, "live widget state holds timings: run tools/execute_notebooks.py"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_saved_outputs_hold_records_not_widget_views(notebook: Path) -> None:
+    """A reopened notebook has no widget to find: every planalign output is a record."""
+    outputs = [output for cell in nbformat.read(notebook, as_version=4).cells for output in cell.get("outputs", [])]
+
+    assert not [output for output in outputs if WIDGET_VIEW in output.get("data", {})]
+    assert not re.search(r"\b(starting|running)\b", "\n".join(text_outputs(notebook)))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_each_notebook_keeps_its_work_in_a_folder_beside_it_that_git_ignores(notebook: Path) -> None:
+    saved = nbformat.read(notebook, as_version=4)
+    setup = next(cell.source for cell in saved.cells if cell.cell_type == "code")
+    [folder] = re.findall(r'folder = Path\("(\w+)"\)', setup)
+
+    assert "tempfile" not in setup
+    assert not any("rmtree" in cell.source for cell in saved.cells[2:] if cell.cell_type == "code")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", f"notebooks/{folder}/simulation.duckdb"], cwd=REPO_ROOT, check=False
+    )
+    assert ignored.returncode == 0, f"notebooks/{folder}/ must be git-ignored"

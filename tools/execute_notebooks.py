@@ -4,14 +4,17 @@
     python tools/execute_notebooks.py notebooks/01_quickstart.ipynb
 
 The committed notebooks are both the documentation and nbval's expected outputs.
-Live widget state (ipywidgets model state in the notebook metadata, and the
-widget-view outputs pointing at it) holds elapsed times and random model ids, so it
-is not kept: every widget also renders as text/plain and text/html, and that static
-rendering is what viewers show and what nbval compares.
+Their outputs are what a saved notebook holds anyway: every live widget replaces
+itself by its record (text/plain and text/html) when its work is done (see
+planalign_nb.live), so nothing here removes widget views. Only two things are
+set for the documentation: records without seconds (PLANALIGN_NB_RECORD_TIMINGS=0,
+as the tests run them) and no widget state in the metadata (it would hold model ids).
+Each notebook keeps its workspace folder beside it, as an analyst's run does.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+RECORD_TIMINGS_ENV = "PLANALIGN_NB_RECORD_TIMINGS"
 
 
 def execute(path: Path) -> None:
@@ -31,11 +34,7 @@ def execute(path: Path) -> None:
         store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
-    notebook.metadata.pop("widgets", None)
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
+    client.execute(env={**os.environ, RECORD_TIMINGS_ENV: "0"})
     nbformat.write(notebook, path)
     print(f"executed {path.name}")
 
