@@ -70,7 +70,9 @@ _ICONS = {
 TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!", "stale": "↻", "unknown": "?"}
 
 # One stylesheet for live views and records. Every colour is a JupyterLab theme
-# variable with a light-theme fallback (nbconvert HTML, other front-ends).
+# variable with a light-theme fallback (nbconvert HTML, other front-ends). The table
+# rules repeat a class to outrank JupyterLab's rendered-HTML table style (centred,
+# right-aligned, striped), which records would otherwise get and live views do not.
 STYLE = """<style>
 .planalign-progress, .planalign-simulation, .planalign-status {
   font-family: var(--jp-ui-font-family, sans-serif); font-size: var(--jp-ui-font-size1, 13px);
@@ -86,8 +88,11 @@ STYLE = """<style>
 .planalign-meta, .planalign-node, .planalign-seconds, .planalign-why {
   color: var(--jp-content-font-color2, rgba(0,0,0,.54)); white-space: nowrap; }
 .planalign-node { overflow: hidden; text-overflow: ellipsis; }
-.planalign-rows { border-collapse: collapse; margin: 2px 0; }
-.planalign-rows td { text-align: left; padding: 1px 12px 1px 0; vertical-align: top; }
+table.planalign-rows.planalign-rows { border-collapse: collapse; table-layout: auto; margin: 2px 0;
+  color: inherit; font-size: inherit; }
+table.planalign-rows.planalign-rows tr:nth-child(n) { background: transparent; }
+table.planalign-rows.planalign-rows td:nth-child(n) { text-align: left; padding: 1px 12px 1px 0;
+  vertical-align: top; line-height: inherit; }
 .planalign-state-failed td, .planalign-table-missing td:first-child { color: var(--jp-error-color1, #d32f2f); }
 .planalign-state-cancelled td { color: var(--jp-warn-color1, #f57c00); }
 .planalign-state-done td:first-child, .planalign-table-present td:first-child {

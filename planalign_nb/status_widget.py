@@ -63,8 +63,9 @@ def _why(status: TableStatus | YearStatus) -> str:
 
 
 def _button(description: str, name: str, *, icon: str = "", style: str = "", visible: bool = True) -> widgets.Button:
+    """A button as wide as its words, which a row never squeezes."""
     button = styled(widgets.Button(description=description, icon=icon, button_style=style), name)
-    button.layout.width = "auto"
+    button.layout.width, button.layout.flex = "auto", "0 0 auto"
     button.layout.display = None if visible else "none"
     return button
 
@@ -153,8 +154,8 @@ class TableStatusWidget(widgets.VBox):
     def ask_to_recreate(self) -> None:
         """Show what recreating does and ask to confirm (the unreadable file is moved aside, never deleted)."""
         self.confirm_text.value = (
-            f"<span class='{css('confirm-text')}'>Move the unreadable database aside to a timestamped backup "
-            "in the workspace and build a fresh one?</span>"
+            f"<span class='{css('confirm-text')}'>Keep the unreadable file as a timestamped backup "
+            "and build a fresh database?</span>"
         )
         self.confirm_box.layout.display = None
         self.recreate_button.disabled = True

@@ -138,13 +138,17 @@ def test_simulate_reports_an_invalid_year_range_in_the_panel_and_raises(
 def test_simulate_reports_a_reversed_year_range_in_the_panel_and_raises(
     workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SimulationError):
+    with pytest.raises(SimulationError) as raised:
         nb.simulate(workspace, 2027, 2025)
     record = capsys.readouterr().out
+    [traceback] = raised.value._render_traceback_()  # what IPython prints below the panel: one line
 
     assert record.splitlines()[0] == "Simulation 2027-2025 failed"
     assert "Error: End year 2025 is before start year 2027." in record
     assert f"To fix: Pass the years in order: `nb.simulate('{workspace.root.name}', 2025, 2027)`." in record
+    assert traceback.endswith(
+        "SimulationError\x1b[0m: End year 2025 is before start year 2027. (what to do: see the panel above)"
+    )
 
 
 def test_status_magic_returns_the_status_widget_for_a_workspace_folder(workspace: Workspace) -> None:

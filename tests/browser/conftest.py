@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium")
@@ -117,6 +118,11 @@ def jupyter_server(browser_root: Path) -> Iterator[JupyterServer]:
         "JUPYTER_DATA_DIR": str(browser_root / "data"),
         "IPYTHONDIR": str(browser_root / "ipython"),
     }
+    env.pop(RECORD_TIMINGS_ENV, None)  # the browser shows records as an analyst gets them, with seconds
+    # JupyterLab asks once whether to fetch its news, in a toast over the page; answered "no" beforehand.
+    news = browser_root / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     # The kernelspec must be the interpreter running the tests (it has planalign_nb).
     subprocess.run(
         [
