@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 NEUTRAL = "#8a8a8a"
+# matplotlib-inline asks JupyterLab to paint a block behind a transparent figure (a
+# dark one in the light theme when every tick label is light, a white one in the dark
+# theme when every tick label is dark). Two greys either side of its threshold (BT.601
+# luminance 0.5) keep the figure transparent in both themes; the eye cannot tell them apart.
+NEUTRAL_DARKER = "#7a7a7a"
 chart_style: dict[Any, Any] = {  # matplotlib rcParams
     "figure.facecolor": "none",
     "axes.facecolor": "none",
@@ -22,7 +27,7 @@ chart_style: dict[Any, Any] = {  # matplotlib rcParams
     "axes.edgecolor": NEUTRAL,
     "axes.labelcolor": NEUTRAL,
     "axes.titlecolor": NEUTRAL,
-    "xtick.color": NEUTRAL,
+    "xtick.color": NEUTRAL_DARKER,
     "ytick.color": NEUTRAL,
     "text.color": NEUTRAL,
     "legend.frameon": False,

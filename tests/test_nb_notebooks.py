@@ -127,3 +127,17 @@ def test_each_notebook_keeps_its_work_in_a_folder_beside_it_that_git_ignores(not
         ["git", "check-ignore", "-q", f"notebooks/{folder}/simulation.duckdb"], cwd=REPO_ROOT, check=False
     )
     assert ignored.returncode == 0, f"notebooks/{folder}/ must be git-ignored"
+
+
+def test_no_figure_asks_jupyterlab_for_a_light_or_dark_block_behind_it() -> None:
+    """Point 8: figures stay transparent, so they read in the light and the dark theme alike."""
+    images = [
+        output
+        for notebook in NOTEBOOKS
+        for cell in nbformat.read(notebook, as_version=4).cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+
+    assert len(images) >= 3
+    assert [output.get("metadata", {}).get("needs_background") for output in images] == [None] * len(images)
