@@ -1,4 +1,4 @@
-"""The notebook calls: status, plan, initialize, simulate, step_log.
+"""The notebook calls: status, plan, initialize, simulate, scenarios, compare, levers, step_log.
 
 Each call wires a widget to the engine's facade (planalign_orchestrator.session,
 the same WorkspaceSession the terminal uses) and nothing more: the engine decides
@@ -6,9 +6,11 @@ what is missing or stale, builds it, simulates and reports through progress even
 the widgets only show those events. Engine modules are imported inside the calls so
 that `import planalign_nb` stays fast and never imports dbt.
 
-status, plan and step_log only read: on a folder that is not a workspace they say so
-and what to run, and create nothing. initialize and simulate turn a new folder into
-a workspace (default config and the example census), as `planalign init` does.
+status, plan, scenarios, compare and step_log only read: on a folder that is not a
+workspace they say so and what to run, and create nothing. initialize and simulate
+turn a new folder into a workspace (default config and the example census), as
+`planalign init` does. Failures are shown in the call's panel and raised with a
+one-line traceback (planalign_nb.errors).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -22,8 +23,9 @@ NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+@cache
 def export_html(notebook: Path) -> str:
-    """`jupyter nbconvert --to html` of the saved notebook, with nbconvert's own settings."""
+    """`jupyter nbconvert --to html` of the saved notebook, with nbconvert's own settings (once per notebook)."""
     jupyter = Path(sys.executable).with_name("jupyter")
     completed = subprocess.run(
         [str(jupyter), "nbconvert", "--to", "html", "--stdout", str(notebook)],

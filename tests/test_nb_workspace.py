@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 import planalign_nb as nb
 from planalign_nb.magics import load_ipython_extension, parse_years, planalign
+from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, SimulationError
 from planalign_orchestrator.workspace import Workspace
 
@@ -52,9 +53,11 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
 
 
 @pytest.mark.dbt
-def test_initialize_builds_a_new_workspace_given_as_a_path(
-    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+def test_initialize_builds_a_new_workspace_given_as_a_path_and_records_each_steps_seconds(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(RECORD_TIMINGS_ENV)  # as an analyst runs it (the suite turns seconds off for nbval)
+
     result = nb.initialize(str(workspace.root))
     record = capsys.readouterr().out.splitlines()
 
