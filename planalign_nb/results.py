@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from planalign_nb.charts import neutral_figure
+from planalign_nb.charts import NEUTRAL, neutral_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +82,9 @@ class SimulationResult:
         figure, (headcount, pay) = neutral_figure(1, 2, figsize=(10, 3.6))
         headcount.plot(years, frame["headcount_end"], marker="o")
         for year, count, growth in zip(years, frame["headcount_end"], frame["growth_pct"], strict=True):
-            headcount.annotate(f"{growth:+.1f}%", (year, count), textcoords="offset points", xytext=(0, 7), ha="center")
+            headcount.annotate(
+                f"{growth:+.1f}%", (year, count), textcoords="offset points", xytext=(0, 7), ha="center", color=NEUTRAL
+            )
         headcount.margins(y=0.2)
         headcount.set_title("Active headcount at year end (growth on the year)")
         headcount.set_xlabel("Simulation year")

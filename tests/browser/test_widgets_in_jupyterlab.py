@@ -190,7 +190,8 @@ def test_initialize_shows_live_progress_before_the_final_state(quickstart) -> No
                 elapsed_while_preparing.append(preparing.group(1))
             for name, seen in (("progress_preparing", preparing), ("progress_running", "dbt node:" in state[1])):
                 if seen and name not in captured:
-                    _screenshot(cell.locator(".planalign-progress").first, name)
+                    # The widget's own element: its HTML inside is redrawn every half second.
+                    _screenshot(cell.locator(".planalign-progress-widget").first, name)
                     captured.add(name)
         time.sleep(0.05)
 
