@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# The error of a step an interrupt (Ctrl-C, a kernel interrupt) stopped: not a failure to report.
+CANCELLED = "cancelled"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -15,7 +15,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from planalign_orchestrator.config import SimulationConfig
+from planalign_orchestrator.activity import recorded_run
+from planalign_orchestrator.config import MAX_YEAR, MIN_YEAR, SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import Remedy, SimulationError
@@ -35,6 +36,7 @@ from planalign_orchestrator.progress import (
     YearStarted,
 )
 from planalign_orchestrator.self_healing.models import TableState
+from planalign_orchestrator.workspace import lock_path_for
 
 if TYPE_CHECKING:
     from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
@@ -93,6 +95,11 @@ class PipelineOrchestrator:
         first = self.config.simulation.start_year if start_year is None else int(start_year)
         last = self.config.simulation.end_year if end_year is None else int(end_year)
         self._check_year_range(first, last)
+        # Recorded for the whole run, so `planalign status` never opens the database under it.
+        with recorded_run(lock_path_for(self.db_manager.db_path).parent, "simulate", f"{first}-{last}"):
+            return self._simulate(first, last)
+
+    def _simulate(self, first: int, last: int) -> SimulationSummary:
         self.hook_manager.run_pre_simulation_hooks()
         plan = self.plan_years(first, last)
         scenario = self.config.scenario
@@ -169,6 +176,13 @@ class PipelineOrchestrator:
 
     def _check_year_range(self, first: int, last: int) -> None:
         base = self.config.simulation.start_year
+        outside = [year for year in (first, last) if not MIN_YEAR <= year <= MAX_YEAR]
+        if outside:
+            raise SimulationError(
+                f"Year {outside[0]} is outside the years a simulation accepts ({MIN_YEAR}-{MAX_YEAR}).",
+                remediation=f"Simulate years between {MIN_YEAR} and {MAX_YEAR}, e.g. "
+                f"`planalign simulate {base}-{min(base + 2, MAX_YEAR)}`.",
+            )
         if last < first:
             raise SimulationError(
                 f"End year {last} is before start year {first}.",

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import filelock
 
+from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import (
@@ -40,6 +41,7 @@ from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.recorder import BuildRecorder
 from planalign_orchestrator.interrupts import Deadline
 from planalign_orchestrator.progress import (
+    CANCELLED,
     DbtEvent,
     InitializationFinished,
     ProgressEmitter,
@@ -102,7 +104,7 @@ class AutoInitializer:
         self.recreate_corrupt = recreate_corrupt
         self.min_free_disk_mb = min_free_disk_mb
         base_vars = dbt_runner.base_vars
-        census = census_path or base_vars.get("census_path")
+        census = census_path or dbt_runner.census_path
         self.census_path = Path(census) if census else None
         self.start_year = int(start_year or base_vars.get("start_year") or 2025)
         self.checker = TableExistenceChecker(db_manager)
@@ -132,6 +134,10 @@ class AutoInitializer:
 
     def ensure_initialized(self) -> InitializationResult:
         """Ensure database is fully initialized, running initialization if needed."""
+        with recorded_run(self.lock_file.parent, "initialize"):
+            return self._ensure_initialized()
+
+    def _ensure_initialized(self) -> InitializationResult:
         started_at = utc_now()
         check = standard_step("check_tables")
         with self._guard(started_at):
@@ -214,10 +220,12 @@ class AutoInitializer:
 
     def _find_work(self) -> list[TableStatus]:
         """The required tables that need a build (missing, empty, stale or unknown), with why."""
-        signature = self._signature()
-        if signature is not None and _VERIFIED.get(self.db_manager.db_path) == signature:
-            return []
         try:
+            # Damage a run found earlier (possibly deep in a dbt model) outranks any cached verdict.
+            self.db_manager.raise_if_damaged()
+            signature = self._signature()
+            if signature is not None and _VERIFIED.get(self.db_manager.db_path) == signature:
+                return []
             return self._checked_work()
         except DatabaseCorruptionError:
             if not self.recreate_corrupt:
@@ -240,7 +248,12 @@ class AutoInitializer:
     def _preflight(self, missing: list[RequiredTable]) -> None:
         preflight.check_disk_space(self.db_manager.db_path.parent, self.min_free_disk_mb)
         preflight.check_seed_files(self.dbt_runner.seeds_dir)
-        preflight.check_census(self.census_path, self.start_year, missing)
+        preflight.check_census(
+            self.census_path,
+            self.start_year,
+            missing,
+            job_levels_csv=self.dbt_runner.seeds_dir / "config_job_levels.csv",
+        )
 
     def _load_seeds(self, seeds: list[RequiredTable]) -> None:
         if seeds:
@@ -418,7 +431,7 @@ class AutoInitializer:
 
     def _report_failure(self, started_at: datetime, message: str, *, cancelled: bool = False) -> None:
         for step in self._active_steps:
-            self._fail_step(step, "cancelled" if cancelled else message)
+            self._fail_step(step, CANCELLED if cancelled else message)
         self._progress.emit(
             InitializationFinished(
                 InitializationResult(
