@@ -6,6 +6,10 @@ project: the parsed manifest is cached and handed to every later invocation, whi
 per-year `--vars` are passed at run time (dbt honours them without re-parsing).
 After every invocation the DuckDB file is released, because dbt-duckdb would
 otherwise keep it open and lock other processes out.
+
+No path or name a user chooses is ever rendered as Jinja: dbt renders every string
+var as a template, so paths travel in environment variables (read by the profile and
+by the census_path() macro) and string vars that look like templates are refused.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -23,11 +28,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from planalign_orchestrator.exceptions import DbtError
-from planalign_orchestrator.interrupts import shielded
+from planalign_orchestrator.database import DatabaseConnectionManager, is_corruption_message
+from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, DbtError
+from planalign_orchestrator.interrupts import shielded, swallowed_interrupts_reraised
 from planalign_orchestrator.progress import (
     DbtEvent,
     DbtPreparationFinished,
@@ -39,6 +46,9 @@ from planalign_orchestrator.progress import (
 logger = logging.getLogger(__name__)
 
 DB_PATH_ENV = "PLANALIGN_DB_PATH"
+CENSUS_PATH_ENV = "PLANALIGN_CENSUS_PATH"
+PARSE_SCRATCH_PREFIX = ".planalign-parse-"
+_JINJA_DELIMITERS = ("{{", "{%", "{#")
 NodeObserver = Callable[[DbtEvent], None]
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -93,6 +103,7 @@ class DbtRunner:
         threads: int = 1,
         dbt_executable: str = "dbt",
         base_vars: Mapping[str, Any] | None = None,
+        census_path: Path | None = None,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
         self.db_path = Path(db_path).resolve()
@@ -101,6 +112,7 @@ class DbtRunner:
         self.threads = threads
         self.dbt_executable = dbt_executable
         self.base_vars = dict(base_vars or {})
+        self.census_path = Path(census_path).resolve() if census_path is not None else None
 
     @property
     def seeds_dir(self) -> Path:
@@ -253,6 +265,7 @@ class DbtRunner:
                 raise DbtError(
                     str(result.exception or "the project could not be parsed"),
                     command=self._command_line(["parse"]),
+                    subcommand="parse",
                     remediation=f"Fix the dbt project at {self.project_dir} (see {self.log_dir}/dbt.log).",
                 )
             logger.info("Parsed dbt project %s in %.2fs", self.project_dir, time.perf_counter() - started)
@@ -270,13 +283,14 @@ class DbtRunner:
         """
         cache = _parse_cache_dir(self.project_dir) / self.db_path.stem
         saved = cache / "partial_parse.msgpack"
-        with tempfile.TemporaryDirectory(prefix="planalign-parse-") as scratch:
-            target = Path(scratch)
+        _dbt_runner_class()  # the import takes seconds: before the scratch folder exists, not inside it
+        with _parse_scratch_dir(self.target_dir) as target:
             if saved.is_file():
                 shutil.copyfile(saved, target / saved.name)
             result = self._call_dbt(
                 ["parse", "--no-write-json", *self._common_args(target_dir=target)],
                 db_path=cache / self.db_path.name,
+                census_path=None,
             )
             fresh = target / saved.name
             if result.success and fresh.is_file():
@@ -290,9 +304,11 @@ class DbtRunner:
         vars: Mapping[str, Any] | None,
         on_node: NodeObserver | None,
     ) -> DbtInvocation:
+        merged_vars = {**self.base_vars, **(vars or {})}
+        _refuse_template_text(merged_vars)
         self.prepare(on_node=on_node)
         manifest = self._manifest()
-        merged_vars = {**self.base_vars, **(vars or {})}
+        _remove_orphaned_parse_folders(self.target_dir)
         full_args = [*args, "--no-write-json", *self._common_args(), "--threads", str(self.threads)]
         if merged_vars:
             full_args += ["--vars", json.dumps(merged_vars, sort_keys=True)]
@@ -301,11 +317,11 @@ class DbtRunner:
         with self._invoke_lock:
             DbtRunner.invocation_count += 1
             _reset_compiled_state(manifest)
-            result = self._call_dbt(full_args, manifest=manifest, callbacks=[tracker])
+            result = self._call_dbt(full_args, manifest=manifest, callbacks=[tracker], census_path=self.census_path)
         elapsed = time.perf_counter() - started
         command_line = self._command_line(args, merged_vars)
         if not result.success:
-            raise self._failure(result, command_line)
+            raise self._failure(result, command_line, subcommand=args[0])
         logger.info("%s finished in %.2fs", " ".join(args[:1]), elapsed)
         return DbtInvocation(command=command_line, nodes=tuple(tracker.results), elapsed_seconds=elapsed)
 
@@ -316,13 +332,20 @@ class DbtRunner:
         manifest: Any = None,
         callbacks: Sequence[Callable[[Any], None]] = (),
         db_path: Path | None = None,
+        census_path: Path | None,
     ) -> Any:
         """One dbtRunner call with this workspace's database, leaving the process as it found it.
 
-        dbt reports an interrupt as a failed result; it is re-raised here so that a
-        timeout or Ctrl-C is never mistaken for a broken project or model.
+        dbt reports an interrupt as a failed result, and in places swallows it (loading
+        its saved parse, it reads any exception as "could not load" and parses again);
+        any Ctrl-C or timeout that arrived during the call is re-raised here, so it is
+        never mistaken for a broken project or model, nor lost.
         """
-        with _EnvVar(DB_PATH_ENV, str(db_path or self.db_path)), _root_logging_preserved():
+        environment = {
+            DB_PATH_ENV: str(db_path or self.db_path),
+            CENSUS_PATH_ENV: str(census_path) if census_path is not None else None,
+        }
+        with swallowed_interrupts_reraised(), _environment(environment), _root_logging_preserved():
             runner_class = _dbt_runner_class()
             try:
                 result = runner_class(manifest=manifest, callbacks=list(callbacks)).invoke(args)
@@ -332,18 +355,29 @@ class DbtRunner:
             raise KeyboardInterrupt from result.exception
         return result
 
-    def _failure(self, result: Any, command_line: str) -> DbtError:
+    def _failure(self, result: Any, command_line: str, *, subcommand: str) -> DbtError | DatabaseCorruptionError:
+        error = DbtError(str(result.exception or "dbt reported failure"), command=command_line, subcommand=subcommand)
         for node_result in getattr(result.result, "results", None) or []:
             status = str(getattr(node_result.status, "value", node_result.status)).lower()
             if status in _FAILED_STATUSES:
-                return DbtError(
+                error = DbtError(
                     (node_result.message or status).strip(),
                     command=command_line,
                     node=node_result.node.name,
+                    subcommand=subcommand,
                 )
-        return DbtError(str(result.exception or "dbt reported failure"), command=command_line)
+                break
+        if is_corruption_message(error.message):
+            # A damaged database read deep inside a model: no model fix helps, and no
+            # later run may write into the file before it is moved aside.
+            return DatabaseConnectionManager(self.db_path).corruption(error)
+        return error
 
     def _command_line(self, args: list[str], vars: Mapping[str, Any] | None = None) -> str:
+        """The invocation as a shell command: pasted into a shell it runs exactly this and nothing else."""
+        environment = [f"{DB_PATH_ENV}={shlex.quote(str(self.db_path))}"]
+        if self.census_path is not None:
+            environment.append(f"{CENSUS_PATH_ENV}={shlex.quote(str(self.census_path))}")
         parts = [
             self.dbt_executable,
             *args,
@@ -351,10 +385,14 @@ class DbtRunner:
             str(self.project_dir),
             "--profiles-dir",
             str(self.project_dir),
+            "--target-path",
+            str(self.target_dir),
+            "--log-path",
+            str(self.log_dir),
         ]
         if vars:
-            parts += ["--vars", "'" + json.dumps(dict(vars), sort_keys=True) + "'"]
-        return f"{DB_PATH_ENV}={self.db_path} " + " ".join(parts)
+            parts += ["--vars", json.dumps(dict(vars), sort_keys=True)]
+        return " ".join([*environment, shlex.join(parts)])
 
 
 def _code_sources(manifest: Any, node: Any) -> dict[str, tuple[str, ...]]:
@@ -386,7 +424,22 @@ def _dbt_runner_class() -> type:
     """
     with shielded(), _without_optional_iri_grammar():
         from dbt.cli.main import dbtRunner
+
+        _silence_import_time_logger()
     return dbtRunner
+
+
+@cache
+def _silence_import_time_logger() -> None:
+    """Drop the stdout logger dbt_common adds when imported (once per process).
+
+    dbt replaces it with the invocation's loggers (--log-level none) only after it has
+    set up its flags; an interrupt before that would print dbt's own error lines into
+    the terminal or notebook cell.
+    """
+    from dbt_common.events.event_manager_client import cleanup_event_logger
+
+    cleanup_event_logger()
 
 
 @contextmanager
@@ -422,11 +475,75 @@ def _replace_atomically(source: Path, destination: Path) -> None:
     """Publish a file so concurrent readers see the old or the new one, never half of it."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
+        for stale in destination.parent.glob(f".{destination.name}.*"):
+            _remove_if_orphaned(stale, stale.name.rsplit(".", 1)[-1])
         staging = destination.with_name(f".{destination.name}.{os.getpid()}")
         shutil.copyfile(source, staging)
         os.replace(staging, destination)
     except OSError:
         logger.info("Could not save dbt's parse to %s; the next process parses again", destination)
+
+
+@contextmanager
+def _parse_scratch_dir(target_dir: Path) -> Iterator[Path]:
+    """A scratch target folder for one parse, inside the workspace's target folder.
+
+    A process killed mid-parse (kill -9, power loss) cannot remove its folder; kept in
+    the workspace and named after its process, it is removed by the next parse there
+    instead of piling up in the system's temporary folder.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_parse_folders(target_dir)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{PARSE_SCRATCH_PREFIX}{os.getpid()}-", dir=target_dir))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_orphaned_parse_folders(target_dir: Path) -> None:
+    """Remove the parse folders of processes that were killed mid-parse (done by every invocation)."""
+    for stale in target_dir.glob(f"{PARSE_SCRATCH_PREFIX}*"):
+        _remove_if_orphaned(stale, stale.name.removeprefix(PARSE_SCRATCH_PREFIX).split("-", 1)[0])
+
+
+def _remove_if_orphaned(path: Path, pid_text: str) -> None:
+    """Remove a scratch file or folder whose creating process no longer runs."""
+    if not pid_text.isdigit() or _process_alive(int(pid_text)):
+        return
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _refuse_template_text(vars: Mapping[str, Any]) -> None:
+    """Refuse a string var dbt would execute: dbt renders every string var as Jinja."""
+    pending: list[tuple[str, Any]] = list(vars.items())
+    while pending:
+        name, value = pending.pop()
+        if isinstance(value, Mapping):
+            pending.extend((f"{name}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((f"{name}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str) and any(delimiter in value for delimiter in _JINJA_DELIMITERS):
+            raise ConfigurationError(
+                f"dbt var '{name}' contains a Jinja delimiter ({value[:80]!r}); dbt renders text vars as "
+                "templates, so it would run as code",
+                key=name,
+                value=value[:80],
+                remediation="Remove '{{', '{%' and '{#' from the value.",
+            )
 
 
 @contextmanager
@@ -444,23 +561,29 @@ def _root_logging_preserved() -> Iterator[None]:
         root.setLevel(level)
 
 
-class _EnvVar:
-    """Sets the profile's database env var for the duration of one invocation."""
+@contextmanager
+def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables for one invocation, then restore them.
 
-    def __init__(self, name: str, value: str) -> None:
-        self.name, self.value = name, value
-        self.previous: str | None = None
-
-    def __enter__(self) -> None:
-        self.previous = os.environ.get(self.name)
-        os.environ[self.name] = self.value
-        os.environ.setdefault("DO_NOT_TRACK", "1")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.previous
+    The census variable is unset while parsing: dbt records the values of the
+    environment variables a parse read, and a different value would invalidate the
+    saved parse shared by every workspace.
+    """
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class _NodeTracker:

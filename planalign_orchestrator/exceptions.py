@@ -15,6 +15,7 @@ the terminal's wording.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,13 +170,15 @@ class DbtError(NavigatorError):
         command: str,
         node: str | None = None,
         remediation: str | None = None,
+        subcommand: str | None = None,
     ) -> None:
         self.command = command
         self.node = node
+        self.subcommand = subcommand
         where = f" at node '{node}'" if node else ""
-        subcommand = next((word for word in command.split() if word.isalpha() and word != "dbt"), "")
+        ran = f"dbt {subcommand}" if subcommand else "dbt"
         super().__init__(
-            f"dbt {subcommand} failed{where}: {message}",
+            f"{ran} failed{where}: {message}",
             remediation=remediation
             or f"Fix the model or its inputs, then retry; to reproduce by hand run `{command}`.",
         )
@@ -198,6 +201,22 @@ class HookError(NavigatorError):
 
 class SimulationError(NavigatorError):
     """A simulation year cannot run or produced inconsistent results."""
+
+
+class WorkspaceNotWritableError(ConfigurationError):
+    """The workspace folder (or a file PlanAlign must create in it) cannot be written."""
+
+    def __init__(self, folder: Path, *, action: str, original_error: OSError | None = None) -> None:
+        self.folder = Path(folder)
+        self.original_error = original_error
+        reason = f": {original_error.strerror}" if original_error and original_error.strerror else ""
+        super().__init__(
+            f"Cannot {action} in {self.folder}{reason}. The folder is not writable.",
+            remediation=(
+                f"Make the folder writable (`chmod u+w {shlex.quote(str(self.folder))}`), or run in a folder you can "
+                "write to (`--workspace DIR`, or `cd` there first)."
+            ),
+        )
 
 
 class InitializationError(NavigatorError):
@@ -279,7 +298,7 @@ class DatabaseCorruptionError(InitializationError):
         original_error: Exception | None = None,
     ) -> None:
         self.db_path = Path(db_path)
-        detail = f": {original_error}" if original_error else ""
+        detail = f": {getattr(original_error, 'message', None) or original_error}" if original_error else ""
         super().__init__(
             f"{_sentence(f'Database file {self.db_path} is not a readable DuckDB database{detail}')} "
             "It was left untouched.",

@@ -37,6 +37,7 @@ def create_dbt_runner(
         threads=threads,
         dbt_executable=dbt_executable,
         base_vars=config.dbt_vars(),
+        census_path=config.census_path,
     )
 
 

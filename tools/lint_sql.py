@@ -24,6 +24,8 @@ def main(arguments: list[str]) -> int:
         environment = {
             **os.environ,
             "PLANALIGN_DB_PATH": str(Path(scratch) / "lint.duckdb"),
+            # stg_census needs a census path to compile; linting never reads the file.
+            "PLANALIGN_CENSUS_PATH": str(Path(scratch) / "census.csv"),
             "DBT_TARGET_PATH": str(Path(scratch) / "target"),
             "DBT_LOG_PATH": str(Path(scratch) / "logs"),
             "DO_NOT_TRACK": "1",

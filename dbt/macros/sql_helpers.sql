@@ -11,6 +11,22 @@
 {%- endmacro %}
 
 
+{% macro census_path() -%}
+  {#- The census file's absolute path, from the environment variable PLANALIGN_CENSUS_PATH that
+      the engine (DbtRunner) sets for each invocation. Never a var: dbt renders every string
+      var as Jinja, so a folder named "Q3 {{ draft }}" would be executed as template code;
+      an environment variable's value is used exactly as it is. Quote it for SQL with
+      sql_string_literal. -#}
+  {%- set path = env_var('PLANALIGN_CENSUS_PATH', '') -%}
+  {%- if execute and (path | trim) == '' -%}
+    {{- exceptions.raise_compiler_error(
+        "environment variable PLANALIGN_CENSUS_PATH is empty: set it to the absolute path of the "
+        ~ "census (.csv or .parquet); the engine sets it for every dbt invocation") -}}
+  {%- endif -%}
+  {{- return(path) -}}
+{%- endmacro %}
+
+
 {% macro _is_blank(raw) -%}
   {{- return(raw is none or (raw is string and (raw | trim | lower) in ('', 'null', 'none'))) -}}
 {%- endmacro %}
