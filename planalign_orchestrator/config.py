@@ -18,6 +18,13 @@ from planalign_orchestrator.exceptions import ConfigurationError
 
 CONFIG_FILE_NAME = "simulation_config.yaml"
 BASELINE_SCENARIO = "baseline"
+# Simulation years the engine accepts, in the config and on the command line alike.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+# A config is a few hundred bytes; anything near these limits is not one (or is a YAML
+# alias bomb, which expands a few hundred bytes into billions of values).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_YAML_VALUES = 10_000
+_MAX_SHOWN = 200
 
 
 class _Section(BaseModel):
@@ -25,8 +32,8 @@ class _Section(BaseModel):
 
 
 class SimulationSettings(_Section):
-    start_year: int = Field(2025, ge=2000, le=2100)
-    end_year: int = Field(2027, ge=2000, le=2100)
+    start_year: int = Field(2025, ge=MIN_YEAR, le=MAX_YEAR)
+    end_year: int = Field(2027, ge=MIN_YEAR, le=MAX_YEAR)
     random_seed: int = Field(42, ge=0)
     target_growth_rate: float = Field(0.03, gt=-1.0, lt=1.0)
 
@@ -67,6 +74,18 @@ class PathSettings(_Section):
     census: str = "census.csv"
     database: str = "simulation.duckdb"
 
+    @field_validator("database")
+    @classmethod
+    def _name_dbt_duckdb_can_quote(cls, database: str) -> str:
+        quotes = sorted({char for char in Path(database).stem if char in "'\""})
+        if quotes:
+            raise ValueError(
+                f"the file name must not contain {' or '.join(quotes)}: dbt-duckdb uses the name "
+                "(without extension) as the database's catalog name and cannot quote it in SQL; "
+                "rename it, e.g. simulation.duckdb (the folder may contain any character)"
+            )
+        return database
+
 
 class SimulationConfig(_Section):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
@@ -88,7 +107,11 @@ class SimulationConfig(_Section):
         return (self.workspace_dir / self.paths.database).resolve()
 
     def dbt_vars(self, simulation_year: int | None = None) -> dict[str, Any]:
-        """The dbt vars for one invocation; passed at run time so the parse is reused."""
+        """The dbt vars for one invocation; passed at run time so the parse is reused.
+
+        Paths are not vars (dbt renders text vars as Jinja): the census path reaches dbt
+        through DbtRunner(census_path=...).
+        """
         s, w, c, p = self.simulation, self.workforce, self.compensation, self.plan
         return {
             "scenario_id": self.scenario,
@@ -107,7 +130,6 @@ class SimulationConfig(_Section):
             "opt_out_rate": p.opt_out_rate,
             "match_rate": p.match_rate,
             "match_cap": p.match_cap,
-            "census_path": str(self.census_path),
         }
 
     def config_key(self, var_name: str) -> str:
@@ -160,22 +182,56 @@ def load_config(path: Path | str, *, require_census: bool = True) -> SimulationC
             config_path=config_path,
             remediation="Run `planalign init` in the workspace folder to create a default config.",
         )
-    raw = read_yaml_mapping(config_path, remediation="Start from the default config written by `planalign init`.")
+    raw = read_yaml_mapping(
+        config_path,
+        remediation="Start from the default config written by `planalign init`.",
+        empty_means_defaults=False,
+    )
     return validate_config(
         raw, workspace_dir=config_path.parent, config_path=config_path, require_census=require_census
     )
 
 
-def read_yaml_mapping(path: Path, *, remediation: str) -> dict[str, Any]:
-    """A YAML file that must hold a mapping (config or scenario file); ConfigurationError otherwise."""
+def read_yaml_mapping(path: Path, *, remediation: str, empty_means_defaults: bool = True) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (config or scenario file); ConfigurationError otherwise.
+
+    Refuses what PyYAML would read silently wrong or choke on: a key given twice
+    (PyYAML keeps the last value), aliases expanding beyond MAX_YAML_VALUES values (an
+    alias bomb), a file over MAX_CONFIG_BYTES, bytes that are not UTF-8. An empty file
+    is an empty mapping where that means "nothing set" (a scenario without overrides);
+    the config refuses it (`empty_means_defaults=False`) rather than read it as all
+    defaults.
+    """
+    loader = _StrictLoader(_read_text(path))
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        node = loader.get_single_node()
+        if node is None:
+            if empty_means_defaults:
+                return {}
+            raise ConfigurationError(
+                "the file is empty: it sets none of the sections " + ", ".join(_section_names()),
+                config_path=path,
+                remediation=(
+                    "Write the settings into it; or delete the file and run `planalign init`, which writes "
+                    "the commented default config (an empty file is refused rather than read as all defaults)."
+                ),
+            )
+        _refuse_alias_bombs(node, path)
+        raw = loader.construct_document(node)
+    except _DuplicateKeyError as exc:
+        raise ConfigurationError(
+            f"a key is given twice: {_shorten(str(exc), 500)}",
+            config_path=path,
+            remediation="Keep one of the two lines (the value you mean) and delete the other.",
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(
-            f"not valid YAML: {exc}",
+            f"not valid YAML: {_shorten(str(exc), 500)}",
             config_path=path,
-            remediation="Fix the YAML syntax at the line shown (indentation, colons, quotes).",
-        ) from exc
+            remediation="Fix the YAML at the line shown (indentation, colons, quotes).",
+        ) from None
+    finally:
+        loader.dispose()
     if not isinstance(raw, dict):
         raise ConfigurationError(
             f"expected a mapping, got {type(raw).__name__}", config_path=path, remediation=remediation
@@ -191,6 +247,124 @@ def known_keys() -> list[str]:
         if isinstance(section, type) and issubclass(section, BaseModel):
             keys += [f"{section_name}.{name}" for name in section.model_fields]
     return keys
+
+
+def _read_text(config_path: Path) -> str:
+    try:
+        size = config_path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigurationError(
+                f"the file is {size:,} bytes; a config is a few hundred",
+                config_path=config_path,
+                remediation="Point the workspace at its simulation_config.yaml, or restore it with `planalign init`.",
+            )
+        data = config_path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"the file cannot be read: {exc.strerror}",
+            config_path=config_path,
+            remediation=f"Check the permissions of {config_path}.",
+        ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset {exc.start} (line {line})",
+            config_path=config_path,
+            remediation="Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or retype the character.",
+        ) from None
+
+
+class _DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice (valid YAML, but PyYAML would keep only the last value)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that gives the same key twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: PyYAML's own check below refuses it
+            if first is not key_node:
+                raise _DuplicateKeyError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found the key {_shorten(repr(key), 80)} twice (first at line {first.start_mark.line + 1}); "
+                    "PyYAML would silently keep only the last value",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_alias_bombs(root: yaml.Node, config_path: Path | None) -> None:
+    """Count the values the document expands to, each alias counted at its full size."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _child_nodes(node)
+        if children_done:
+            in_progress.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_VALUES + 1)
+            continue
+        if key in in_progress:
+            raise ConfigurationError(
+                "a YAML alias refers to itself",
+                config_path=config_path,
+                remediation="Write the values out instead of using anchors (&) and aliases (*).",
+            )
+        in_progress.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in in_progress:
+                raise ConfigurationError(
+                    "a YAML alias refers to itself",
+                    config_path=config_path,
+                    remediation="Write the values out instead of using anchors (&) and aliases (*).",
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+    if sizes[id(root)] > MAX_YAML_VALUES:
+        raise ConfigurationError(
+            f"its YAML aliases expand to more than {MAX_YAML_VALUES:,} values (an alias bomb?)",
+            config_path=config_path,
+            remediation="Write the values out instead of using anchors (&) and aliases (*).",
+        )
+
+
+def _child_nodes(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _section_names() -> list[str]:
+    return [
+        name
+        for name, field in SimulationConfig.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    ]
+
+
+def _shorten(text: str, limit: int = _MAX_SHOWN) -> str:
+    """Error output stays readable whatever the input: long values are cut, with their length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def validate_config(
@@ -228,7 +402,7 @@ def _first_configuration_error(
     value = error.get("input")
     if error["type"] == "extra_forbidden":
         return ConfigurationError(
-            f"unknown key (value {value!r})",
+            f"unknown key (value {_shorten(repr(value))})",
             key=key,
             value=value,
             config_path=config_path,
@@ -242,7 +416,7 @@ def _first_configuration_error(
         expected = _describe_field(field) if field else "a valid value"
         remediation = f"Set {key or 'the config'} to {expected}."
     return ConfigurationError(
-        f"{message} (got {value!r})",
+        f"{_shorten(message)} (got {_shorten(repr(value))})",
         key=key or None,
         value=value,
         config_path=config_path,

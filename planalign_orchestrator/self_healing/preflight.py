@@ -50,7 +50,13 @@ def check_seed_files(seeds_dir: Path) -> None:
         )
 
 
-def check_census(census_path: Path | None, start_year: int, missing: list[RequiredTable]) -> None:
+def check_census(
+    census_path: Path | None,
+    start_year: int,
+    missing: list[RequiredTable],
+    *,
+    job_levels_csv: Path | None = None,
+) -> None:
     """The census must exist and be readable; its rows are validated when foundation models are built."""
     if census_path is None or not census_path.is_file():
         raise InitializationError(
@@ -72,4 +78,4 @@ def check_census(census_path: Path | None, start_year: int, missing: list[Requir
             remediation=f"Check the permissions of {census_path}.",
         ) from exc
     if any(table.tier is TableTier.FOUNDATION for table in missing):
-        validate_census(census_path, start_year)
+        validate_census(census_path, start_year, job_levels_csv=job_levels_csv)
