@@ -3,13 +3,16 @@
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
 engine. Exit codes: 0 success, 1 `status` found something missing, empty, stale or
-unknown, 2 a PlanAlign error (message and remediation on stderr), 130 interrupted.
+unknown, 2 a PlanAlign error (message and remediation on stderr), 3 the workspace is
+busy (a read-only command found another process initializing or simulating it), 130
+interrupted (one line on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import re
 import sys
@@ -17,9 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from planalign_orchestrator.config import CONFIG_FILE_NAME
+from planalign_orchestrator.config import CONFIG_FILE_NAME, MAX_YEAR, MIN_YEAR
 from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError
+from planalign_orchestrator.interrupts import CommandLineInterrupts
 from planalign_orchestrator.progress import (
+    CANCELLED,
     SIMULATE_STEP,
     DbtPreparationFinished,
     DbtPreparationStarted,
@@ -35,6 +40,17 @@ from planalign_orchestrator.self_healing.step_log import StructuredFormatter
 
 if TYPE_CHECKING:
     from planalign_orchestrator.session import WorkspaceSession
+
+EXIT_OK, EXIT_MISSING, EXIT_ERROR, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CANCELLED_LINE = "Cancelled; run again to heal"
+STATUS_EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}    every required table and simulated year is up to date
+  {EXIT_MISSING}    something is missing, empty, stale or unknown (or there is no workspace yet)
+  {EXIT_ERROR}    an error, e.g. a damaged database (the message says what to do)
+  {EXIT_BUSY}    busy: another process is initializing or simulating this workspace;
+       the database is not opened meanwhile, so status never makes that run fail
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 
 
 class TerminalConsole:
@@ -54,7 +70,8 @@ class TerminalConsole:
         if isinstance(event, StepFinished):
             if event.success:
                 return f"      done ({event.duration_seconds:.2f}s)"
-            return f"      FAILED: {event.error}"
+            # An interrupt is reported once, as one line, by run().
+            return None if event.error == CANCELLED else f"      FAILED: {event.error}"
         if isinstance(event, DbtPreparationStarted):
             return (
                 f"      preparing dbt ({'first run in this process' if event.importing else 'parsing the project'})..."
@@ -68,9 +85,7 @@ class TerminalConsole:
         if isinstance(event, NodeFinished):
             return f"      {event.label} {event.status} ({event.duration_seconds:.2f}s)"
         if isinstance(event, InitializationFinished):
-            if event.cancelled:
-                return "Initialization cancelled; run again to heal the database."
-            # A failure is reported once, with its remediation, by main().
+            # A failure is reported once, with its remediation, by main(); an interrupt by run().
             if not event.result.success:
                 return None
             rebuilt = [f"      rebuilt {name}: {why}" for name, why in event.result.stale_tables_found.items()]
@@ -89,6 +104,7 @@ class TerminalConsole:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code; a KeyboardInterrupt is left to the caller (run())."""
     parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
@@ -96,25 +112,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except NavigatorError as error:
         print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Interrupted; the next run heals anything left incomplete.", file=sys.stderr)
-        return 130
+        return EXIT_ERROR
 
 
 def run() -> None:
-    """Console-script entry point.
+    """Console-script entry point (via planalign_launcher, which holds Ctrl-C back from the first line).
 
+    A Ctrl-C at any moment ends the same way: one line, exit 130, no traceback. While
+    the command runs it raises KeyboardInterrupt, so the engine cancels the running
+    work and releases its lock; after the command has returned it is only recorded.
     Once dbt is loaded, the interpreter's own shutdown (tearing down ~2,000 modules)
     takes over a second; all work is done and flushed by then, so the process exits
     directly.
     """
-    code = main()
-    if "dbt" not in sys.modules:
-        sys.exit(code)
-    from planalign_orchestrator.dbt_runner import release_dbt
+    interrupts = CommandLineInterrupts()
+    try:
+        try:
+            interrupts.start()
+            code = main()
+        finally:
+            interrupts.raising = False
+    except KeyboardInterrupt:
+        interrupts.raising = False
+        code = EXIT_INTERRUPTED
+    except SystemExit as exit_request:  # argparse: --help, or a usage error
+        code = exit_request.code if isinstance(exit_request.code, int) else EXIT_ERROR
+    if "dbt" in sys.modules:
+        from planalign_orchestrator.dbt_runner import release_dbt
 
-    release_dbt()
+        release_dbt()
+    if interrupts.arrived or code == EXIT_INTERRUPTED:
+        code = EXIT_INTERRUPTED
+        print(CANCELLED_LINE, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
@@ -149,7 +178,10 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         help="required tables by tier and simulated years, with freshness; exit 1 if anything is "
-        "missing, empty, stale or unknown",
+        "missing, empty, stale or unknown, 3 if the workspace is busy",
+        description="Show the required tables and simulated years, reading the database without changing it.",
+        epilog=STATUS_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     workspace_arg(status)
     scenario_arg(status)
@@ -206,8 +238,28 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="move an unreadable database aside to <name>.corrupt-<timestamp> and rebuild",
     )
-    sub.add_argument("--timeout", type=float, default=60.0, help="initialization timeout in seconds")
-    sub.add_argument("--threads", type=int, default=1, help="dbt threads")
+    sub.add_argument("--timeout", type=_positive_seconds, default=60.0, help="initialization timeout in seconds")
+    sub.add_argument("--threads", type=_positive_count, default=1, help="dbt threads")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, e.g. 300 (got {text!r})")
+    return value
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, e.g. 4 (got {text!r})")
+    return value
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -233,6 +285,8 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
     session = WorkspaceSession.open(
         args.workspace, create=create, threads=getattr(args, "threads", 1), initializer_options=options
     )
+    if create:  # init and simulate write here: say so now, naming the folder, not as an OS error mid-step
+        session.workspace.require_writable()
     scenario = getattr(args, "scenario", None)
     assignments = getattr(args, "set", None) or []
     if assignments and not scenario:
@@ -265,26 +319,49 @@ def _cmd_status(args: argparse.Namespace) -> int:
             f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
             f"all required tables are missing. Run `planalign init --workspace {args.workspace}`."
         )
-        return 1
+        return EXIT_MISSING
     session = _session(args, create=False)
-    status = session.status()
     print(f"Workspace {session.root}" + ("" if session.scenario.is_baseline else f", scenario {session.scenario.name}"))
+    busy = _busy(session)
+    if busy is not None:
+        return busy
+    status = session.status()
     print(status)
     if status.up_to_date:
-        return 0
+        return EXIT_OK
     print(
         "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "
         "`planalign plan` shows what that would build."
     )
-    return 1
+    return EXIT_MISSING
+
+
+def _busy(session: WorkspaceSession) -> int | None:
+    """EXIT_BUSY, having said who, when another process initializes or simulates the workspace.
+
+    DuckDB lets a process write a file only while nobody else has it open: even a
+    read-only look at the database would make that run fail, so a reader waits its turn.
+    """
+    from planalign_orchestrator.activity import active_runs
+
+    runs = active_runs(session.workspace.lock_path.parent)
+    if not runs:
+        return None
+    for run in runs:
+        print(f"busy: {run.describe()}")
+    print("The database is not read while a run uses it; run the command again when the run ends.")
+    return EXIT_BUSY
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     first, last = _parse_years(args.years) if args.years else (None, None)
     print(f"Workspace {session.root} (nothing is built or written by `plan`)")
+    busy = _busy(session)
+    if busy is not None:
+        return busy
     print(session.plan(first, last))
-    return 0
+    return EXIT_OK
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -301,6 +378,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     print(f"Workspace {session.root}")
+    busy = _busy(session)
+    if busy is not None:
+        return busy
     for info in session.scenarios():
         print(f"  {info.name:<24} {info.freshness:<32} {info.scenario.describe()}")
     return 0
@@ -309,6 +389,9 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     first, last = _parse_years(args.years) if args.years else (None, None)
+    busy = _busy(session)
+    if busy is not None:
+        return busy
     comparison = session.compare(args.scenarios, first, last)
     print(comparison)
     if args.excel:
@@ -337,7 +420,14 @@ def _parse_years(text: str) -> tuple[int, int]:
             remediation="Run e.g. `planalign simulate 2025-2027`.",
         )
     first = int(match.group(1))
-    return first, int(match.group(2) or first)
+    last = int(match.group(2) or first)
+    outside = [year for year in (first, last) if not MIN_YEAR <= year <= MAX_YEAR]
+    if outside:
+        raise ConfigurationError(
+            f"year {outside[0]} is outside the years a simulation accepts ({MIN_YEAR}-{MAX_YEAR})",
+            remediation=f"Simulate years between {MIN_YEAR} and {MAX_YEAR}, e.g. `planalign simulate 2025-2027`.",
+        )
+    return first, last
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ from enum import Enum
 from types import FrameType, TracebackType
 
 _active = threading.local()
+# SIGINTs this process sent itself (expired deadlines), so that a command-line handler
+# can tell them from the user's Ctrl-C: a timeout is an error, not a cancellation.
+_self_sent = 0
+_self_sent_lock = threading.Lock()
+RESEND_SECONDS = 0.1
 
 
 class Delivery(Enum):
@@ -41,6 +46,9 @@ def interrupt_thread(thread_ident: int) -> Delivery:
             # A real signal, as Ctrl-C sends: dbt's main thread waits on its job queue
             # while a worker runs the query, and only a signal wakes that wait;
             # `_thread.interrupt_main()` merely sets a flag checked at the next bytecode.
+            global _self_sent
+            with _self_sent_lock:
+                _self_sent += 1
             signal.pthread_kill(thread_ident, signal.SIGINT)
             return Delivery.SIGNAL
         return Delivery.NONE
@@ -163,3 +171,88 @@ def _sigint_deferred() -> Iterator[list[Callable[[], None]]]:
         yield deliveries
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _take_self_sent() -> bool:
+    """Whether the SIGINT being handled is one this process sent itself (consumes it)."""
+    global _self_sent
+    with _self_sent_lock:
+        if _self_sent:
+            _self_sent -= 1
+            return True
+    return False
+
+
+@contextmanager
+def swallowed_interrupts_reraised() -> Iterator[None]:
+    """Make a SIGINT stick until it has stopped the block, however the code inside treats it.
+
+    Library code is not always interrupt-safe: dbt loads its saved parse through code
+    that reads any exception, KeyboardInterrupt included, as "could not load" and then
+    parses again from scratch; DuckDB turns one into an ordinary "Query interrupted"
+    error. Either way the work would go on, or fail as something else. So once a SIGINT
+    arrives (main thread only, where signals land) it is sent again every
+    RESEND_SECONDS while the block still runs, and the block ends in KeyboardInterrupt
+    whatever it returned or raised.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    arrived: list[int] = []
+    inside = threading.Event()
+    inside.set()
+    main_ident = threading.get_ident()
+
+    def resend() -> None:
+        if inside.is_set():
+            interrupt_thread(main_ident)
+
+    def noticing(signum: int, frame: FrameType | None) -> None:
+        arrived.append(signum)
+        if inside.is_set():
+            timer = threading.Timer(RESEND_SECONDS, resend)
+            timer.daemon = True
+            timer.start()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, noticing)
+    try:
+        yield
+    except Exception as error:
+        if arrived:
+            raise KeyboardInterrupt from error
+        raise
+    finally:
+        inside.clear()
+        signal.signal(signal.SIGINT, previous)
+    if arrived:
+        raise KeyboardInterrupt
+
+
+class CommandLineInterrupts:
+    """Ctrl-C for a command-line process, from its first line to its exit.
+
+    The console script blocks SIGINT from its first line (see planalign_launcher.py) while
+    modules load, so an early Ctrl-C cannot interrupt an import and dump a traceback.
+    `start()` installs the handler and releases a pending Ctrl-C, which then lands as a
+    KeyboardInterrupt in the command, where the engine cancels running work. Once the
+    command has returned, the CLI sets `raising` to False (a plain attribute store, so
+    no signal can slip in between): a later Ctrl-C is only recorded in `arrived`, and the
+    process still exits as cancelled, but nothing can raise while it reports and exits.
+    """
+
+    def __init__(self) -> None:
+        self.raising = True
+        self.arrived = False
+
+    def start(self) -> None:
+        signal.signal(signal.SIGINT, self.handle)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if _take_self_sent():
+            raise KeyboardInterrupt  # an expired deadline: the engine reports a timeout
+        self.arrived = True
+        if self.raising:
+            raise KeyboardInterrupt

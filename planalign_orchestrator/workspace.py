@@ -7,6 +7,7 @@ folder. dbt never writes into the shared project, so two workspaces never collid
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from planalign_orchestrator.config import (
     default_config_yaml,
     load_config,
 )
-from planalign_orchestrator.exceptions import ConfigurationError, Remedy
+from planalign_orchestrator.exceptions import ConfigurationError, Remedy, WorkspaceNotWritableError
 from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -90,6 +91,16 @@ class Workspace:
             _scaffold(root)
         return cls(load_config(config_path))
 
+    def require_writable(self) -> None:
+        """Refuse, naming the folder and the fix, before a run that must write here starts.
+
+        Initializing or simulating writes the lock, the logs, dbt's target folder and the
+        database; finding out from the first of them would surface as an OS error deep
+        inside a step. A probe file is the only check that holds for every user (root
+        included) and every mount.
+        """
+        _probe_writable(self.root, action="initialize or simulate")
+
 
 def lock_path_for(database_path: Path) -> Path:
     """The initialization lock sits next to the database, never relative to the cwd."""
@@ -97,8 +108,30 @@ def lock_path_for(database_path: Path) -> Path:
 
 
 def _scaffold(root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
+    action = "create a workspace (default config and example census)"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceNotWritableError(_existing_ancestor(root), action=action, original_error=exc) from None
+    _probe_writable(root, action=action)
     census = root / "census.csv"
-    if not census.exists():
-        shutil.copyfile(BUNDLED_CENSUS, census)
-    (root / CONFIG_FILE_NAME).write_text(default_config_yaml())
+    try:
+        if not census.exists():
+            shutil.copyfile(BUNDLED_CENSUS, census)
+        (root / CONFIG_FILE_NAME).write_text(default_config_yaml())
+    except OSError as exc:
+        raise WorkspaceNotWritableError(root, action=action, original_error=exc) from None
+
+
+def _probe_writable(folder: Path, *, action: str) -> None:
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".planalign-write-probe-"):
+            pass
+    except OSError as exc:
+        raise WorkspaceNotWritableError(folder, action=action, original_error=exc) from None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
