@@ -101,5 +101,6 @@ def test_config_paths_are_relative_to_the_config_file(workspace: Workspace, tmp_
     config = load_config(workspace.config_path)
 
     assert config.workspace_dir == workspace.root
-    assert config.dbt_vars(2026)["census_path"] == str(workspace.root / "census.csv")
+    assert config.census_path == workspace.root / "census.csv"
+    assert config.database_path == workspace.root / "simulation.duckdb"
     assert config.dbt_vars(2026)["simulation_year"] == 2026

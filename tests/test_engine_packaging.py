@@ -37,6 +37,7 @@ def test_wheel_contains_the_dbt_project_and_the_example_census(wheel: Path) -> N
     assert "planalign_orchestrator/_dbt_project/dbt_project.yml" in names
     assert "planalign_orchestrator/_dbt_project/seeds/irs_contribution_limits.csv" in names
     assert "planalign_orchestrator/data/example_census.csv" in names
+    assert "planalign_launcher.py" in names  # the console script's first module
     assert not any("/target/" in name or name.endswith(".user.yml") for name in names)
 
 

@@ -7,6 +7,7 @@ under test), so an assertion cannot be satisfied by the code it checks.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -229,3 +230,30 @@ def assert_same_results(db_path: Path, reference: Path, tables: list[str]) -> No
     """Both databases hold identical rows in every given table."""
     for table in tables:
         assert table_rows(db_path, table) == table_rows(reference, table), f"{table} differs from the reference"
+
+
+# -- permissions ------------------------------------------------------------------------
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """The command run without the power to ignore file permissions.
+
+    As root (CI containers) permissions are not enforced; `setpriv` drops the two
+    capabilities that bypass them, so a read-only file or folder is read-only again.
+    """
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:  # pragma: no cover - util-linux is part of every Debian image
+        raise AssertionError("running as root needs setpriv (util-linux) to test read-only places")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+
+
+def make_read_only(*paths: Path) -> None:
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def make_writable(*paths: Path) -> None:
+    for path in paths:
+        path.chmod(0o755 if path.is_dir() else 0o644)

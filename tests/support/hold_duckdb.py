@@ -1,17 +1,23 @@
-"""Hold a read-write DuckDB connection to a database file, as a running notebook kernel does.
+"""Hold a DuckDB connection to a database file, as a notebook kernel or a SQL browser does.
 
-    python hold_duckdb.py DB_FILE
+    python hold_duckdb.py DB_FILE [--read-only] [--seconds N]
 
-Prints "open" once the connection (and DuckDB's file lock) is held; runs until killed.
+Prints "open" once the connection (and DuckDB's file lock) is held; holds it until
+killed, or for N seconds and then exits.
 """
 
-import sys
+import argparse
 import time
 
 import duckdb
 
-connection = duckdb.connect(sys.argv[1])
+parser = argparse.ArgumentParser()
+parser.add_argument("db_file")
+parser.add_argument("--read-only", action="store_true")
+parser.add_argument("--seconds", type=float)
+args = parser.parse_args()
+connection = duckdb.connect(args.db_file, read_only=args.read_only)
 connection.execute("select 1").fetchall()
 print("open", flush=True)
-while True:
-    time.sleep(60)
+time.sleep(args.seconds if args.seconds is not None else 10**9)
+connection.close()
