@@ -104,7 +104,8 @@ def validate_census(census_path: Path, start_year: int, *, job_levels_csv: Path 
 
 def _read_columns(conn: Any, census_path: Path) -> list[str]:
     try:
-        conn.execute(f"create temp view census as select * from {census_reader_sql(census_path)}")
+        # Read (and sniffed) once: every check below scans this table, not the file.
+        conn.execute(f"create temp table census as select * from {census_reader_sql(census_path)}")
         return [
             name
             for (name,) in conn.execute(
@@ -124,10 +125,10 @@ def _create_typed_view(conn: Any, job_levels_csv: Path | None) -> None:
         if job_levels_csv is not None
         else "select null::integer as level_id where false"
     )
-    conn.execute(f"create temp view known_levels as {levels}")
+    conn.execute(f"create temp table known_levels as {levels}")
     conn.execute(
         """
-        create temp view typed as
+        create temp table typed as
         select row_number() over () + 1 as line,
                cast(employee_id as varchar) as employee_id,
                trim(cast(employee_id as varchar)) as trimmed_id,

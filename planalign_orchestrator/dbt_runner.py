@@ -18,6 +18,7 @@ import gc
 import hashlib
 import json
 import logging
+import multiprocessing.util
 import os
 import shlex
 import shutil
@@ -109,6 +110,11 @@ class DbtRunner:
         self.db_path = Path(db_path).resolve()
         self.target_dir = Path(target_dir).resolve()
         self.log_dir = Path(log_dir).resolve()
+        if threads < 1:
+            raise ConfigurationError(
+                f"dbt threads must be a positive whole number (got {threads!r})",
+                remediation="Pass e.g. threads=4 (or `planalign simulate ... --threads 4`).",
+            )
         self.threads = threads
         self.dbt_executable = dbt_executable
         self.base_vars = dict(base_vars or {})
@@ -336,16 +342,21 @@ class DbtRunner:
     ) -> Any:
         """One dbtRunner call with this workspace's database, leaving the process as it found it.
 
-        dbt reports an interrupt as a failed result, and in places swallows it (loading
-        its saved parse, it reads any exception as "could not load" and parses again);
-        any Ctrl-C or timeout that arrived during the call is re-raised here, so it is
-        never mistaken for a broken project or model, nor lost.
+        dbt reports an interrupt as a failed result, and while parsing it can swallow one
+        (loading its saved parse, it reads any exception as "could not load" and parses
+        again); any Ctrl-C or timeout that arrived during the call is re-raised here, so
+        it is never mistaken for a broken project or model, nor lost.
         """
         environment = {
             DB_PATH_ENV: str(db_path or self.db_path),
             CENSUS_PATH_ENV: str(census_path) if census_path is not None else None,
         }
-        with swallowed_interrupts_reraised(), _environment(environment), _root_logging_preserved():
+        # Only the parse swallows interrupts; elsewhere a resent one could cut dbt's own cleanup short.
+        with (
+            swallowed_interrupts_reraised(resend=manifest is None),
+            _environment(environment),
+            _root_logging_preserved(),
+        ):
             runner_class = _dbt_runner_class()
             try:
                 result = runner_class(manifest=manifest, callbacks=list(callbacks)).invoke(args)
@@ -422,7 +433,7 @@ def _dbt_runner_class() -> type:
     The import takes seconds; a Ctrl-C or timeout landing inside it would leave dbt
     half-imported and break every later call in the process (a notebook kernel).
     """
-    with shielded(), _without_optional_iri_grammar():
+    with shielded(), _without_optional_iri_grammar(), _root_logging_preserved():
         from dbt.cli.main import dbtRunner
 
         _silence_import_time_logger()
@@ -652,6 +663,10 @@ def release_dbt() -> None:
 
     reset_adapters()  # type: ignore[no-untyped-call]  # dbt leaves it unannotated
     gc.collect()  # finalizes the multiprocessing locks, unlinking their semaphores
+    # A lock an interrupted invocation still references (from a traceback, a half-built
+    # adapter) survives the collection; run the finalizers the interpreter's shutdown
+    # would have run, so the resource tracker finds no leaked semaphore.
+    multiprocessing.util._run_finalizers(0)  # type: ignore[attr-defined]  # not in typeshed
 
 
 def _reset_compiled_state(manifest: Any) -> None:

@@ -184,16 +184,17 @@ def _take_self_sent() -> bool:
 
 
 @contextmanager
-def swallowed_interrupts_reraised() -> Iterator[None]:
-    """Make a SIGINT stick until it has stopped the block, however the code inside treats it.
+def swallowed_interrupts_reraised(*, resend: bool = False) -> Iterator[None]:
+    """End the block in KeyboardInterrupt if a SIGINT arrived during it, however the code inside treated it.
 
     Library code is not always interrupt-safe: dbt loads its saved parse through code
     that reads any exception, KeyboardInterrupt included, as "could not load" and then
     parses again from scratch; DuckDB turns one into an ordinary "Query interrupted"
-    error. Either way the work would go on, or fail as something else. So once a SIGINT
-    arrives (main thread only, where signals land) it is sent again every
-    RESEND_SECONDS while the block still runs, and the block ends in KeyboardInterrupt
-    whatever it returned or raised.
+    error. Either way the work would go on, or fail as something else. Signals land in
+    the main thread only, so elsewhere this does nothing. With `resend`, a SIGINT that
+    arrived is sent again every RESEND_SECONDS while the block still runs, so work that
+    swallowed it is stopped at once rather than when it ends (only for code whose
+    cleanup a second interrupt cannot harm).
     """
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
@@ -204,14 +205,14 @@ def swallowed_interrupts_reraised() -> Iterator[None]:
     inside.set()
     main_ident = threading.get_ident()
 
-    def resend() -> None:
+    def send_again() -> None:
         if inside.is_set():
             interrupt_thread(main_ident)
 
     def noticing(signum: int, frame: FrameType | None) -> None:
         arrived.append(signum)
-        if inside.is_set():
-            timer = threading.Timer(RESEND_SECONDS, resend)
+        if resend and inside.is_set():
+            timer = threading.Timer(RESEND_SECONDS, send_again)
             timer.daemon = True
             timer.start()
         previous(signum, frame)

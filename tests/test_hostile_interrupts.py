@@ -9,7 +9,6 @@ processes run two at a time; each test then checks one of them.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from tests.conftest import copy_workspace
 PLANALIGN = str(Path(sys.executable).with_name("planalign"))
 CANCELLED_LINE = "Cancelled; run again to heal"
 SUMMARY_HEADER = "  year   start"
-NEVER_FINISHING_QUERY = "select max(hash(x * y)) from range(0, 100000) a(x), range(0, 100000) b(y)"
+LONG_QUERY = "select count(*) from range(0, 2000000000) as t(x) where hash(x) % 7 = 3"
 
 
 @dataclass(frozen=True)
@@ -161,13 +160,32 @@ def test_sigint_at_any_moment_prints_one_line_exits_130_and_stops_the_run(
     lock.release()
 
 
-def test_duckdb_query_interrupted_by_ctrl_c_raises_keyboard_interrupt(tmp_path: Path) -> None:
-    """DuckDB swallows the KeyboardInterrupt and raises "Query interrupted"; the engine gives it back."""
+def test_a_duckdb_query_cut_short_by_an_interrupt_raises_keyboard_interrupt(tmp_path: Path) -> None:
+    """Never a DatabaseError or a census error: the engine's handlers let KeyboardInterrupt through.
+
+    DuckDB consumes a Ctrl-C that lands in a query and raises its own error instead
+    ("Query interrupted"; only between tasks, so not on cue in a test); DuckDB's own
+    interrupt, used here because it lands at once, takes the same way out.
+    """
     database = DatabaseConnectionManager(tmp_path / "slow.duckdb")
 
     for connection in (database.connection, DatabaseConnectionManager.in_memory):
-        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
-        with pytest.raises(KeyboardInterrupt), connection() as conn:
-            conn.execute(NEVER_FINISHING_QUERY).fetchall()
-        timer.join()
+        with pytest.raises(KeyboardInterrupt):
+            _run_long_query_until_interrupted(connection)
+
+
+def _run_long_query_until_interrupted(connection) -> None:
+    with connection() as conn:
+        finished = threading.Event()
+
+        def interrupt_until_finished() -> None:
+            while not finished.wait(0.05):
+                conn.interrupt()
+
+        interrupter = threading.Thread(target=interrupt_until_finished)
+        interrupter.start()
+        try:
+            conn.execute(LONG_QUERY).fetchall()
+        finally:
+            finished.set()
+            interrupter.join()

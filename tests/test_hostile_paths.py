@@ -64,36 +64,35 @@ def test_hostile_folder_and_census_names_simulate_exactly_like_plain_ones(
 
 
 @pytest.mark.dbt
-def test_reproduce_command_pasted_into_a_shell_reruns_exactly_the_failing_invocation(
-    tmp_path: Path,
-) -> None:
-    """Defects 2 and 11: the printed command is shell-quoted, round-trips, and names the command that ran."""
+def test_reproduce_command_pasted_into_a_shell_reruns_exactly_the_failing_invocation(tmp_path: Path) -> None:
+    """Defects 2 and 11: the printed command is shell-quoted, round-trips, and names the command that ran.
+
+    The failure is real: the baseline model is run before any seed was loaded.
+    """
     workspace = _hostile_workspace(tmp_path)
-    broken = tmp_path / "broken project"
-    shutil.copytree(dbt_project_dir(), broken, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
-    (broken / "models" / "simulation" / "fct_yearly_events.sql").write_text("select * from a_table_that_does_not_exist")
     dbt = str(Path(sys.executable).with_name("dbt"))
-    runner = create_dbt_runner(workspace.config, workspace.database_path, project_dir=broken, dbt_executable=dbt)
+    runner = create_dbt_runner(workspace.config, workspace.database_path, dbt_executable=dbt)
     year_vars = workspace.config.dbt_vars(2025)
 
     with pytest.raises(DbtError) as caught:
-        runner.run(["fct_yearly_events"], vars=year_vars)
+        runner.run(["int_baseline_workforce"], vars=year_vars)
 
     error = caught.value
     pasted = subprocess.run(["bash", "-c", error.command], cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
     _no_stray_file(tmp_path)
     assert pasted.returncode == 1, pasted.stdout + pasted.stderr
-    assert "a_table_that_does_not_exist" in pasted.stdout
+    assert "config_job_levels does not exist" in pasted.stdout
     words = shlex.split(error.command)
     assert words[:2] == [
         f"PLANALIGN_DB_PATH={workspace.database_path}",
         f"PLANALIGN_CENSUS_PATH={workspace.config.census_path}",
     ]
-    assert words[2:6] == [dbt, "run", "--select", "fct_yearly_events"]
-    assert words[words.index("--project-dir") + 1] == str(broken)
+    assert words[2:6] == [dbt, "run", "--select", "int_baseline_workforce"]
+    assert words[words.index("--project-dir") + 1] == str(dbt_project_dir())
     assert json.loads(words[words.index("--vars") + 1]) == year_vars
-    assert error.message.startswith("dbt run failed at node 'fct_yearly_events'")
+    assert error.message.startswith("dbt run failed at node 'int_baseline_workforce'")
+    assert "config_job_levels does not exist" in error.message
 
 
 def test_template_text_in_a_dbt_var_is_refused_before_dbt_runs(workspace: Workspace) -> None:

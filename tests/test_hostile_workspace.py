@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (
     initializer_for,
@@ -125,3 +127,17 @@ def test_non_positive_or_non_finite_numbers_are_refused_before_anything_is_creat
     assert f"argument {option[0]}" in result.stderr
     assert "positive" in result.stderr
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"threads": 0},
+        {"initializer_options": {"timeout_seconds": float("nan")}},
+        {"initializer_options": {"timeout_seconds": -5}},
+    ],
+    ids=["threads-0", "timeout-nan", "timeout-negative"],
+)
+def test_api_refuses_the_same_numbers_as_the_cli(workspace: Workspace, options: dict) -> None:
+    with pytest.raises(ConfigurationError, match="positive"):
+        create_orchestrator(workspace.config, **options)

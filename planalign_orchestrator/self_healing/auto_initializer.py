@@ -16,6 +16,7 @@ a state the next call heals.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,6 +31,7 @@ from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import (
     ConcurrentInitializationError,
+    ConfigurationError,
     DatabaseCorruptionError,
     InitializationError,
     InitializationTimeoutError,
@@ -100,6 +102,11 @@ class AutoInitializer:
         self.db_manager = db_manager
         self.dbt_runner = dbt_runner
         self.verbose = verbose
+        if not (math.isfinite(timeout_seconds) and timeout_seconds > 0):
+            raise ConfigurationError(
+                f"timeout_seconds must be a finite, positive number of seconds (got {timeout_seconds!r})",
+                remediation="Pass e.g. timeout_seconds=300 (or `planalign init --timeout 300`).",
+            )
         self.timeout_seconds = timeout_seconds
         self.recreate_corrupt = recreate_corrupt
         self.min_free_disk_mb = min_free_disk_mb
