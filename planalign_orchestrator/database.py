@@ -110,22 +110,14 @@ class DatabaseConnectionManager:
         return self.db_path.with_name(self.db_path.name + DAMAGE_MARKER_SUFFIX)
 
     def exists(self) -> bool:
-        """Whether the file holds a database. An empty (0-byte) file does not.
+        return self.db_path.is_file()
 
-        DuckDB refuses an empty file (e.g. one made by `touch`) as "not a valid database";
-        it holds no data, so a writer removes it and creates the database afresh, while a
-        reader leaves it exactly as it is.
-        """
+    def is_empty_file(self) -> bool:
+        """A 0-byte file (e.g. from `touch`): it holds no database yet, and DuckDB refuses to open it."""
         try:
-            size = self.db_path.stat().st_size
+            return self.db_path.stat().st_size == 0
         except (FileNotFoundError, NotADirectoryError):
             return False
-        if size > 0:
-            return True
-        if not self.read_only:
-            logger.info("Treating empty file %s as a new database", self.db_path)
-            self.db_path.unlink(missing_ok=True)
-        return False
 
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -137,10 +129,16 @@ class DatabaseConnectionManager:
                 db_path=self.db_path,
                 remediation="Run `planalign init` to create and initialize it.",
             )
+        if read_only and self.is_empty_file():
+            # A reader sees an empty file as what it is, a database with no tables yet,
+            # and leaves it exactly as it is (a writer removes it, below).
+            with self.in_memory() as empty:
+                yield empty
+            return
         self.raise_if_damaged()
         wal_before = _file_signature(self.wal_path)
         if not read_only:
-            self.exists()  # removes an empty file, which DuckDB would refuse
+            self._discard_empty_file()
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._open(read_only)
         try:
@@ -189,6 +187,12 @@ class DatabaseConnectionManager:
         self.damage_marker_path.unlink(missing_ok=True)
         logger.warning("Moved %s aside to %s", self.db_path, backup)
         return backup
+
+    def _discard_empty_file(self) -> None:
+        """DuckDB refuses a 0-byte file as "not a valid database"; it holds no data, so a writer starts afresh."""
+        if self.is_empty_file():
+            logger.info("Treating empty file %s as a new database", self.db_path)
+            self.db_path.unlink()
 
     # -- damage ----------------------------------------------------------------------
 
