@@ -153,6 +153,7 @@ def test_sigint_at_any_moment_prints_one_line_exits_130_and_stops_the_run(
     assert result.returncode == 130, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [CANCELLED_LINE]
     assert "Traceback" not in result.stdout
+    assert "cancelled" not in result.stdout.lower(), "the interrupt is reported once, on stderr"
     assert SUMMARY_HEADER not in result.stdout, "the run went on after the interrupt"
     assert active_runs(result.root) == []
     lock = filelock.FileLock(result.root / ".planalign_init.lock")

@@ -128,7 +128,7 @@ def test_status_reads_a_database_another_program_is_reading(initialized_workspac
         kill_and_wait(holder)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 8 required tables present." in result.stdout
+    assert "All 8 required tables present and up to date." in result.stdout
 
 
 def test_engine_first_look_waits_for_a_brief_reader_instead_of_failing(initialized_workspace: Workspace) -> None:
@@ -151,7 +151,7 @@ def test_status_never_deletes_or_creates_a_database(workspace: Workspace) -> Non
     result = _status(workspace.root)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "8 of 8 required tables missing" in result.stdout
+    assert "8 missing of 8 required tables" in result.stdout
     assert workspace.database_path.stat().st_size == 0
     assert workspace.database_path.stat().st_ino == inode
 
@@ -184,5 +184,5 @@ def test_status_works_on_a_read_only_database_in_a_read_only_folder(initialized_
         make_writable(root, *files)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 8 required tables present." in result.stdout
+    assert "All 8 required tables present and up to date." in result.stdout
     assert "Traceback" not in result.stderr

@@ -21,8 +21,6 @@ from typing import Any, ClassVar
 
 PACKAGE_NAME = "planalign-notebook"
 ABSENT = "absent"
-# The var carrying the census location: the census is fingerprinted by content instead.
-CENSUS_VAR = "census_path"
 
 
 def package_version() -> str:
@@ -165,7 +163,7 @@ class CurrentInputs:
         components: dict[str, Any] = {
             "package": package_version(),
             "files": {name: FileDigests.digest(self.project_dir / name) for name in recipe.files},
-            "vars": {name: values.get(name) for name in recipe.vars if name != CENSUS_VAR},
+            "vars": {name: values.get(name) for name in recipe.vars},
             "upstream": dict(upstream),
         }
         if recipe.reads_census:

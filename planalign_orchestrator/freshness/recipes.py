@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from planalign_orchestrator.dbt_runner import ProjectNode
-from planalign_orchestrator.freshness.inputs import CENSUS_VAR, Recipe
+from planalign_orchestrator.freshness.inputs import Recipe
 from planalign_orchestrator.self_healing.models import REQUIRED_TABLES
 
 YEARLY_TAG = "yearly"
@@ -65,7 +65,7 @@ class ProjectRecipes:
                     pending.append(parent)
                 else:
                     upstream.add(parent)
-        vars_read = sorted(name for name in self._var_names if name != CENSUS_VAR and _mentions(texts, name))
+        vars_read = sorted(name for name in self._var_names if _mentions(texts, name))
         return Recipe(
             files=tuple(sorted(files)),
             vars=tuple(vars_read),
