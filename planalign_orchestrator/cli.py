@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from planalign_orchestrator.config import CONFIG_FILE_NAME, MAX_YEAR, MIN_YEAR
-from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError
+from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError, WorkspaceBusyError
 from planalign_orchestrator.interrupts import CommandLineInterrupts
 from planalign_orchestrator.progress import (
     CANCELLED,
@@ -110,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         return int(args.handler(args))
+    except WorkspaceBusyError as busy:
+        for run in busy.runs:
+            print(f"busy: {run}")
+        print(busy.remediation)
+        return EXIT_BUSY
     except NavigatorError as error:
         print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
         return EXIT_ERROR
@@ -322,9 +327,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return EXIT_MISSING
     session = _session(args, create=False)
     print(f"Workspace {session.root}" + ("" if session.scenario.is_baseline else f", scenario {session.scenario.name}"))
-    busy = _busy(session)
-    if busy is not None:
-        return busy
     status = session.status()
     print(status)
     if status.up_to_date:
@@ -336,30 +338,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_MISSING
 
 
-def _busy(session: WorkspaceSession) -> int | None:
-    """EXIT_BUSY, having said who, when another process initializes or simulates the workspace.
-
-    DuckDB lets a process write a file only while nobody else has it open: even a
-    read-only look at the database would make that run fail, so a reader waits its turn.
-    """
-    from planalign_orchestrator.activity import active_runs
-
-    runs = active_runs(session.workspace.lock_path.parent)
-    if not runs:
-        return None
-    for run in runs:
-        print(f"busy: {run.describe()}")
-    print("The database is not read while a run uses it; run the command again when the run ends.")
-    return EXIT_BUSY
-
-
 def _cmd_plan(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     first, last = _parse_years(args.years) if args.years else (None, None)
     print(f"Workspace {session.root} (nothing is built or written by `plan`)")
-    busy = _busy(session)
-    if busy is not None:
-        return busy
     print(session.plan(first, last))
     return EXIT_OK
 
@@ -378,9 +360,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     print(f"Workspace {session.root}")
-    busy = _busy(session)
-    if busy is not None:
-        return busy
     for info in session.scenarios():
         print(f"  {info.name:<24} {info.freshness:<32} {info.scenario.describe()}")
     return 0
@@ -389,9 +368,6 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     session = _session(args, create=False)
     first, last = _parse_years(args.years) if args.years else (None, None)
-    busy = _busy(session)
-    if busy is not None:
-        return busy
     comparison = session.compare(args.scenarios, first, last)
     print(comparison)
     if args.excel:

@@ -203,6 +203,23 @@ class SimulationError(NavigatorError):
     """A simulation year cannot run or produced inconsistent results."""
 
 
+class WorkspaceBusyError(NavigatorError):
+    """Another process is initializing or simulating the workspace, so a reader leaves it alone.
+
+    DuckDB lets a process write a file only while nobody else has it open: even a
+    read-only look at the database would make that run fail. `runs` describe who
+    holds it ("simulate 2025-2027 running in process 4242 since ...").
+    """
+
+    def __init__(self, folder: Path, runs: Sequence[str]) -> None:
+        self.folder = Path(folder)
+        self.runs = list(runs)
+        super().__init__(
+            "busy: " + "; ".join(self.runs),
+            remediation="The database is not read while a run uses it; try again when the run ends.",
+        )
+
+
 class WorkspaceNotWritableError(ConfigurationError):
     """The workspace folder (or a file PlanAlign must create in it) cannot be written."""
 

@@ -12,15 +12,17 @@ gives the session of another, creating or updating its overrides first.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planalign_orchestrator.activity import active_runs
 from planalign_orchestrator.comparison import Comparison, compare_scenarios
 from planalign_orchestrator.config import BASELINE_SCENARIO, SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.exceptions import ConfigurationError, SimulationError
+from planalign_orchestrator.exceptions import ConfigurationError, SimulationError, WorkspaceBusyError
 from planalign_orchestrator.factory import create_dbt_runner, create_freshness_checker, create_orchestrator
 from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, WorkspaceStatus
@@ -99,8 +101,22 @@ class WorkspaceSession:
 
     # -- read-only views -------------------------------------------------------------
 
+    def active_runs(self) -> list[str]:
+        """Other processes initializing or simulating this workspace now, described; reads only."""
+        return [run.describe() for run in active_runs(self.workspace.lock_path.parent) if run.pid != os.getpid()]
+
+    def require_idle(self) -> None:
+        """WorkspaceBusyError when another process runs in the workspace: readers must not open it then."""
+        runs = self.active_runs()
+        if runs:
+            raise WorkspaceBusyError(self.root, runs)
+
     def status(self) -> WorkspaceStatus:
-        """Every required table and this scenario's simulated years: present, missing, empty, stale or unknown."""
+        """Every required table and this scenario's simulated years: present, missing, empty, stale or unknown.
+
+        Raises WorkspaceBusyError instead of looking while another process runs in it.
+        """
+        self.require_idle()
         inspection = self._freshness().inspect(read_only=True)
         return WorkspaceStatus(self.root, inspection.tables, inspection.years)
 
@@ -110,12 +126,14 @@ class WorkspaceSession:
         Years default to the config's simulation.start_year/end_year.
         """
         first, last = self.resolve_years(start_year, end_year)
+        self.require_idle()
         orchestrator = self.orchestrator(auto_initialize=False)
         inspection = orchestrator.freshness.inspect(read_only=True)
         return BuildPlan(_planned_tables(inspection), orchestrator.plan_years(first, last), (first, last))
 
     def initialization_plan(self) -> BuildPlan:
         """What `initialize()` would build and why (tables only)."""
+        self.require_idle()
         return BuildPlan(_planned_tables(self._freshness().inspect(read_only=True)))
 
     def scenarios(self) -> list[ScenarioInfo]:
@@ -139,6 +157,7 @@ class WorkspaceSession:
                 remediation="Name two or more, e.g. compare(['baseline', 'high_match']).",
             )
         first, last = self.resolve_years(start_year, end_year)
+        self.require_idle()
         sessions = [self if name == self.scenario.name else self.for_scenario(name) for name in names]
         for session in sessions:
             session._require_fresh_years(first, last)
