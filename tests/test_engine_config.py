@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planalign_orchestrator.config import CONFIG_FILE_NAME, load_config
+from planalign_orchestrator.config import CONFIG_FILE_NAME, load_config, validate_config
 from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.workspace import Workspace
@@ -41,6 +41,16 @@ BAD_CONFIGS = [
     pytest.param("simulation", "random_seed", "forty-two", "simulation.random_seed", "int", id="wrong-type"),
     pytest.param(
         "paths", "census", "no_such_census.csv", "paths.census", "planalign census generate", id="missing-census"
+    ),
+    pytest.param("workforce", "max_working_age", 30, "workforce.max_working_age", ">= 50", id="working-age-too-low"),
+    pytest.param("plan", "escalation_cap", 0.5, "plan.escalation_cap", "<= 0.15", id="escalation-cap-above-15pct"),
+    pytest.param(
+        "plan",
+        "match_tiers",
+        [{"rate": 1.0, "up_to": 0.05}, {"rate": 0.5, "up_to": 0.03}],
+        "plan.match_tiers",
+        "tier 2 up_to must be above 0.05",
+        id="match-tiers-not-rising",
     ),
 ]
 
@@ -103,3 +113,26 @@ def test_config_paths_are_relative_to_the_config_file(workspace: Workspace, tmp_
     assert config.workspace_dir == workspace.root
     assert config.dbt_vars(2026)["census_path"] == str(workspace.root / "census.csv")
     assert config.dbt_vars(2026)["simulation_year"] == 2026
+
+
+def test_a_match_given_both_as_tiers_and_as_rate_and_cap_is_refused(workspace: Workspace) -> None:
+    config_path = _edit_config(workspace, "plan", "match_tiers", [{"rate": 1.0, "up_to": 0.03}])
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(config_path)
+
+    assert caught.value.key == "plan"
+    assert "either match_tiers or match_rate/match_cap" in str(caught.value)
+    assert "remove match_cap, match_rate" in caught.value.remediation
+
+
+def test_single_tier_and_tiered_match_reach_dbt_as_tiers(workspace: Workspace) -> None:
+    raw = yaml.safe_load(workspace.config_path.read_text())
+    single = validate_config(raw, workspace_dir=workspace.root)
+    raw["plan"].pop("match_rate")
+    raw["plan"].pop("match_cap")
+    raw["plan"]["match_tiers"] = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+    tiered = validate_config(raw, workspace_dir=workspace.root)
+
+    assert single.dbt_vars()["match_tiers"] == [{"rate": 0.5, "up_to": 0.06}]
+    assert tiered.dbt_vars()["match_tiers"] == [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]

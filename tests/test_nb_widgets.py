@@ -205,7 +205,7 @@ def test_progress_widget_follows_a_successful_initialization_event_by_event() ->
     }
     assert widget.outcome == "completed"
     assert widget.bar.bar_style == "success"
-    assert widget.header.value == "<b>Initialized: created 8 table(s).</b>"
+    assert widget.header.value == "<b>Initialized: created 10 table(s).</b>"
 
 
 def test_running_step_shows_elapsed_seconds_in_the_live_view_only() -> None:
@@ -336,9 +336,33 @@ def test_static_rendering_before_any_event_is_one_line() -> None:
 # -- SimulationProgress ------------------------------------------------------------------
 
 
-def year_summary(year: int, start: int, end: int, hires: int, terms: int) -> YearSummary:
+def year_summary(
+    year: int, start: int, end: int, hires: int, terms: int, *, target: int | None = None, warning: str | None = None
+) -> YearSummary:
     return YearSummary(
-        year, start, end, hires, terms, terms - 250, 250, 350, round((end - start) / start * 100, 4), 1.0, 1.0, 1.0, 1.0
+        year=year,
+        headcount_start=start,
+        headcount_end=end,
+        target_headcount=end if target is None else target,
+        hires=hires,
+        terminations=terms,
+        experienced_terminations=terms - 280,
+        retirements=30,
+        reductions_in_force=0,
+        new_hire_terminations=250,
+        promotions=350,
+        promotions_raised_to_minimum=20,
+        deferral_escalations=2500,
+        growth_pct=round((end - start) / start * 100, 4),
+        target_growth_pct=3.0,
+        total_compensation=1.0,
+        average_compensation=1.0,
+        employee_contributions=1.0,
+        employer_contributions=1.0,
+        catch_up_pre_tax=1.0,
+        catch_up_roth=0.0,
+        irs_limits_estimated=False,
+        target_warning=warning,
     )
 
 
@@ -362,6 +386,18 @@ def test_simulation_widget_shows_each_year_and_its_figures() -> None:
         "  ✓ 2025 done      5,000 -> 5,150 active (+3.00%), 1,000 hires, 850 terminations",
         "  ✓ 2026 done      5,150 -> 5,305 active (+3.01%), 1,031 hires, 876 terminations",
     ]
+
+
+def test_simulation_widget_shows_a_missed_target_warning_with_the_year() -> None:
+    widget = SimulationProgress(2025, 2025, root=ROOT)
+    warning = "2025: growth target missed by 120 employees: 4,250 active planned (-15.00%), 4,370 reached (-12.60%)."
+
+    widget(YearFinished(2025, 1, 1, 0.7, year_summary(2025, 5000, 4370, 0, 630, target=4250, warning=warning)))
+
+    assert widget.snapshot().text.splitlines()[1] == (
+        f"  ✓ 2025 done      5,000 -> 4,370 active (-12.60%), 0 hires, 630 terminations · Warning: {warning}"
+    )
+    assert "Warning: 2025: growth target missed by 120 employees" in html.unescape(widget.year_rows[2025].value)
 
 
 def test_simulation_widget_marks_the_running_year_failed_or_cancelled() -> None:
@@ -410,12 +446,12 @@ def test_status_widget_groups_tables_by_tier_with_states_and_row_counts() -> Non
 
     text = widget.snapshot().text.splitlines()
 
-    assert text[0] == "Workspace workspace: 3 of 8 required tables missing"
+    assert text[0] == "Workspace workspace: 3 of 10 required tables missing"
     assert text[1] == "Seed tables"
-    assert text[7] == "Foundation models"
+    assert text[9] == "Foundation models"
     assert text[5] == "  ✗ comp_levers                          missing"
     assert text[2] == "  ✓ config_age_bands                     present  5 rows"
-    assert text[10] == "  ✗ int_employee_benefits                missing"
+    assert text[12] == "  ✗ int_employee_benefits                missing"
     assert widget.table_rows["int_employee_benefits"].value == "✗ int_employee_benefits · missing"
     assert set(widget.table_rows["int_employee_benefits"]._dom_classes) == {
         "planalign-table",
@@ -446,7 +482,7 @@ def test_initialize_missing_is_disabled_while_running_then_refreshes_to_all_pres
     assert widget.initialize_button.description == "Nothing to build"
     assert widget.refresh_button.disabled is False
     assert widget.last_result.success
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
     assert visible(widget.progress)["steps"] == steps("done", "done", "done", "done")
 
 
@@ -523,7 +559,7 @@ def test_initialize_after_a_kernel_interrupt_shows_cancelled_and_the_next_call_h
     assert "⊘ Loading seed data" in cancelled_record
     assert "Error: Cancelled by interrupt." in cancelled_record
     assert result.success
-    assert healed_record.splitlines()[0] == "Initialized: created 8 table(s)."
+    assert healed_record.splitlines()[0] == "Initialized: created 10 table(s)."
 
 
 def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate(
@@ -560,7 +596,7 @@ def test_status_widget_shows_stale_tables_with_why_and_says_what_its_button_will
 
     text = widget.snapshot().text
 
-    assert widget.summary_line() == "5 of 8 required tables missing or stale"
+    assert widget.summary_line() == "5 of 10 required tables missing or stale"
     assert widget.initialize_button.description == "Build 2 missing, rebuild 3 stale"
     assert widget.initialize_button.disabled is False
     assert widget.table_rows["config_job_levels"].value == f"↻ config_job_levels · stale · 5 rows · {why}"

@@ -33,14 +33,14 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
     widget.initialize_button.click()
 
     assert widget.missing == []
-    assert before[0] == f"Workspace {initialized_workspace.root.name}: 1 of 8 required tables missing"
+    assert before[0] == f"Workspace {initialized_workspace.root.name}: 1 of 10 required tables missing"
     foundation = before[before.index("Foundation models") + 1 :]
     assert [line.split()[1] for line in foundation if "missing" in line] == ["int_employee_benefits"]
     assert not any("missing" in line for line in before[1 : before.index("Foundation models")])
     assert widget.last_result is not None
     assert widget.last_result.tables_created == ["int_employee_benefits"]
     assert widget.progress.node.value == "dbt node: model 1/1 int_employee_benefits"
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
     assert widget.table_rows["int_employee_benefits"].value == "✓ int_employee_benefits · present · 5,000 rows"
     assert label == "Build 1 missing"
     assert widget.initialize_button.disabled is True
@@ -55,8 +55,8 @@ def test_initialize_builds_a_new_workspace_given_as_a_path(
     record = capsys.readouterr().out.splitlines()
 
     assert result.success
-    assert len(result.tables_created) == 8
-    assert record[0] == "Initialized: created 8 table(s)."
+    assert len(result.tables_created) == 10
+    assert record[0] == "Initialized: created 10 table(s)."
     assert record[1:5] == [
         "  ✓ Checking database tables     done",
         "  ✓ Loading seed data            done",
@@ -134,7 +134,7 @@ def test_status_magic_returns_the_status_widget_for_a_workspace_folder(workspace
     widget = planalign(f"status --workspace {workspace.root}")
 
     assert isinstance(widget, nb.TableStatusWidget)
-    assert widget.summary_line() == "8 of 8 required tables missing"
+    assert widget.summary_line() == "10 of 10 required tables missing"
 
 
 def test_magic_extension_registers_planalign_and_parses_year_ranges() -> None:

@@ -74,9 +74,9 @@ MARKER_BAND_ID = 9_999
 def put_marker_row(db_path: Path, table: str = "config_age_bands") -> None:
     """A row no dbt run would produce: it survives only if the table is never reloaded."""
     if table == "config_age_bands":
-        execute(db_path, f"insert into main.config_age_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+        execute(db_path, f"insert into main.config_age_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99, 1)")
     elif table == "config_tenure_bands":
-        execute(db_path, f"insert into main.config_tenure_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+        execute(db_path, f"insert into main.config_tenure_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99, 1)")
     else:  # pragma: no cover - a test asked for a table this helper does not know
         raise ValueError(table)
 
