@@ -97,21 +97,21 @@ class PlanSettings(_Section):
 
     @model_validator(mode="after")
     def _one_match_formula(self) -> PlanSettings:
-        explicit = {"match_rate", "match_cap"} & self.model_fields_set
-        if self.match_tiers is not None and explicit:
+        """match_tiers replaces match_rate/match_cap; a non-default single tier beside it is a contradiction.
+
+        Defaults beside tiers are fine: a dumped config (a scenario's base) carries them.
+        """
+        if self.match_tiers is None:
+            return self
+        fields = type(self).model_fields
+        contradicting = sorted(
+            name for name in ("match_rate", "match_cap") if getattr(self, name) != fields[name].default
+        )
+        if contradicting:
             raise ValueError(
-                f"set either match_tiers or match_rate/match_cap, not both (remove {', '.join(sorted(explicit))})"
+                f"set either match_tiers or match_rate/match_cap, not both (remove {', '.join(contradicting)})"
             )
         return self
-
-    @property
-    def effective_match_tiers(self) -> list[dict[str, float]]:
-        """The match formula as tiers: match_tiers, or the single tier match_rate up to match_cap."""
-        if self.match_tiers is not None:
-            return [{"rate": tier.rate, "up_to": tier.up_to} for tier in self.match_tiers]
-        if self.match_cap == 0.0:
-            return []
-        return [{"rate": self.match_rate, "up_to": self.match_cap}]
 
 
 class PathSettings(_Section):
@@ -161,7 +161,9 @@ class SimulationConfig(_Section):
             "auto_enrollment": p.auto_enrollment,
             "default_deferral_rate": p.default_deferral_rate,
             "opt_out_rate": p.opt_out_rate,
-            "match_tiers": p.effective_match_tiers,
+            "match_rate": p.match_rate,
+            "match_cap": p.match_cap,
+            "match_tiers": None if p.match_tiers is None else [t.model_dump() for t in p.match_tiers],
             "auto_escalation": p.auto_escalation,
             "escalation_rate": p.escalation_rate,
             "escalation_cap": p.escalation_cap,
@@ -217,7 +219,7 @@ plan:
   # The match on actual deferrals (after the IRS limits): either one tier...
   match_rate: 0.50   # employer matches 50% of deferrals...
   match_cap: 0.06    # ...up to 6% of compensation
-  # ...or several (use instead of match_rate/match_cap), e.g. the safe harbor basic match:
+  # ...or several (they replace match_rate/match_cap), e.g. the safe harbor basic match:
   # match_tiers: [{rate: 1.0, up_to: 0.03}, {rate: 0.5, up_to: 0.05}]
   auto_escalation: true          # participants' rates rise every Jan 1...
   escalation_rate: 0.01          # ...by this much...

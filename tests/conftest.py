@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-import yaml
 
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.workspace import Workspace
+from tests.support.helpers import edit_config_sections
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIMULATED_YEARS = (2025, 2029)
@@ -98,18 +98,6 @@ def simulated_workspace(simulated_template: Path, tmp_path: Path) -> Workspace:
     return copy_workspace(simulated_template, tmp_path / "simulated")
 
 
-def edit_config(workspace: Workspace, *, drop: Sequence[str] = (), **sections: dict[str, object]) -> Workspace:
-    """Set config keys (section -> {key: value}), remove `drop` keys ("plan.match_rate"), and reopen."""
-    raw = yaml.safe_load(workspace.config_path.read_text())
-    for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
-    for dotted in drop:
-        section, key = dotted.split(".")
-        raw[section].pop(key)
-    workspace.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return Workspace.open(workspace.root, create=False)
-
-
 @pytest.fixture(scope="session")
 def realism_initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialized workspace on a generated 20,000-employee census (`planalign census generate`)."""
@@ -148,7 +136,7 @@ def _crafted(root: Path, drop: Sequence[str], sections: dict[str, dict[str, obje
     merged = {section: dict(values) for section, values in CRAFTED_BASE_CONFIG.items()}
     for section, values in sections.items():
         merged.setdefault(section, {}).update(values)
-    return edit_config(workspace, drop=drop, **merged)
+    return edit_config_sections(workspace, drop=drop, **merged)
 
 
 @pytest.fixture

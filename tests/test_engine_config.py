@@ -115,7 +115,9 @@ def test_config_paths_are_relative_to_the_config_file(workspace: Workspace, tmp_
     assert config.dbt_vars(2026)["simulation_year"] == 2026
 
 
-def test_a_match_given_both_as_tiers_and_as_rate_and_cap_is_refused(workspace: Workspace) -> None:
+def test_a_match_given_both_as_tiers_and_as_another_rate_and_cap_is_refused(workspace: Workspace) -> None:
+    _edit_config(workspace, "plan", "match_rate", 1.0)
+    _edit_config(workspace, "plan", "match_cap", 0.04)
     config_path = _edit_config(workspace, "plan", "match_tiers", [{"rate": 1.0, "up_to": 0.03}])
 
     with pytest.raises(ConfigurationError) as caught:
@@ -126,7 +128,7 @@ def test_a_match_given_both_as_tiers_and_as_rate_and_cap_is_refused(workspace: W
     assert "remove match_cap, match_rate" in caught.value.remediation
 
 
-def test_single_tier_and_tiered_match_reach_dbt_as_tiers(workspace: Workspace) -> None:
+def test_single_tier_and_tiered_match_reach_dbt(workspace: Workspace) -> None:
     raw = yaml.safe_load(workspace.config_path.read_text())
     single = validate_config(raw, workspace_dir=workspace.root)
     raw["plan"].pop("match_rate")
@@ -134,5 +136,20 @@ def test_single_tier_and_tiered_match_reach_dbt_as_tiers(workspace: Workspace) -
     raw["plan"]["match_tiers"] = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
     tiered = validate_config(raw, workspace_dir=workspace.root)
 
-    assert single.dbt_vars()["match_tiers"] == [{"rate": 0.5, "up_to": 0.06}]
+    assert {k: single.dbt_vars()[k] for k in ("match_rate", "match_cap", "match_tiers")} == {
+        "match_rate": 0.5,
+        "match_cap": 0.06,
+        "match_tiers": None,
+    }
     assert tiered.dbt_vars()["match_tiers"] == [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+
+
+def test_tiers_replace_the_default_single_tier_so_a_scenario_can_switch_formula(workspace: Workspace) -> None:
+    from planalign_orchestrator.scenarios import ScenarioStore
+
+    store = ScenarioStore(workspace)
+    safe_harbor = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+
+    config = store.config(store.save("safe_harbor", {"plan.match_tiers": safe_harbor}))
+
+    assert config.dbt_vars()["match_tiers"] == safe_harbor

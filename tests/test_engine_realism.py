@@ -23,7 +23,8 @@ from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
 from planalign_orchestrator.progress import ProgressObserver
 from planalign_orchestrator.workspace import Workspace
-from tests.conftest import REALISM_YEARS, copy_workspace, edit_config
+from tests.conftest import REALISM_YEARS, copy_workspace
+from tests.support.helpers import edit_config_sections
 
 pytestmark = pytest.mark.dbt
 
@@ -98,7 +99,7 @@ def test_point1_termination_hazard_is_calibrated_to_the_configured_rate(realism_
 def test_point1_unreachable_target_without_layoffs_is_reported_by_every_face(
     initialized_workspace: Workspace,
 ) -> None:
-    workspace = edit_config(
+    workspace = edit_config_sections(
         initialized_workspace, simulation={"target_growth_rate": -0.15}, workforce={"allow_layoffs": False}
     )
     terminal = io.StringIO()
@@ -121,7 +122,7 @@ def test_point1_unreachable_target_without_layoffs_is_reported_by_every_face(
 def test_point1_layoffs_bring_headcount_down_to_a_target_attrition_cannot_reach(
     initialized_workspace: Workspace,
 ) -> None:
-    workspace = edit_config(initialized_workspace, simulation={"target_growth_rate": -0.15})
+    workspace = edit_config_sections(initialized_workspace, simulation={"target_growth_rate": -0.15})
 
     summary = simulate(workspace, 2025, 2025)
 
@@ -170,7 +171,7 @@ def test_point2_short_tenure_leaves_faster_and_the_oldest_retire(realism_templat
 
 
 def test_point2_nobody_stays_active_past_the_maximum_working_age(initialized_workspace: Workspace) -> None:
-    workspace = edit_config(initialized_workspace, workforce={"max_working_age": 58})
+    workspace = edit_config_sections(initialized_workspace, workforce={"max_working_age": 58})
 
     simulate(workspace, 2025, 2025)
 
@@ -215,7 +216,7 @@ LEAVERS_2025 = """
 def test_point4_another_seed_changes_how_many_leave(
     realism_initialized_template: Path, realism_template: Path, tmp_path: Path
 ) -> None:
-    reseeded = edit_config(
+    reseeded = edit_config_sections(
         copy_workspace(realism_initialized_template, tmp_path / "seed7"), simulation={"random_seed": 7}
     )
 

@@ -20,7 +20,7 @@
     roth_catch_up_required  prior-year wages above the year's Roth catch-up threshold
                             (SECURE 2.0 s.603): the catch-up may only be made as Roth
     catch_up_roth, catch_up_pre_tax  the catch-up split accordingly
-    employer_contribution   the match formula (var match_tiers) applied to the actual
+    employer_contribution   the match formula (match_tiers()) applied to the actual
                             deferrals, reduced so base_deferral + employer <= 415(c)
   The match is computed once on the year's actual deferrals, as a plan with a year-end
   true-up pays it (without a true-up, a per-pay-period match can come out lower).
@@ -97,9 +97,14 @@
 
 
 {% macro match_tiers() -%}
-  {#- var match_tiers: a list of {rate, up_to} with up_to rising, as numbers. Converting
-      through float keeps SQL out, and a malformed value fails at compile time. -#}
+  {#- The match formula as tiers: var match_tiers (a list of {rate, up_to} with up_to
+      rising) when it is set, else the single tier var match_rate up to var match_cap.
+      Converting through float keeps SQL out, and a malformed value fails at compile time. -#}
   {%- set raw = var('match_tiers') -%}
+  {%- if _is_blank(raw) -%}
+    {%- set cap = num_var('match_cap', 0, 1) -%}
+    {{- return([{'rate': num_var('match_rate', 0, 10), 'up_to': cap}] if cap > 0 else []) -}}
+  {%- endif -%}
   {%- set tiers = [] -%}
   {%- set previous = namespace(up_to=0.0) -%}
   {%- if raw is string or raw is mapping or raw is not iterable -%}

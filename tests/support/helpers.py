@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,21 @@ def assert_database_free_for_other_processes(db_path: Path) -> None:
 
 # -- freshness: changing inputs, comparing results ----------------------------------
 
-SIMULATION_TABLES = ["fct_workforce_snapshot", "fct_yearly_events"]
+SIMULATION_TABLES = ["fct_workforce_snapshot", "fct_yearly_events", "fct_year_plan"]
+
+
+def edit_config_sections(workspace: Workspace, *, drop: Sequence[str] = (), **sections: dict[str, object]) -> Workspace:
+    """Set several keys (section -> {key: value}), remove `drop` keys ("plan.match_rate"), and re-open."""
+    import yaml
+
+    raw = yaml.safe_load(workspace.config_path.read_text())
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    for dotted in drop:
+        section, key = dotted.split(".")
+        raw[section].pop(key)
+    workspace.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return Workspace.open(workspace.root, create=False)
 
 
 def edit_config(workspace: Workspace, dotted_key: str, value: Any) -> Workspace:

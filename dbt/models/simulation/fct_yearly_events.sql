@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['scenario_id', 'simulation_year'],
+    on_schema_change='sync_all_columns',
     tags=['yearly']
 ) }}
 {#-
