@@ -60,11 +60,12 @@ class _Year:
 
 
 def year_figures(summary: Any) -> str:
-    """One line of a year's results, worded like the terminal's."""
-    return (
+    """One line of a year's results, worded like the terminal's, with its warning if any."""
+    figures = (
         f"{summary.headcount_start:,} -> {summary.headcount_end:,} active ({summary.growth_pct:+.2f}%), "
         f"{summary.hires:,} hires, {summary.terminations:,} terminations"
     )
+    return f"{figures} · Warning: {summary.target_warning}" if summary.target_warning else figures
 
 
 class SimulationProgress(widgets.VBox):

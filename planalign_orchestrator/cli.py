@@ -99,8 +99,10 @@ class TerminalConsole:
             f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations"
         )
         if event.reused:
-            return f"Year {event.year} ({event.index}/{event.total}) is up to date: {figures} (reused)"
-        return f"      {event.year}: {figures} ({event.duration_seconds:.2f}s)"
+            line = f"Year {event.year} ({event.index}/{event.total}) is up to date: {figures} (reused)"
+        else:
+            line = f"      {event.year}: {figures} ({event.duration_seconds:.2f}s)"
+        return f"{line}\n      Warning: {s.target_warning}" if s.target_warning else line
 
 
 def main(argv: Sequence[str] | None = None) -> int:

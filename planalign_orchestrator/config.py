@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from planalign_orchestrator.exceptions import ConfigurationError
 
@@ -49,6 +49,8 @@ class SimulationSettings(_Section):
 class WorkforceSettings(_Section):
     termination_rate: float = Field(0.12, ge=0.0, lt=1.0)
     new_hire_termination_rate: float = Field(0.25, ge=0.0, lt=1.0)
+    allow_layoffs: bool = True
+    max_working_age: int = Field(75, ge=50, le=100)
 
 
 class CompensationSettings(_Section):
@@ -58,6 +60,14 @@ class CompensationSettings(_Section):
     merit_rate: float | None = Field(None, ge=0.0, lt=1.0)
     promotion_probability: float | None = Field(None, ge=0.0, lt=1.0)
     promotion_raise: float | None = Field(None, ge=0.0, lt=1.0)
+    structure_increase_rate: float | None = Field(None, ge=0.0, lt=1.0)
+
+
+class MatchTier(_Section):
+    """One tier of the match: `rate` x the deferral between the previous tier's up_to and this one's."""
+
+    rate: float
+    up_to: float
 
 
 class PlanSettings(_Section):
@@ -66,6 +76,49 @@ class PlanSettings(_Section):
     opt_out_rate: float = Field(0.10, ge=0.0, lt=1.0)
     match_rate: float = Field(0.50, ge=0.0, le=1.0)
     match_cap: float = Field(0.06, ge=0.0, lt=1.0)
+    match_tiers: list[MatchTier] | None = None
+    auto_escalation: bool = True
+    escalation_rate: float = Field(0.01, gt=0.0, le=0.05)
+    escalation_cap: float = Field(0.10, gt=0.0, le=0.15)
+    escalation_opt_out_rate: float = Field(0.10, ge=0.0, lt=1.0)
+    reenrollment_sweep: bool = False
+    irs_indexing_rate: float = Field(0.025, ge=0.0, lt=0.2)
+
+    @field_validator("match_tiers")
+    @classmethod
+    def _tiers_rise(cls, tiers: list[MatchTier] | None) -> list[MatchTier] | None:
+        if tiers is None:
+            return None
+        if not tiers:
+            raise ValueError("give at least one tier, e.g. [{rate: 1.0, up_to: 0.03}, {rate: 0.5, up_to: 0.05}]")
+        previous = 0.0
+        for number, tier in enumerate(tiers, start=1):
+            if not 0.0 <= tier.rate <= 1.0:
+                raise ValueError(f"tier {number} rate must be between 0 and 1 (got {tier.rate})")
+            if not previous < tier.up_to < 1.0:
+                raise ValueError(
+                    f"tier {number} up_to must be above {previous} (the previous tier's) and below 1 (got {tier.up_to})"
+                )
+            previous = tier.up_to
+        return tiers
+
+    @model_validator(mode="after")
+    def _one_match_formula(self) -> PlanSettings:
+        """match_tiers replaces match_rate/match_cap; a non-default single tier beside it is a contradiction.
+
+        Defaults beside tiers are fine: a dumped config (a scenario's base) carries them.
+        """
+        if self.match_tiers is None:
+            return self
+        fields = type(self).model_fields
+        contradicting = sorted(
+            name for name in ("match_rate", "match_cap") if getattr(self, name) != fields[name].default
+        )
+        if contradicting:
+            raise ValueError(
+                f"set either match_tiers or match_rate/match_cap, not both (remove {', '.join(contradicting)})"
+            )
+        return self
 
 
 class PathSettings(_Section):
@@ -121,15 +174,25 @@ class SimulationConfig(_Section):
             "target_growth_rate": s.target_growth_rate,
             "termination_rate": w.termination_rate,
             "new_hire_termination_rate": w.new_hire_termination_rate,
+            "allow_layoffs": w.allow_layoffs,
+            "max_working_age": w.max_working_age,
             "cola_rate": c.cola_rate,
             "merit_rate": c.merit_rate,
             "promotion_probability": c.promotion_probability,
             "promotion_raise": c.promotion_raise,
+            "structure_increase_rate": c.structure_increase_rate,
             "auto_enrollment": p.auto_enrollment,
             "default_deferral_rate": p.default_deferral_rate,
             "opt_out_rate": p.opt_out_rate,
             "match_rate": p.match_rate,
             "match_cap": p.match_cap,
+            "match_tiers": None if p.match_tiers is None else [t.model_dump() for t in p.match_tiers],
+            "auto_escalation": p.auto_escalation,
+            "escalation_rate": p.escalation_rate,
+            "escalation_cap": p.escalation_cap,
+            "escalation_opt_out_rate": p.escalation_opt_out_rate,
+            "reenrollment_sweep": p.reenrollment_sweep,
+            "irs_indexing_rate": p.irs_indexing_rate,
         }
 
     def config_key(self, var_name: str) -> str:
@@ -154,19 +217,40 @@ simulation:
   random_seed: 42            # same config + seed => identical results
   target_growth_rate: 0.03   # active headcount growth per year
 workforce:
-  termination_rate: 0.12           # experienced employees leaving per year
-  new_hire_termination_rate: 0.25  # share of the year's hires leaving in their first year
+  # Experienced employees leaving per year, retirements included. Each person's chance
+  # is a base rate x tenure, age and level multipliers (seeds config_tenure_bands,
+  # config_age_bands, config_job_levels), calibrated to this rate; retirement follows
+  # the config_retirement_rates seed by age.
+  termination_rate: 0.12
+  # Share of a full-year hire cohort leaving within its first year; a hire made late in
+  # the year has only the weeks left to leave.
+  new_hire_termination_rate: 0.25
+  allow_layoffs: true    # reductions in force when the target is below what attrition leaves;
+                         # false = no layoffs, and the missed target is reported
+  max_working_age: 75    # sanity bound: nobody stays active past this age
 compensation:        # null = use the per-level values of the comp_levers seed
   cola_rate: null
-  merit_rate: null
+  merit_rate: null   # merit budget; spread by compa-ratio (config_compa_ratio_bands seed)
   promotion_probability: null
   promotion_raise: null
+  structure_increase_rate: null  # salary ranges move by this a year; null = the year's COLA
 plan:
   auto_enrollment: true
   default_deferral_rate: 0.06
   opt_out_rate: 0.10
+  # The match on actual deferrals (after the IRS limits): either one tier...
   match_rate: 0.50   # employer matches 50% of deferrals...
   match_cap: 0.06    # ...up to 6% of compensation
+  # ...or several (they replace match_rate/match_cap), e.g. the safe harbor basic match:
+  # match_tiers: [{rate: 1.0, up_to: 0.03}, {rate: 0.5, up_to: 0.05}]
+  auto_escalation: true          # participants' rates rise every Jan 1...
+  escalation_rate: 0.01          # ...by this much...
+  escalation_cap: 0.10           # ...up to this rate...
+  escalation_opt_out_rate: 0.10  # ...except this share, who opt out for good
+  reenrollment_sweep: false      # every Jan 1, enrol non-participants at the default rate
+                                 # (an opt_out_rate share opts out again)
+  irs_indexing_rate: 0.025       # IRS limits after the published years grow by this a year,
+                                 # rounded down as the law rounds them
 paths:
   census: census.csv
   database: simulation.duckdb

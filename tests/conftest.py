@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,12 @@ from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.workspace import Workspace
+from tests.support.helpers import edit_config_sections
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIMULATED_YEARS = (2025, 2029)
+REALISM_EMPLOYEES = 20_000
+REALISM_YEARS = (2025, 2030)
 _CACHE_ENV = "XDG_CACHE_HOME"
 # The notebooks' records are compared by nbval, so they are made, as the shipped ones
 # were (tools/execute_notebooks.py), without seconds. Tests of the timings turn them on.
@@ -83,7 +86,7 @@ def initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def initialized_workspace(initialized_template: Path, tmp_path: Path) -> Workspace:
-    """A workspace whose 8 required tables exist (a private copy per test)."""
+    """A workspace whose 10 required tables exist (a private copy per test)."""
     return copy_workspace(initialized_template, tmp_path / "initialized")
 
 
@@ -99,6 +102,70 @@ def simulated_template(initialized_template: Path, tmp_path_factory: pytest.Temp
 def simulated_workspace(simulated_template: Path, tmp_path: Path) -> Workspace:
     """A workspace simulated 2025-2029 with the default config (a private copy per test)."""
     return copy_workspace(simulated_template, tmp_path / "simulated")
+
+
+@pytest.fixture(scope="session")
+def realism_initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialized workspace on a generated 20,000-employee census (`planalign census generate`)."""
+    from planalign_orchestrator.cli import main
+
+    root = tmp_path_factory.mktemp("realism") / "workspace"
+    workspace = Workspace.open(root)
+    census = ["census", "generate", "--employees", str(REALISM_EMPLOYEES), "--seed", "42"]
+    assert main([*census, "--out", str(workspace.config.census_path)]) == 0
+    result = create_orchestrator(workspace.config).auto_initializer.ensure_initialized()
+    assert result.success, result
+    return root
+
+
+@pytest.fixture(scope="session")
+def realism_template(realism_initialized_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 20,000-employee workspace simulated 2025-2030 with the default config (read-only: copy to change)."""
+    root = tmp_path_factory.mktemp("realism_simulated") / "workspace"
+    workspace = copy_workspace(realism_initialized_template, root)
+    create_orchestrator(workspace.config).execute_multi_year_simulation(*REALISM_YEARS)
+    return root
+
+
+CRAFTED_BASE_CONFIG: dict[str, dict[str, object]] = {
+    "simulation": {"target_growth_rate": 0.0},
+    "workforce": {"termination_rate": 0.0, "new_hire_termination_rate": 0.0},
+    "plan": {"auto_escalation": False},
+}
+
+
+def _crafted(root: Path, drop: Sequence[str], sections: dict[str, dict[str, object]]) -> Workspace:
+    from tests.support.crafted_census import write_crafted_census
+
+    workspace = Workspace.open(root)
+    write_crafted_census(workspace.config.census_path)
+    merged = {section: dict(values) for section, values in CRAFTED_BASE_CONFIG.items()}
+    for section, values in sections.items():
+        merged.setdefault(section, {}).update(values)
+    return edit_config_sections(workspace, drop=drop, **merged)
+
+
+@pytest.fixture
+def crafted_workspace(tmp_path: Path) -> Callable[..., Workspace]:
+    """A new workspace on the crafted census (tests/support/crafted_census.py) with config edits.
+
+    termination_rate and new_hire_termination_rate are 0, growth is 0 and auto-escalation
+    is off (CRAFTED_BASE_CONFIG), so only the rules under test (and retirement, from age
+    55) move anyone.
+    """
+
+    def build(name: str, *, drop: Sequence[str] = (), **sections: dict[str, object]) -> Workspace:
+        return _crafted(tmp_path / name, drop, sections)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def crafted_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The crafted census simulated 2025-2026 with CRAFTED_BASE_CONFIG (read-only: copy to change)."""
+    workspace = _crafted(tmp_path_factory.mktemp("crafted") / "workspace", (), {})
+    create_orchestrator(workspace.config).execute_multi_year_simulation(2025, 2026)
+    return workspace.root
 
 
 @pytest.fixture

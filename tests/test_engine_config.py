@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planalign_orchestrator.config import CONFIG_FILE_NAME, load_config
+from planalign_orchestrator.config import CONFIG_FILE_NAME, load_config, validate_config
 from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.workspace import Workspace
@@ -41,6 +41,16 @@ BAD_CONFIGS = [
     pytest.param("simulation", "random_seed", "forty-two", "simulation.random_seed", "int", id="wrong-type"),
     pytest.param(
         "paths", "census", "no_such_census.csv", "paths.census", "planalign census generate", id="missing-census"
+    ),
+    pytest.param("workforce", "max_working_age", 30, "workforce.max_working_age", ">= 50", id="working-age-too-low"),
+    pytest.param("plan", "escalation_cap", 0.5, "plan.escalation_cap", "<= 0.15", id="escalation-cap-above-15pct"),
+    pytest.param(
+        "plan",
+        "match_tiers",
+        [{"rate": 1.0, "up_to": 0.05}, {"rate": 0.5, "up_to": 0.03}],
+        "plan.match_tiers",
+        "tier 2 up_to must be above 0.05",
+        id="match-tiers-not-rising",
     ),
 ]
 
@@ -104,3 +114,43 @@ def test_config_paths_are_relative_to_the_config_file(workspace: Workspace, tmp_
     assert config.census_path == workspace.root / "census.csv"
     assert config.database_path == workspace.root / "simulation.duckdb"
     assert config.dbt_vars(2026)["simulation_year"] == 2026
+
+
+def test_a_match_given_both_as_tiers_and_as_another_rate_and_cap_is_refused(workspace: Workspace) -> None:
+    _edit_config(workspace, "plan", "match_rate", 1.0)
+    _edit_config(workspace, "plan", "match_cap", 0.04)
+    config_path = _edit_config(workspace, "plan", "match_tiers", [{"rate": 1.0, "up_to": 0.03}])
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(config_path)
+
+    assert caught.value.key == "plan"
+    assert "either match_tiers or match_rate/match_cap" in str(caught.value)
+    assert "remove match_cap, match_rate" in caught.value.remediation
+
+
+def test_single_tier_and_tiered_match_reach_dbt(workspace: Workspace) -> None:
+    raw = yaml.safe_load(workspace.config_path.read_text())
+    single = validate_config(raw, workspace_dir=workspace.root)
+    raw["plan"].pop("match_rate")
+    raw["plan"].pop("match_cap")
+    raw["plan"]["match_tiers"] = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+    tiered = validate_config(raw, workspace_dir=workspace.root)
+
+    assert {k: single.dbt_vars()[k] for k in ("match_rate", "match_cap", "match_tiers")} == {
+        "match_rate": 0.5,
+        "match_cap": 0.06,
+        "match_tiers": None,
+    }
+    assert tiered.dbt_vars()["match_tiers"] == [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+
+
+def test_tiers_replace_the_default_single_tier_so_a_scenario_can_switch_formula(workspace: Workspace) -> None:
+    from planalign_orchestrator.scenarios import ScenarioStore
+
+    store = ScenarioStore(workspace)
+    safe_harbor = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
+
+    config = store.config(store.save("safe_harbor", {"plan.match_tiers": safe_harbor}))
+
+    assert config.dbt_vars()["match_tiers"] == safe_harbor

@@ -42,7 +42,7 @@ def _assert_aggregates_on_target(workspace: Workspace) -> None:
     summary = _summary_frame(workspace)
     target_pct = config.simulation.target_growth_rate * 100
     assert (summary["growth_pct"] - target_pct).abs().max() <= GROWTH_TOLERANCE_PP
-    realised = summary["experienced_terminations"] / summary["headcount_start"] * 100
+    realised = (summary["experienced_terminations"] + summary["retirements"]) / summary["headcount_start"] * 100
     target_terms = config.workforce.termination_rate * 100
     assert (realised - target_terms).abs().max() <= TERMINATION_TOLERANCE_PP
 
@@ -91,12 +91,13 @@ def test_no_employee_is_terminated_twice(simulated_workspace: Workspace) -> None
     assert repeated.empty, repeated.head()
 
 
-def test_hires_are_paid_inside_their_level_range(simulated_workspace: Workspace) -> None:
+def test_hires_are_paid_inside_their_levels_range_of_the_year(simulated_workspace: Workspace) -> None:
     hires = _query(
         simulated_workspace,
         """
-        select e.simulation_year, e.employee_id, e.new_compensation, l.min_compensation, l.max_compensation
-        from main.fct_yearly_events e join main.config_job_levels l using (level_id)
+        select e.simulation_year, e.employee_id, e.new_compensation,
+               s.level_range_min as min_compensation, s.level_range_max as max_compensation
+        from main.fct_yearly_events e join main.fct_workforce_snapshot s using (simulation_year, employee_id)
         where e.event_type = 'hire'
     """,
     )
@@ -112,14 +113,18 @@ def test_contributions_never_exceed_irs_limits_in_any_year(simulated_workspace: 
         simulated_workspace,
         """
         select s.simulation_year,
-               count(*) filter (where s.base_deferral > l.limit_402g + 0.01) as over_402g,
-               count(*) filter (where s.catch_up_contribution > 0 and s.age < l.catch_up_age) as young_catch_up,
-               count(*) filter (where s.catch_up_contribution > l.catch_up_limit + 0.01) as over_catch_up,
-               count(*) filter (where s.base_deferral + s.employer_contribution > l.limit_415c + 0.01)
+               count(*) filter (where s.base_deferral > p.limit_402g + 0.01) as over_402g,
+               count(*) filter (where s.catch_up_contribution > 0
+                                and s.age < (select min(catch_up_age) from main.irs_contribution_limits))
+                   as young_catch_up,
+               count(*) filter (where s.catch_up_contribution > s.catch_up_limit + 0.01
+                                or s.catch_up_limit > coalesce(p.enhanced_catch_up_limit, p.catch_up_limit))
+                   as over_catch_up,
+               count(*) filter (where s.base_deferral + s.employer_contribution > p.limit_415c + 0.01)
                    as over_415c,
                count(*) filter (where s.employee_contribution > 0) as contributors
         from main.fct_workforce_snapshot s
-        asof join main.irs_contribution_limits l on s.simulation_year >= l.plan_year
+        join main.fct_year_plan p using (simulation_year)
         group by 1 order by 1
     """,
     )
@@ -218,7 +223,8 @@ def test_config_levers_reach_the_simulation(initialized_workspace: Workspace) ->
 
     for year in summary.years:
         assert abs(year.growth_pct - 10.0) <= GROWTH_TOLERANCE_PP
-        assert abs(year.experienced_terminations / year.headcount_start * 100 - 5.0) <= TERMINATION_TOLERANCE_PP
+        leavers = year.experienced_terminations + year.retirements
+        assert abs(leavers / year.headcount_start * 100 - 5.0) <= TERMINATION_TOLERANCE_PP
 
 
 def test_workspaces_are_independent(initialized_template: Path, tmp_path: Path) -> None:

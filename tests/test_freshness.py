@@ -183,23 +183,26 @@ def test_story3_rerunning_a_year_with_a_changed_rate_makes_every_later_year_stal
 def test_a_changed_seed_csv_rebuilds_that_seed_and_its_downstream_foundation_only(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    """Acceptance 2: a corrected IRS limit rebuilds the seed and the two models reading it."""
+    """Acceptance 2: a corrected salary range rebuilds the seed and the models downstream of it.
+
+    (The IRS limits seed is read by the yearly models only, so it would rebuild the seed alone.)
+    """
     project = copy_dbt_project(tmp_path / "dbt")
     assert initializer_for(workspace, project_dir=project).ensure_initialized().success
     put_marker_row(workspace.database_path, "config_tenure_bands")
-    limits = project / "seeds" / "irs_contribution_limits.csv"
-    limits.write_text(limits.read_text().replace("2026,24500,", "2026,24000,"))
+    levels = project / "seeds" / "config_job_levels.csv"
+    levels.write_text(levels.read_text().replace("1,Staff,40000,80000,", "1,Staff,40000,82000,"))
     recorder = EventRecorder()
 
     result = initializer_for(workspace, project_dir=project, on_progress=recorder).ensure_initialized()
 
-    downstream = ["irs_contribution_limits", "int_employee_compensation_by_year", "int_employee_benefits"]
+    downstream = ["config_job_levels", *FOUNDATION]
     assert sorted(e.node_name for e in recorder.of_type(NodeStarted)) == sorted(downstream)
     assert result.missing_tables_found == []
-    assert "seed irs_contribution_limits.csv changed" in result.stale_tables_found["irs_contribution_limits"]
+    assert "seed config_job_levels.csv changed" in result.stale_tables_found["config_job_levels"]
     assert (
-        "upstream int_employee_compensation_by_year, irs_contribution_limits changed"
-        in (result.stale_tables_found["int_employee_benefits"])
+        "upstream config_job_levels, int_baseline_workforce changed"
+        in (result.stale_tables_found["int_employee_compensation_by_year"])
     )
     assert has_marker_row(workspace.database_path, "config_tenure_bands")
 

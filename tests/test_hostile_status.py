@@ -128,7 +128,7 @@ def test_status_reads_a_database_another_program_is_reading(initialized_workspac
         kill_and_wait(holder)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 8 required tables present and up to date." in result.stdout
+    assert "All 10 required tables present and up to date." in result.stdout
 
 
 def test_engine_first_look_waits_for_a_brief_reader_instead_of_failing(initialized_workspace: Workspace) -> None:
@@ -151,13 +151,13 @@ def test_status_never_deletes_or_creates_a_database(workspace: Workspace) -> Non
     result = _status(workspace.root)
 
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "8 missing of 8 required tables" in result.stdout
+    assert "10 missing of 10 required tables" in result.stdout
     assert workspace.database_path.stat().st_size == 0
     assert workspace.database_path.stat().st_ino == inode
 
 
 def test_status_reports_a_truncated_database_as_corrupt(initialized_workspace: Workspace) -> None:
-    """Defect 8: half a database file is not "All 8 required tables present"."""
+    """Defect 8: half a database file is not "All 10 required tables present"."""
     db_path = initialized_workspace.database_path
     with db_path.open("r+b") as handle:
         handle.truncate(db_path.stat().st_size // 2)
@@ -184,5 +184,5 @@ def test_status_works_on_a_read_only_database_in_a_read_only_folder(initialized_
         make_writable(root, *files)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All 8 required tables present and up to date." in result.stdout
+    assert "All 10 required tables present and up to date." in result.stdout
     assert "Traceback" not in result.stderr

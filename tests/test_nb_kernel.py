@@ -78,7 +78,7 @@ def texts(output: dict[str, Any]) -> str:
 def test_an_interrupted_initialize_shows_the_cancelled_panel_and_one_line_not_dbts_traceback(kernel) -> None:
     """Acceptance 5, and the heartbeat while dbt loads in a fresh kernel."""
     manager, client, _folder = kernel
-    seeding = re.compile(r"dbt node: seed \d/5")
+    seeding = re.compile(r"dbt node: seed \d/7")
 
     cell = run(
         client,
@@ -131,4 +131,4 @@ def test_a_status_widget_is_interactive_until_the_next_cell_then_its_record(kern
     assert frozen["transient"]["display_id"] == shown["transient"]["display_id"]
     assert set(frozen["data"]) == {"text/plain", "text/html"}
     assert frozen["data"]["text/plain"] == shown["data"]["text/plain"]
-    assert frozen["data"]["text/plain"].startswith("All 8 required tables present in workspace/")
+    assert frozen["data"]["text/plain"].startswith("All 10 required tables present in workspace/")

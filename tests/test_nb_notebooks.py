@@ -53,10 +53,10 @@ def test_quickstart_html_shows_tiers_table_states_and_final_step_states() -> Non
 
     assert page.count("<b>Seed tables</b>") == 2
     assert page.count("<b>Foundation models</b>") == 2
-    assert "<b>8 of 8 required tables missing in quickstart_workspace/</b>" in page
+    assert "<b>10 of 10 required tables missing in quickstart_workspace/</b>" in page
     assert "<td>config_age_bands</td><td>missing</td>" in page
     assert "<td>int_employee_benefits</td><td>present</td><td>5,000 rows</td>" in page
-    assert "<b>Initialized: created 8 table(s).</b>" in page
+    assert "<b>Initialized: created 10 table(s).</b>" in page
     for step in (
         "Checking database tables",
         "Loading seed data",
@@ -70,7 +70,7 @@ def test_quickstart_html_shows_tiers_table_states_and_final_step_states() -> Non
 def test_self_healing_html_shows_the_missing_table_and_the_error_with_its_remediation() -> None:
     page = export_html(REPO_ROOT / "notebooks" / "02_self_healing.ipynb")
 
-    assert "<b>1 of 8 required tables missing in self_healing_workspace/</b>" in page
+    assert "<b>1 of 10 required tables missing in self_healing_workspace/</b>" in page
     assert "<td>int_employee_benefits</td><td>missing</td>" in page
     assert "<b>Initialized: created 1 table(s).</b>" in page
     assert "<td>Checking database tables</td><td>failed</td>" in page

@@ -256,7 +256,7 @@ def test_progress_widget_follows_a_successful_initialization_event_by_event() ->
         "error": "",
     }
     assert widget.outcome == "completed"
-    assert "<b>Initialized: created 8 table(s).</b>" in widget.body.value
+    assert "<b>Initialized: created 10 table(s).</b>" in widget.body.value
 
 
 def test_live_view_shows_percent_by_nodes_and_the_elapsed_time_of_the_run_and_step() -> None:
@@ -490,9 +490,33 @@ def test_a_simulated_years_dbt_events_do_not_reach_the_initialization_view() -> 
 # -- SimulationProgress ------------------------------------------------------------------
 
 
-def year_summary(year: int, start: int, end: int, hires: int, terms: int) -> YearSummary:
+def year_summary(
+    year: int, start: int, end: int, hires: int, terms: int, *, target: int | None = None, warning: str | None = None
+) -> YearSummary:
     return YearSummary(
-        year, start, end, hires, terms, terms - 250, 250, 350, round((end - start) / start * 100, 4), 1.0, 1.0, 1.0, 1.0
+        year=year,
+        headcount_start=start,
+        headcount_end=end,
+        target_headcount=end if target is None else target,
+        hires=hires,
+        terminations=terms,
+        experienced_terminations=terms - 280,
+        retirements=30,
+        reductions_in_force=0,
+        new_hire_terminations=250,
+        promotions=350,
+        promotions_raised_to_minimum=20,
+        deferral_escalations=2500,
+        growth_pct=round((end - start) / start * 100, 4),
+        target_growth_pct=3.0,
+        total_compensation=1.0,
+        average_compensation=1.0,
+        employee_contributions=1.0,
+        employer_contributions=1.0,
+        catch_up_pre_tax=1.0,
+        catch_up_roth=0.0,
+        irs_limits_estimated=False,
+        target_warning=warning,
     )
 
 
@@ -526,6 +550,18 @@ def test_simulation_widget_shows_each_year_its_figures_and_the_running_years_nod
         "  ✓ 2025 done      5,000 -> 5,150 active (+3.00%), 1,000 hires, 850 terminations  4.7 s",
         "  ✓ 2026 done      5,150 -> 5,305 active (+3.01%), 1,031 hires, 876 terminations  0.9 s",
     ]
+
+
+def test_simulation_widget_shows_a_missed_target_warning_with_the_year() -> None:
+    widget = SimulationProgress(2025, 2025, root=ROOT, clock=Clock())
+    warning = "2025: growth target missed by 120 employees: 4,250 active planned (-15.00%), 4,370 reached (-12.60%)."
+
+    widget(YearFinished(2025, 1, 1, 0.7, year_summary(2025, 5000, 4370, 0, 630, target=4250, warning=warning)))
+
+    assert widget.snapshot().text.splitlines()[1] == (
+        f"  ✓ 2025 done      5,000 -> 4,370 active (-12.60%), 0 hires, 630 terminations · Warning: {warning}"
+    )
+    assert "Warning: 2025: growth target missed by 120 employees" in text_of(widget.body.value)
 
 
 def test_simulation_widget_marks_the_running_year_failed_or_cancelled() -> None:
@@ -598,12 +634,12 @@ def test_status_widget_groups_tables_by_tier_with_states_and_row_counts() -> Non
 
     text = widget.snapshot().text.splitlines()
 
-    assert text[0] == "3 of 8 required tables missing in workspace/"
+    assert text[0] == "3 of 10 required tables missing in workspace/"
     assert text[1] == "Seed tables"
-    assert text[7] == "Foundation models"
+    assert text[9] == "Foundation models"
     assert text[5] == "  ✗ comp_levers                          missing"
     assert text[2] == "  ✓ config_age_bands                     present  5 rows"
-    assert text[10] == "  ✗ int_employee_benefits                missing"
+    assert text[12] == "  ✗ int_employee_benefits                missing"
     assert "planalign-table planalign-table-int_employee_benefits planalign-table-missing" in widget.body.value
     static_html = widget._repr_mimebundle_()["text/html"]
     assert static_html.index("Seed tables") < static_html.index("comp_levers") < static_html.index("Foundation models")
@@ -630,7 +666,7 @@ def test_initialize_missing_is_disabled_while_running_then_refreshes_to_all_pres
     assert widget.initialize_button.button_style == ""
     assert widget.refresh_button.disabled is False
     assert widget.last_result.success
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
     assert visible(widget.progress)["steps"] == steps("done", "done", "done", "done")
 
 
@@ -707,7 +743,7 @@ def test_corrupt_database_offers_recreate_after_a_confirmation_and_shows_the_err
     assert cancelled == ("none", [])
     assert healed_with == [{"recreate_corrupt": True}]
     assert widget.recreate_button.layout.display == "none"
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
 
 
 def test_a_failed_build_on_a_corrupt_database_shows_its_error_once() -> None:
@@ -755,7 +791,7 @@ def test_a_folder_that_is_not_a_workspace_offers_to_create_it() -> None:
     assert "Error: new_folder is not a PlanAlign workspace (no simulation_config.yaml)" in before
     assert "To fix: Run `nb.initialize('new_folder')` to create one." in before
     assert created == [{}]
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
 
 
 def test_status_widget_shows_stale_tables_with_why_and_says_what_its_button_will_do() -> None:
@@ -775,7 +811,7 @@ def test_status_widget_shows_stale_tables_with_why_and_says_what_its_button_will
 
     text = widget.snapshot().text
 
-    assert widget.summary_line() == "5 of 8 required tables missing or stale"
+    assert widget.summary_line() == "5 of 10 required tables missing or stale"
     assert widget.initialize_button.description == "Build 2 missing, rebuild 3 stale"
     assert widget.initialize_button.disabled is False
     assert widget.initialize_button.button_style == "primary"
@@ -824,7 +860,7 @@ def test_initialize_after_a_kernel_interrupt_shows_cancelled_and_one_line_and_th
         "\x1b[0;31mKeyboardInterrupt\x1b[0m: initialization cancelled; run nb.initialize('workspace') again to heal"
     ]
     assert result.success
-    assert healed_record.splitlines()[0] == "Initialized: created 8 table(s)."
+    assert healed_record.splitlines()[0] == "Initialized: created 10 table(s)."
 
 
 def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate_with_one_traceback_line(

@@ -38,7 +38,7 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
     widget.initialize_button.click()
 
     assert widget.missing == []
-    assert before[0] == f"1 of 8 required tables missing in {initialized_workspace.root.name}/"
+    assert before[0] == f"1 of 10 required tables missing in {initialized_workspace.root.name}/"
     foundation = before[before.index("Foundation models") + 1 :]
     assert [line.split()[1] for line in foundation if "missing" in line] == ["int_employee_benefits"]
     assert not any("missing" in line for line in before[1 : before.index("Foundation models")])
@@ -46,7 +46,7 @@ def test_status_widget_shows_the_dropped_foundation_table_and_initialize_missing
     assert widget.last_result.tables_created == ["int_employee_benefits"]
     assert widget.progress.steps == dict.fromkeys(widget.progress.steps, "done")
     assert "Created: int_employee_benefits" in widget.progress.snapshot().text
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
     assert "  ✓ int_employee_benefits                present  5,000 rows" in widget.snapshot().text.splitlines()
     assert label == "Build 1 missing"
     assert widget.initialize_button.disabled is True
@@ -63,8 +63,8 @@ def test_initialize_builds_a_new_workspace_given_as_a_path_and_records_each_step
     record = capsys.readouterr().out.splitlines()
 
     assert result.success
-    assert len(result.tables_created) == 8
-    assert record[0] == "Initialized: created 8 table(s)."
+    assert len(result.tables_created) == 10
+    assert record[0] == "Initialized: created 10 table(s)."
     assert [re.sub(r"\d+\.\d s$", "<s>", line) for line in record[1:5]] == [
         "  ✓ Checking database tables     done      <s>",
         "  ✓ Loading seed data            done      <s>",
@@ -161,7 +161,7 @@ def test_status_magic_returns_the_status_widget_for_a_workspace_folder(workspace
     widget = planalign(f"status --workspace {workspace.root}")
 
     assert isinstance(widget, nb.TableStatusWidget)
-    assert widget.summary_line() == "8 of 8 required tables missing"
+    assert widget.summary_line() == "10 of 10 required tables missing"
 
 
 def test_status_magic_in_a_folder_that_is_not_a_workspace_creates_nothing_and_says_what_to_run(
@@ -211,7 +211,7 @@ def test_status_widget_recreates_a_corrupt_database_keeping_a_backup(initialized
     assert len(backups) == 1
     assert widget.last_result is not None
     assert widget.last_result.backup_path.name == backups[0]
-    assert widget.summary_line() == "All 8 required tables present"
+    assert widget.summary_line() == "All 10 required tables present"
     assert f"Unreadable database kept as: {backups[0]}" in widget.snapshot().text
     assert widget.recreate_button.layout.display == "none"
 

@@ -43,7 +43,7 @@ def test_cli_simulate_in_an_empty_folder_self_heals_then_simulates(tmp_path: Pat
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.index("Initialized: created 8 table(s).") < out.index("Simulating 2025 (1/2)...")
+    assert out.index("Initialized: created 10 table(s).") < out.index("Simulating 2025 (1/2)...")
     assert out.index("Simulating 2025 (1/2)...") < out.index("Simulating 2026 (2/2)...")
     assert "fct_yearly_events" not in out, "a simulated year is one line; its dbt nodes are the notebook's detail"
     database = folder / "simulation.duckdb"
@@ -104,10 +104,10 @@ def test_cli_init_recreate_streams_progress_keeps_a_backup_and_status_then_exits
     assert first_line_after < 2.0
     assert "[2/4] Loading seed data..." in rest
     preparing = rest.index("      preparing dbt (first run in this process)...")
-    assert rest.index("[2/4] Loading seed data...") < preparing < rest.index("seed 1/5")
-    assert "seed 3/5 config_job_levels" in rest
+    assert rest.index("[2/4] Loading seed data...") < preparing < rest.index("seed 1/7")
+    assert "seed 4/7 config_job_levels" in rest
     assert "model 1/3 int_baseline_workforce" in rest
-    assert "Initialized: created 8 table(s)." in rest
+    assert "Initialized: created 10 table(s)." in rest
     [backup] = workspace.root.glob("simulation.duckdb.corrupt-*")
     assert re.fullmatch(r"simulation\.duckdb\.corrupt-\d{8}T\d{6}Z", backup.name)
     assert sha256(backup) == digest
@@ -116,4 +116,4 @@ def test_cli_init_recreate_streams_progress_keeps_a_backup_and_status_then_exits
     status = planalign_cli("status", "--workspace", str(workspace.root))
 
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "All 8 required tables present and up to date." in status.stdout
+    assert "All 10 required tables present and up to date." in status.stdout

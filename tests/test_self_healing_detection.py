@@ -47,7 +47,7 @@ def _make_zero_byte_file(path: Path) -> None:
     ids=["no-database-file", "empty-duckdb-database", "zero-byte-file"],
 )
 def test_point1_fresh_database_is_fully_initialized(workspace: Workspace, prepare) -> None:
-    """Point 1: no file, an empty DuckDB database or a 0-byte file all end COMPLETED with 8 tables."""
+    """Point 1: no file, an empty DuckDB database or a 0-byte file all end COMPLETED with 10 tables."""
     db_path = workspace.database_path
     if prepare is not None:
         prepare(db_path)

@@ -25,7 +25,7 @@ def project_nodes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Project
 def test_point15_required_tables_are_unique_and_select_themselves() -> None:
     """Point 15: one entry per table; the dbt selector of each is the table's own node."""
     names = [table.name for table in REQUIRED_TABLES]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 10
     assert all(table.dbt_selector == table.name for table in REQUIRED_TABLES)
 
 

@@ -192,4 +192,4 @@ print("healed", result.state.value, len(result.tables_created))
 
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "timed out after" in completed.stdout
-    assert "healed completed 8" in completed.stdout
+    assert "healed completed 10" in completed.stdout

@@ -107,15 +107,18 @@
 {%- endmacro %}
 
 
-{% macro random_uniform(employee_id_expr, event_type) -%}
+{% macro random_uniform(employee_id_expr, event_type, year=none) -%}
   {#- Deterministic uniform in [0, 1): the first 15 hex digits (60 bits) of
-      md5(random_seed | employee_id | simulation_year | event_type) divided by 2^60.
+      md5(random_seed | employee_id | year | event_type) divided by 2^60.
       Independent of row order, threads and DuckDB version, so equal vars give
-      byte-identical tables. -#}
+      byte-identical tables. `year` defaults to simulation_year (a new draw every
+      year); a fixed label such as 'standing' gives a draw that stays with the
+      employee for good (a standing decision, e.g. opting out of auto-escalation). -#}
+  {%- set draw_year = int_var('simulation_year') if year is none else year -%}
   (cast(cast('0x' || substr(md5(concat_ws('|',
         {{ sql_string_literal(var('random_seed') | string) }},
         {{ employee_id_expr }},
-        {{ sql_string_literal(int_var('simulation_year') | string) }},
+        {{ sql_string_literal(draw_year | string) }},
         {{ sql_string_literal(event_type) }})), 1, 15) as ubigint) as double)
    / 1152921504606846976.0)
 {%- endmacro %}
@@ -130,6 +133,32 @@
 
 {% macro band_lookup(bands_relation) -%}
   {#- A band table expanded to one row per whole value, so assigning bands is a hash
-      equality join instead of a range join (noticeably faster at 100k+ rows). -#}
-  (select unnest(range(min_value, max_value)) as band_value, band_label from {{ bands_relation }})
+      equality join instead of a range join (noticeably faster at 100k+ rows). Every
+      column of the band table comes along (label, multipliers). -#}
+  (select unnest(range(bands.min_value, bands.max_value)) as band_value, bands.* from {{ bands_relation }} as bands)
+{%- endmacro %}
+
+
+{% macro compa_band_lookup() -%}
+  {#- config_compa_ratio_bands expanded to one row per whole percent of compa-ratio
+      (0-299%; a ratio of 300% or more uses the 299% row), so assigning a band is a hash
+      equality join on compa_pct() instead of a range join. Band bounds are therefore
+      read in whole percent. -#}
+  (select
+       unnest(range(cast(round(bands.min_compa_ratio * 100) as integer),
+                    cast(round(least(bands.max_compa_ratio, 3) * 100) as integer))) as compa_pct,
+       bands.*
+   from {{ ref('config_compa_ratio_bands') }} as bands)
+{%- endmacro %}
+
+
+{% macro compa_pct(ratio_expr) -%}
+  least(cast(floor({{ ratio_expr }} * 100) as integer), 299)
+{%- endmacro %}
+
+
+{% macro percent_text(fraction_expr) -%}
+  {#- A fraction as text with two decimals and a percent sign (0.035 -> '3.50%'); a
+      decimal cast is about three times cheaper than printf over 100k+ event rows. -#}
+  (cast(cast(({{ fraction_expr }}) * 100 as decimal(12, 2)) as varchar) || '%')
 {%- endmacro %}

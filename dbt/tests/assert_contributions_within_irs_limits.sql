@@ -1,38 +1,32 @@
--- Fails on any employee-year whose contributions break that year's IRS limits:
--- 402(g) on base deferrals, catch-up over its limit or paid to someone under the
--- catch-up age, or 415(c) on base deferral + employer contribution. 0.005 absorbs rounding.
-with limits as (
-    select * from {{ ref('irs_contribution_limits') }}
-),
-
-year_limits as (
-    -- same "as of" rule as the models: latest plan_year <= simulation_year
-    select
-        y.simulation_year,
-        coalesce(max(l.plan_year) filter (where l.plan_year <= y.simulation_year),
-                 (select min(plan_year) from limits)) as plan_year
-    from (select distinct simulation_year from {{ ref('fct_workforce_snapshot') }}) as y
-    cross join limits as l
-    group by y.simulation_year
-)
-
+-- Fails on any employee-year whose contributions break that year's IRS limits, or
+-- whose limits are not the year's (fct_year_plan records the limits irs_limits() gave
+-- the year): 402(g) on base deferrals, catch-up over the limit that applies at the
+-- employee's age (0 under the catch-up age), 415(c) on base deferral + employer
+-- contribution, and the Roth/pre-tax split of the catch-up. 0.005 absorbs rounding.
 select
+    s.scenario_id,
     s.simulation_year,
     s.employee_id,
     s.age,
     s.base_deferral,
     s.catch_up_contribution,
+    s.catch_up_roth,
     s.employer_contribution,
     s.limit_402g,
     s.catch_up_limit,
     s.limit_415c
 from {{ ref('fct_workforce_snapshot') }} as s
-inner join year_limits as yl on yl.simulation_year = s.simulation_year
-inner join limits as l on l.plan_year = yl.plan_year
-where s.base_deferral > s.limit_402g + 0.005
+inner join {{ ref('fct_year_plan') }} as p on p.scenario_id = s.scenario_id and p.simulation_year = s.simulation_year
+where s.limit_402g <> p.limit_402g
+   or s.limit_415c <> p.limit_415c
+   or s.catch_up_limit not in (0, p.catch_up_limit, coalesce(p.enhanced_catch_up_limit, p.catch_up_limit))
+   or s.base_deferral > s.limit_402g + 0.005
    or s.catch_up_contribution > s.catch_up_limit + 0.005
-   or (s.catch_up_contribution > 0 and s.age < l.catch_up_age)
    or s.base_deferral + s.employer_contribution > s.limit_415c + 0.005
+   or s.plan_compensation > p.limit_401a17 + 0.005
+   or s.catch_up_roth + s.catch_up_pre_tax <> s.catch_up_contribution
+   or (s.catch_up_roth > 0 and not coalesce(s.prior_year_wages > p.roth_catch_up_wage_threshold, false))
+   or (s.catch_up_pre_tax > 0 and coalesce(s.prior_year_wages > p.roth_catch_up_wage_threshold, false))
    or s.base_deferral < 0
    or s.catch_up_contribution < 0
    or s.employer_contribution < 0

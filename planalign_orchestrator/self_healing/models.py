@@ -67,6 +67,8 @@ REQUIRED_TABLES: tuple[RequiredTable, ...] = (
     RequiredTable("config_job_levels", TableTier.SEED, "config_job_levels"),
     RequiredTable("comp_levers", TableTier.SEED, "comp_levers"),
     RequiredTable("irs_contribution_limits", TableTier.SEED, "irs_contribution_limits"),
+    RequiredTable("config_retirement_rates", TableTier.SEED, "config_retirement_rates"),
+    RequiredTable("config_compa_ratio_bands", TableTier.SEED, "config_compa_ratio_bands"),
     RequiredTable("int_baseline_workforce", TableTier.FOUNDATION, "int_baseline_workforce"),
     RequiredTable("int_employee_compensation_by_year", TableTier.FOUNDATION, "int_employee_compensation_by_year"),
     RequiredTable("int_employee_benefits", TableTier.FOUNDATION, "int_employee_benefits"),

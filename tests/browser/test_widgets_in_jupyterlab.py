@@ -155,16 +155,16 @@ def quickstart(browser_context, jupyter_server: JupyterServer) -> Iterator[objec
     page.close()
 
 
-def test_status_before_initialization_groups_eight_missing_tables_by_tier(quickstart) -> None:
+def test_status_before_initialization_groups_ten_missing_tables_by_tier(quickstart) -> None:
     cell = _run_cell(quickstart, QUICKSTART_CELLS["status_before"])
 
     widget = cell.locator(".planalign-status").first
     widget.wait_for()
     assert widget.locator(".planalign-tier-seed").inner_text().startswith("Seed tables")
     assert widget.locator(".planalign-tier-foundation").inner_text().startswith("Foundation models")
-    assert widget.locator(".planalign-table-missing").count() == 8
+    assert widget.locator(".planalign-table-missing").count() == 10
     assert widget.locator(".planalign-table-present").count() == 0
-    assert "8 of 8 required tables missing" in widget.inner_text()
+    assert "10 of 10 required tables missing" in widget.inner_text()
     _screenshot(widget, "status_before")
 
 
@@ -217,7 +217,7 @@ def test_status_after_initialization_shows_all_tables_present(quickstart) -> Non
 
     widget = cell.locator(".planalign-status").first
     widget.wait_for()
-    assert widget.locator(".planalign-table-present").count() == 8
+    assert widget.locator(".planalign-table-present").count() == 10
     assert widget.locator(".planalign-table-missing").count() == 0
     _screenshot(widget, "status_after")
     initialize_record = _cell(quickstart, QUICKSTART_CELLS["initialize"]).locator(".planalign-record").first

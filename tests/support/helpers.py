@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,9 @@ MARKER_BAND_ID = 9_999
 def put_marker_row(db_path: Path, table: str = "config_age_bands") -> None:
     """A row no dbt run would produce: it survives only if the table is never reloaded."""
     if table == "config_age_bands":
-        execute(db_path, f"insert into main.config_age_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+        execute(db_path, f"insert into main.config_age_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99, 1)")
     elif table == "config_tenure_bands":
-        execute(db_path, f"insert into main.config_tenure_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99)")
+        execute(db_path, f"insert into main.config_tenure_bands values ({MARKER_BAND_ID}, 'marker', 500, 600, 99, 1)")
     else:  # pragma: no cover - a test asked for a table this helper does not know
         raise ValueError(table)
 
@@ -204,7 +205,21 @@ def assert_database_free_for_other_processes(db_path: Path) -> None:
 
 # -- freshness: changing inputs, comparing results ----------------------------------
 
-SIMULATION_TABLES = ["fct_workforce_snapshot", "fct_yearly_events"]
+SIMULATION_TABLES = ["fct_workforce_snapshot", "fct_yearly_events", "fct_year_plan"]
+
+
+def edit_config_sections(workspace: Workspace, *, drop: Sequence[str] = (), **sections: dict[str, object]) -> Workspace:
+    """Set several keys (section -> {key: value}), remove `drop` keys ("plan.match_rate"), and re-open."""
+    import yaml
+
+    raw = yaml.safe_load(workspace.config_path.read_text())
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    for dotted in drop:
+        section, key = dotted.split(".")
+        raw[section].pop(key)
+    workspace.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return Workspace.open(workspace.root, create=False)
 
 
 def edit_config(workspace: Workspace, dotted_key: str, value: Any) -> Workspace:

@@ -1,5 +1,9 @@
 {{ config(materialized='table', tags=['foundation']) }}
-{#- Employees active on Jan 1 of start_year: the population the first simulated year starts from. -#}
+{#-
+  Employees active on Jan 1 of start_year: the population the first simulated year
+  starts from. A census termination date on or after that day is kept
+  (census_termination_date): the yearly models make the employee leave on it.
+-#}
 {%- set start_year = int_var('start_year') -%}
 {%- set baseline_date = "make_date(" ~ start_year ~ ", 1, 1)" -%}
 
@@ -30,6 +34,7 @@ select
     lvl.level_name,
     m.annual_compensation,
     m.deferral_rate,
+    m.termination_date as census_termination_date,
     cast(m.age as integer) as age,
     cast(m.tenure_years as integer) as tenure_years,
     ab.band_label as age_band,

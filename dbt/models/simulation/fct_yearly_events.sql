@@ -2,13 +2,23 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['scenario_id', 'simulation_year'],
+    on_schema_change='sync_all_columns',
     tags=['yearly']
 ) }}
 {#-
-  Event log of simulation_year: hire, termination (event_details 'experienced' or
-  'new_hire'), promotion, raise (merit + COLA) and enrollment (new hires who are
-  auto-enrolled). At most one event per (simulation_year, employee_id, event_type).
-  delete+insert on (scenario_id, simulation_year): re-running a year of a scenario replaces its rows.
+  Event log of simulation_year. At most one event per (scenario_id, simulation_year,
+  employee_id, event_type); delete+insert on (scenario_id, simulation_year): re-running
+  a year of a scenario replaces its rows.
+    hire                      new hires (event_details 'new_hire')
+    termination               'experienced' (hazard), 'new_hire' or 'census' (the census's date)
+    retirement                age-driven separation
+    reduction_in_force        layoffs that bring headcount down to the growth target
+    promotion                 the promotion raise (the lever, kept under the new range's maximum)
+    promotion_to_range_minimum  the extra raise when the lever falls short of the new range's minimum
+    raise                     merit + COLA
+    enrollment                auto-enrollment of a new hire, or the re-enrollment sweep
+    deferral_escalation       the yearly auto-escalation step
+  Jan 1 actions (promotion, raises, escalation, sweep) are dated Jan 1.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
@@ -49,12 +59,14 @@ events as (
 
     select
         employee_id,
-        'termination' as event_type,
+        case separation_type when 'termination' then 'termination' when 'census' then 'termination'
+             else separation_type end as event_type,
         termination_date as event_date,
-        'experienced' as event_details,
-        starting_level_id as level_id,
-        starting_compensation as previous_compensation,
-        starting_compensation as new_compensation
+        case separation_type when 'termination' then 'experienced' when 'census' then 'census'
+             when 'retirement' then 'age ' || age else 'below the growth target' end as event_details,
+        level_id,
+        compensation as previous_compensation,
+        compensation as new_compensation
     from experienced
     where is_terminated
 
@@ -64,10 +76,11 @@ events as (
         employee_id,
         'promotion' as event_type,
         {{ year_start }} as event_date,
-        'level ' || starting_level_id || ' -> ' || level_id as event_details,
+        'level ' || starting_level_id || ' -> ' || level_id || ', raise '
+        || {{ percent_text('promotion_compensation / starting_compensation - 1') }} as event_details,
         level_id,
         starting_compensation as previous_compensation,
-        promoted_compensation as new_compensation
+        promotion_compensation as new_compensation
     from experienced
     where is_promoted
 
@@ -75,16 +88,28 @@ events as (
 
     select
         employee_id,
+        'promotion_to_range_minimum' as event_type,
+        {{ year_start }} as event_date,
+        'level ' || level_id || ' minimum, +'
+        || {{ percent_text('promoted_compensation / promotion_compensation - 1') }} as event_details,
+        level_id,
+        promotion_compensation as previous_compensation,
+        promoted_compensation as new_compensation
+    from experienced
+    where is_promoted and promoted_compensation > promotion_compensation
+
+    union all
+
+    select
+        employee_id,
         'raise' as event_type,
         {{ year_start }} as event_date,
-        printf('merit %.2f%% + cola %.2f%%', cast(merit_rate as double) * 100, cast(cola_rate as double) * 100) as event_details,
+        'merit ' || {{ percent_text('merit_rate') }} || ' + cola ' || {{ percent_text('cola_rate') }} as event_details,
         level_id,
         promoted_compensation as previous_compensation,
         compensation as new_compensation
     from experienced
-    where
-        not is_terminated
-        and compensation <> promoted_compensation
+    where compensation <> promoted_compensation
 
     union all
 
@@ -92,12 +117,29 @@ events as (
         employee_id,
         'enrollment' as event_type,
         hire_date as event_date,
-        printf('auto_enrollment at %.2f%%', cast(deferral_rate as double) * 100) as event_details,
+        'auto_enrollment at ' || {{ percent_text('deferral_rate') }} as event_details,
         level_id,
         cast(null as decimal(14, 2)) as previous_compensation,
         cast(null as decimal(14, 2)) as new_compensation
     from hires
     where enrolled
+
+    union all
+
+    select
+        employee_id,
+        case deferral_change when 'escalation' then 'deferral_escalation' else 'enrollment' end as event_type,
+        {{ year_start }} as event_date,
+        case deferral_change
+            when 'escalation'
+                then 'deferral ' || {{ percent_text('starting_deferral_rate') }} || ' -> ' || {{ percent_text('deferral_rate') }}
+            else 're-enrollment sweep at ' || {{ percent_text('deferral_rate') }}
+        end as event_details,
+        level_id,
+        cast(null as decimal(14, 2)) as previous_compensation,
+        cast(null as decimal(14, 2)) as new_compensation
+    from experienced
+    where deferral_change is not null
 )
 
 select

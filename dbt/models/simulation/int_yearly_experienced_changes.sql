@@ -1,18 +1,54 @@
 {{ config(materialized='table', tags=['yearly']) }}
 {#-
-  What happens in simulation_year to everyone employed on Jan 1:
-  - experienced terminations: exactly round(termination_rate x headcount) people, those
-    with the lowest 'termination' draw (ties by employee_id), on a random day of the year;
-  - promotions (continuing employees below the top level): draw < promotion_probability,
-    raise by promotion_raise, kept inside the new level's range (never a pay cut);
-  - merit + COLA for every continuing employee, on top of any promotion.
-  Promotions and raises are effective Jan 1; leavers get neither.
+  What happens in simulation_year to everyone employed on Jan 1.
+
+  Who leaves (at most one separation each, in this order):
+  - census: a census termination date inside the year is respected; the employee
+    leaves on that date and takes no part in the draws below.
+  - retirement: probability config_retirement_rates.retirement_rate at the age reached
+    on Dec 31 (ages past the seed's last row use its last rate); above var
+    max_working_age it is 1, a sanity bound on the seed, not the mechanism.
+  - termination: probability base x tenure multiplier (config_tenure_bands, tenure on
+    Jan 1) x age multiplier (config_age_bands, age on Dec 31) x level factor
+    (config_job_levels.termination_factor), at most 1. The base is calibrated every year
+    so that expected retirements plus expected terminations equal var
+    termination_rate x the people who are not census leavers.
+    Both are drawn per employee (binomial), so the count varies with random_seed.
+    A leaver's date is spread uniformly over the year (the draw, rescaled).
+  - reduction_in_force: when the survivors outnumber the growth target
+    round(start_active x (1 + target_growth_rate)) and var allow_layoffs is true, the
+    excess survivors with the lowest 'reduction_in_force' draws, their dates spread
+    evenly over the year. With allow_layoffs false nobody is laid off and the target
+    is missed (fct_year_plan records by how much).
+
+  Pay, effective Jan 1 (the rule for stayers and leavers alike: every Jan 1 action
+  applies to everyone employed on Jan 1, so a leaver's pay at termination includes it):
+  - ranges move by the structure increase (level_ranges());
+  - promotion one level up with probability promotion_probability: raise by the lever
+    promotion_raise (kept at or under the new range's maximum, never a cut); only when
+    that falls short of the new range's minimum is pay raised to the minimum, reported
+    separately (promotion_compensation vs promoted_compensation);
+  - merit + COLA: the level's merit budget (merit_base) spread by compa-ratio
+    (config_compa_ratio_bands weights, normalised to average 1 within each level), so pay
+    low in the range rises faster; merit never lifts pay above the range maximum, COLA
+    applies to all.
+
+  Plan elections, effective Jan 1: participants below escalation_cap get
+  +escalation_rate (auto_escalation), except a standing escalation_opt_out_rate share;
+  with reenrollment_sweep, non-participants are enrolled at default_deferral_rate
+  unless they opt out again (opt_out_rate, drawn every year).
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set termination_rate = num_var('termination_rate', 0, 1) -%}
+{%- set growth = num_var('target_growth_rate', -1, 10) -%}
+{%- set allow_layoffs = bool_var('allow_layoffs') -%}
+{%- set max_working_age = int_var('max_working_age') -%}
+{%- set auto_escalation = bool_var('auto_escalation') -%}
+{%- set reenrollment_sweep = bool_var('reenrollment_sweep') -%}
 {%- set levers = ref('comp_levers') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
-{%- set days_in_year = "date_diff('day', make_date(" ~ sim_year ~ ", 1, 1), make_date(" ~ sim_year ~ ", 12, 31)) + 1" -%}
+{%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
+{%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 
 with population as (
     select * from {{ ref('int_yearly_starting_population') }}
@@ -22,56 +58,166 @@ year_levers as (
     {{ rows_as_of_plan_year(levers, sim_year) }}
 ),
 
-levels as (
-    select * from {{ ref('config_job_levels') }}
+ranges as (
+    {{ level_ranges(sim_year) }}
 ),
 
-headcount as (
+retirement_rates as (
+    select * from {{ ref('config_retirement_rates') }}
+),
+
+measured as (
     select
-        count(*) as start_active,
-        cast(round({{ termination_rate }} * count(*)) as integer) as experienced_terminations
-    from population
+        p.*,
+        {{ years_between('p.birth_date', year_end) }} as age,
+        {{ years_between('p.hire_date', year_start) }} as tenure_at_start,
+        coalesce(p.census_termination_date <= {{ year_end }}, false) as leaves_per_census
+    from population as p
+),
+
+hazards as (
+    select
+        m.*,
+        case
+            when m.leaves_per_census then 0
+            when m.age > {{ max_working_age }} then 1
+            else coalesce(rr.retirement_rate, 0)
+        end as retirement_probability,
+        case
+            when m.leaves_per_census then 0
+            else coalesce(tb.termination_multiplier, 1) * coalesce(ab.termination_multiplier, 1)
+                 * coalesce(lvl.termination_factor, 1)
+        end as termination_weight,
+        m.starting_compensation / lvl.range_midpoint as starting_compa_ratio
+    from measured as m
+    left join {{ band_lookup(ref('config_tenure_bands')) }} as tb
+        on tb.band_value = m.tenure_at_start
+    left join {{ band_lookup(ref('config_age_bands')) }} as ab
+        on ab.band_value = m.age
+    left join ranges as lvl
+        on lvl.level_id = m.level_id
+    left join retirement_rates as rr
+        on rr.age = least(m.age, (select max(age) from retirement_rates))
+),
+
+calibration as (
+    -- base rate: expected retirements + expected terminations = termination_rate x eligible
+    select
+        greatest({{ termination_rate }} * count(*) filter (where not leaves_per_census)
+                 - sum(retirement_probability), 0)
+        / nullif(sum((1 - retirement_probability) * termination_weight), 0) as base_rate
+    from hazards
 ),
 
 draws as (
     select
-        p.*,
-        {{ random_uniform('p.employee_id', 'termination') }} as u_termination,
-        {{ random_uniform('p.employee_id', 'termination_date') }} as u_termination_date,
-        {{ random_uniform('p.employee_id', 'promotion') }} as u_promotion
-    from population as p
+        h.*,
+        least(coalesce(c.base_rate, 0) * h.termination_weight, 1) as termination_probability,
+        case when not h.leaves_per_census then {{ random_uniform('h.employee_id', 'separation') }} end as u_separation
+    from hazards as h
+    cross join calibration as c
 ),
 
-ranked as (
+separations as (
+    -- One draw decides both competing risks: [0, p_retire) retires, the next
+    -- (1 - p_retire) x p_terminate of [0, 1) terminates; where the draw falls inside its
+    -- stretch dates the separation, uniformly over the year.
     select
         d.*,
-        row_number() over (order by d.u_termination, d.employee_id) as termination_rank
+        case
+            when d.leaves_per_census then 'census'
+            when d.u_separation < d.retirement_probability then 'retirement'
+            when d.u_separation < d.retirement_probability + (1 - d.retirement_probability) * d.termination_probability
+                then 'termination'
+        end as drawn_separation,
+        case
+            when d.leaves_per_census then d.census_termination_date
+            when d.u_separation < d.retirement_probability
+                then {{ year_start }} + cast(floor(d.u_separation / d.retirement_probability * {{ days_in_year }}) as integer)
+            when d.u_separation < d.retirement_probability + (1 - d.retirement_probability) * d.termination_probability
+                then {{ year_start }} + cast(floor((d.u_separation - d.retirement_probability)
+                                                   / ((1 - d.retirement_probability) * d.termination_probability)
+                                                   * {{ days_in_year }}) as integer)
+        end as drawn_termination_date
     from draws as d
 ),
 
-terminations as (
+headcount_plan as (
     select
-        r.*,
-        r.termination_rank <= h.experienced_terminations as is_terminated,
-        case when r.termination_rank <= h.experienced_terminations
-             then {{ year_start }} + cast(floor(r.u_termination_date * ({{ days_in_year }})) as integer)
-        end as termination_date
-    from ranked as r
-    cross join headcount as h
+        count(*) as start_active,
+        count(*) filter (where drawn_separation is null) as survivors,
+        cast(round(count(*) * (1 + {{ growth }})) as integer) as target_end
+    from separations
+),
+
+reductions as (
+    select
+        {% if allow_layoffs -%}
+        greatest(survivors - target_end, 0)
+        {%- else -%}
+        0
+        {%- endif %} as reductions_in_force
+    from headcount_plan
+),
+
+laid_off as (
+    -- only in a year with reductions in force: the survivors with the lowest draws, their
+    -- dates spread evenly over the year
+    select
+        ranked.employee_id,
+        {{ year_start }} + cast(floor((ranked.reduction_rank - 0.5) / ranked.reductions_in_force * {{ days_in_year }})
+                                as integer) as termination_date
+    from (
+        select
+            s.employee_id,
+            r.reductions_in_force,
+            row_number() over (order by {{ random_uniform('s.employee_id', 'reduction_in_force') }}, s.employee_id)
+                as reduction_rank
+        from separations as s
+        cross join reductions as r
+        where r.reductions_in_force > 0 and s.drawn_separation is null
+    ) as ranked
+    where ranked.reduction_rank <= ranked.reductions_in_force
+),
+
+separated as (
+    select
+        s.*,
+        coalesce(s.drawn_separation, case when lo.employee_id is not null then 'reduction_in_force' end)
+            as separation_type,
+        coalesce(s.drawn_termination_date, lo.termination_date) as termination_date
+    from separations as s
+    left join laid_off as lo on lo.employee_id = s.employee_id
+),
+
+promotion_candidates as (
+    select
+        s.*,
+        coalesce(cb.promotion_weight, 1) as promotion_weight,
+        case when s.level_id < (select max(level_id) from ranges) and coalesce(cb.promotion_weight, 1) > 0
+             then {{ random_uniform('s.employee_id', 'promotion') }} end as u_promotion,
+        {{ lever_value('promotion_probability', 'lv.promotion_probability') }} as promotion_rate,
+        {{ lever_value('promotion_raise', 'lv.promotion_raise', 0, 10) }} as promotion_raise
+    from separated as s
+    left join year_levers as lv on lv.level_id = s.level_id
+    left join {{ compa_band_lookup() }} as cb
+        on cb.compa_pct = {{ compa_pct('s.starting_compa_ratio') }}
+),
+
+promotion_norms as (
+    select level_id, avg(promotion_weight) as mean_promotion_weight
+    from promotion_candidates
+    group by level_id
 ),
 
 promotions as (
+    -- the level's promotion rate, spread by pay position: weights average 1 within the level
     select
-        t.*,
-        coalesce(
-            not t.is_terminated
-            and t.level_id < (select max(level_id) from levels)
-            and t.u_promotion < {{ lever_value('promotion_probability', 'lv.promotion_probability') }},
-            false
-        ) as is_promoted,
-        {{ lever_value('promotion_raise', 'lv.promotion_raise', 0, 10) }} as promotion_raise
-    from terminations as t
-    left join year_levers as lv on lv.level_id = t.level_id
+        pc.*,
+        coalesce(pc.u_promotion < pc.promotion_rate * pc.promotion_weight / pn.mean_promotion_weight, false)
+            as is_promoted
+    from promotion_candidates as pc
+    inner join promotion_norms as pn on pn.level_id = pc.level_id
 ),
 
 promoted as (
@@ -79,26 +225,82 @@ promoted as (
         p.*,
         case when p.is_promoted then p.level_id + 1 else p.level_id end as end_level_id,
         cast(case
-            when p.is_promoted then greatest(
-                p.starting_compensation,
-                least(greatest(round(p.starting_compensation * (1 + p.promotion_raise), 2),
-                               nl.min_compensation),
-                      nl.max_compensation))
+            when p.is_promoted
+                then greatest(p.starting_compensation,
+                              least(round(p.starting_compensation * (1 + p.promotion_raise), 2), nl.range_max))
             else p.starting_compensation
-        end as decimal(14, 2)) as promoted_compensation
+        end as decimal(14, 2)) as promotion_compensation,
+        nl.range_min as next_range_min
     from promotions as p
-    left join levels as nl on nl.level_id = p.level_id + 1
+    left join ranges as nl on nl.level_id = p.level_id + 1
+),
+
+positioned as (
+    select
+        pr.*,
+        cast(case when pr.is_promoted then greatest(pr.promotion_compensation, pr.next_range_min)
+                  else pr.promotion_compensation end as decimal(14, 2)) as promoted_compensation,
+        el.range_min,
+        el.range_max,
+        el.range_midpoint,
+        coalesce({{ lever_value('merit_rate', 'lv.merit_base', -1, 10) }}, 0) as merit_budget,
+        coalesce({{ lever_value('cola_rate', 'lv.cola_rate', -1, 10) }}, 0) as cola
+    from promoted as pr
+    left join ranges as el on el.level_id = pr.end_level_id
+    left join year_levers as lv on lv.level_id = pr.end_level_id
+),
+
+weighted as (
+    select
+        po.*,
+        coalesce(mm.merit_weight, 1) as merit_weight
+    from positioned as po
+    left join {{ compa_band_lookup() }} as mm
+        on mm.compa_pct = {{ compa_pct('po.promoted_compensation / po.range_midpoint') }}
+),
+
+merit_norms as (
+    select end_level_id, avg(merit_weight) as mean_merit_weight
+    from weighted
+    group by end_level_id
 ),
 
 raised as (
     select
-        pr.*,
-        cast(case when pr.is_terminated then 0
-                  else coalesce({{ lever_value('merit_rate', 'lv.merit_base', -1, 10) }}, 0) end as decimal(7, 4)) as merit_rate,
-        cast(case when pr.is_terminated then 0
-                  else coalesce({{ lever_value('cola_rate', 'lv.cola_rate', -1, 10) }}, 0) end as decimal(7, 4)) as cola_rate
-    from promoted as pr
-    left join year_levers as lv on lv.level_id = pr.end_level_id
+        w.*,
+        cast(round(least(
+            w.promoted_compensation * (1 + w.cola + w.merit_budget * w.merit_weight / mn.mean_merit_weight),
+            -- COLA alone may keep pay above the maximum only if it was there already (the
+            -- cent of slack keeps pay that sat at last year's maximum from rounding past this one)
+            case when w.promoted_compensation * (1 + w.cola) > w.range_max + 0.01
+                 then w.promoted_compensation * (1 + w.cola) else w.range_max end
+        ), 2) as decimal(14, 2)) as compensation
+    from weighted as w
+    inner join merit_norms as mn on mn.end_level_id = w.end_level_id
+),
+
+elections as (
+    select
+        r.*,
+        {% if auto_escalation or reenrollment_sweep -%}
+        case
+            {%- if auto_escalation %}
+            when r.deferral_rate > 0
+                 and r.deferral_rate < {{ num_var('escalation_cap', 0, 1) }}
+                 and {{ random_uniform('r.employee_id', 'escalation_opt_out', year='standing') }}
+                     >= {{ num_var('escalation_opt_out_rate', 0, 1) }}
+                then 'escalation'
+            {%- endif %}
+            {%- if reenrollment_sweep %}
+            when r.deferral_rate = 0
+                 and {{ random_uniform('r.employee_id', 'reenrollment_opt_out') }} >= {{ num_var('opt_out_rate', 0, 1) }}
+                then 'reenrollment'
+            {%- endif %}
+        end
+        {%- else -%}
+        cast(null as varchar)
+        {%- endif %} as deferral_change
+    from raised as r
 )
 
 select
@@ -106,16 +308,38 @@ select
     employee_id,
     birth_date,
     hire_date,
+    cast(age as integer) as age,
+    cast(tenure_at_start as integer) as tenure_at_start,
     level_id as starting_level_id,
     end_level_id as level_id,
+    range_min,
+    range_max,
     starting_compensation,
+    promotion_compensation,
     promoted_compensation,
-    cast(round(promoted_compensation * (1 + merit_rate + cola_rate), 2) as decimal(14, 2)) as compensation,
-    merit_rate,
-    cola_rate,
+    compensation,
+    cast(compensation / promoted_compensation - 1 - cola as decimal(7, 4)) as merit_rate,
+    cast(cola as decimal(7, 4)) as cola_rate,
     is_promoted,
-    is_terminated,
+    cast(retirement_probability as double) as retirement_probability,
+    cast(termination_probability as double) as termination_probability,
+    separation_type,
+    separation_type is not null as is_terminated,
     termination_date,
-    deferral_rate
-from raised
-order by employee_id
+    prior_year_wages,
+    deferral_rate as starting_deferral_rate,
+    {%- if auto_escalation or reenrollment_sweep %}
+    cast(case deferral_change
+        {%- if auto_escalation %}
+        when 'escalation' then least(deferral_rate + {{ num_var('escalation_rate', 0, 1) }}, {{ num_var('escalation_cap', 0, 1) }})
+        {%- endif %}
+        {%- if reenrollment_sweep %}
+        when 'reenrollment' then {{ num_var('default_deferral_rate', 0, 1) }}
+        {%- endif %}
+        else deferral_rate
+    end as decimal(7, 4)) as deferral_rate,
+    {%- else %}
+    deferral_rate,
+    {%- endif %}
+    deferral_change
+from elections

@@ -1,14 +1,25 @@
 {{ config(materialized='table', tags=['yearly']) }}
 {#-
-  New hires of simulation_year, sized so that active headcount on Dec 31 is exactly
-  round(start_active x (1 + target_growth_rate)):
-    needed = target_end - (start_active - experienced_terminations)
-    hires  = round(needed / (1 - new_hire_termination_rate))
-    new-hire terminations = hires - needed (lowest 'new_hire_termination' draws)
-  Level from config_job_levels.new_hire_mix, salary uniform in the level's range times
-  new_hire_salary_adjustment and clamped to the range, age at hire 22-55, hire date
-  uniform in the year. With auto_enrollment, hires are enrolled at default_deferral_rate
-  unless they opt out.
+  New hires of simulation_year, solved from the realised leavers so that active headcount
+  on Dec 31 is exactly round(start_active x (1 + target_growth_rate)) whenever that needs
+  hires (a target below the survivors is handled by int_yearly_experienced_changes):
+    needed = target_end - people still employed at year end among the Jan 1 population
+  Candidates are drawn in sequence (NH<year>_000001, ...) with their own hire date and
+  new-hire termination draw, and hiring stops at the candidate who brings the number of
+  hires still employed on Dec 31 to `needed`; so the new-hire leavers are a real
+  binomial outcome while the target is met exactly.
+
+  New-hire terminations are a constant hazard over the time employed: a hire with
+  d days left in the year leaves within it with probability
+  1 - (1 - new_hire_termination_rate)^(d / days in the year), so the configured rate is
+  what a full-year cohort experiences and a Q4 hire has weeks, not a year, to leave.
+  The same draw u gives the leaving date: after ln(1 - u) / ln(1 - rate) years.
+
+  Level from config_job_levels.new_hire_mix; salary uniform between the level's range
+  minimum and new_hire_max_position of the range (0.5 = the midpoint; hires are placed
+  low in the range) of the year's moved ranges, times new_hire_salary_adjustment,
+  clamped to the range; age at hire 22-55; hire date uniform in the year. With
+  auto_enrollment, hires are enrolled at default_deferral_rate unless they opt out.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
@@ -19,7 +30,7 @@
 {%- set levers = ref('comp_levers') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
-{%- set days_in_year = "date_diff('day', make_date(" ~ sim_year ~ ", 1, 1), make_date(" ~ sim_year ~ ", 12, 31)) + 1" -%}
+{%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 
 with experienced as (
     select * from {{ ref('int_yearly_experienced_changes') }}
@@ -27,36 +38,28 @@ with experienced as (
 
 plan as (
     select
-        count(*) as start_active,
-        count(*) filter (where is_terminated) as experienced_terminations,
+        count(*) filter (where not is_terminated) as survivors,
         cast(round(count(*) * (1 + {{ growth }})) as integer) as target_end
     from experienced
 ),
 
-needs as (
-    select
-        *,
-        greatest(target_end - (start_active - experienced_terminations), 0) as needed
-    from plan
-),
-
 sizing as (
+    -- enough candidates that running short is practically impossible (the guard below
+    -- fails loudly if it ever happens): about 1.25 x what the full-year rate implies
     select
-        *,
-        cast(round(needed / (1 - {{ nh_termination_rate }})) as integer) as total_hires
-    from needs
-),
-
-sequence as (
-    select unnest(range(1, total_hires + 1)) as hire_seq
-    from sizing
+        greatest(target_end - survivors, 0) as needed,
+        case when target_end > survivors
+             then cast(ceil((target_end - survivors) / (1 - {{ nh_termination_rate }}) * 1.25) as integer) + 50
+             else 0
+        end as candidates
+    from plan
 ),
 
 ids as (
     select
         hire_seq,
         'NH' || '{{ sim_year }}' || '_' || lpad(cast(hire_seq as varchar), 6, '0') as employee_id
-    from sequence
+    from (select unnest(range(1, candidates + 1)) as hire_seq from sizing)
 ),
 
 draws as (
@@ -67,24 +70,28 @@ draws as (
         {{ random_uniform('i.employee_id', 'hire_date') }} as u_hire_date,
         {{ random_uniform('i.employee_id', 'hire_age') }} as u_age,
         {{ random_uniform('i.employee_id', 'new_hire_termination') }} as u_nh_termination,
-        {{ random_uniform('i.employee_id', 'new_hire_termination_date') }} as u_nh_termination_date,
         {{ random_uniform('i.employee_id', 'opt_out') }} as u_opt_out
     from ids as i
+),
+
+ranges as (
+    {{ level_ranges(sim_year) }}
 ),
 
 level_mix as (
     -- cumulative share of each level: a hire gets the level whose [lower, upper) holds u_level
     select
         level_id,
-        min_compensation,
-        max_compensation,
+        range_min,
+        range_max,
+        new_hire_max_position,
         coalesce(sum(new_hire_mix) over (order by level_id rows between unbounded preceding and 1 preceding), 0)
             / sum(new_hire_mix) over () as lower_share,
         case when lead(level_id) over (order by level_id) is null then 2.0
              else sum(new_hire_mix) over (order by level_id rows between unbounded preceding and current row)
                   / sum(new_hire_mix) over ()
         end as upper_share
-    from {{ ref('config_job_levels') }}
+    from ranges
     where new_hire_mix > 0
 ),
 
@@ -96,44 +103,80 @@ hired as (
     select
         d.*,
         m.level_id,
+        m.range_min,
+        m.range_max,
         cast(least(greatest(
-            round((m.min_compensation + d.u_salary * (m.max_compensation - m.min_compensation))
+            round((m.range_min + d.u_salary * coalesce(m.new_hire_max_position, 1) * (m.range_max - m.range_min))
                   * coalesce(lv.new_hire_salary_adjustment, 1), 2),
-            m.min_compensation), m.max_compensation) as decimal(14, 2)) as compensation,
-        {{ year_start }} + cast(floor(d.u_hire_date * ({{ days_in_year }})) as integer) as hire_date
+            m.range_min), m.range_max) as decimal(14, 2)) as compensation,
+        {{ year_start }} + cast(floor(d.u_hire_date * {{ days_in_year }}) as integer) as hire_date
     from draws as d
     inner join level_mix as m
         on d.u_level >= m.lower_share and d.u_level < m.upper_share
     left join year_levers as lv on lv.level_id = m.level_id
 ),
 
-ranked as (
+leaving as (
     select
         h.*,
-        row_number() over (order by h.u_nh_termination, h.employee_id) as nh_termination_rank
+        {%- if nh_termination_rate > 0 %}
+        -- years until this hire would leave at the full-year hazard, from the same draw
+        ln(1 - h.u_nh_termination) / ln(1 - {{ nh_termination_rate }}) as years_to_leave
+        {%- else %}
+        cast('infinity' as double) as years_to_leave
+        {%- endif %}
     from hired as h
+),
+
+decided as (
+    select
+        l.*,
+        l.years_to_leave * {{ days_in_year }} < date_diff('day', l.hire_date, {{ year_end }}) + 1 as is_terminated
+    from leaving as l
+),
+
+counted as (
+    select
+        dc.*,
+        sum(case when dc.is_terminated then 0 else 1 end)
+            over (order by dc.hire_seq rows between unbounded preceding and current row) as stayers_through
+    from decided as dc
+),
+
+guard as (
+    select case
+        when coalesce(max(c.stayers_through), 0) < max(s.needed)
+            then error('int_yearly_new_hires: too few hire candidates for year {{ sim_year }}; report this as a bug')
+        else true
+    end as ok
+    from sizing as s
+    left join counted as c on true
 )
 
 select
     {{ sim_year }} as simulation_year,
-    r.employee_id,
-    r.hire_date - cast(floor((22 + r.u_age * 33) * 365.25) as integer) as birth_date,
-    r.hire_date,
-    r.level_id,
-    r.compensation,
-    r.nh_termination_rank <= (s.total_hires - s.needed) as is_terminated,
-    case when r.nh_termination_rank <= (s.total_hires - s.needed)
-         then r.hire_date + cast(floor(r.u_nh_termination_date
-                                       * (date_diff('day', r.hire_date, {{ year_end }}) + 1)) as integer)
+    c.employee_id,
+    c.hire_date - cast(floor((22 + c.u_age * 33) * 365.25) as integer) as birth_date,
+    c.hire_date,
+    c.level_id,
+    c.range_min,
+    c.range_max,
+    c.compensation,
+    c.is_terminated,
+    case when c.is_terminated
+         then c.hire_date + cast(floor(c.years_to_leave * {{ days_in_year }}) as integer)
     end as termination_date,
 {%- if auto_enrollment %}
-    r.u_opt_out >= {{ opt_out_rate }} as enrolled,
-    cast(case when r.u_opt_out >= {{ opt_out_rate }} then {{ default_deferral_rate }} else 0 end
+    c.u_opt_out >= {{ opt_out_rate }} as enrolled,
+    cast(case when c.u_opt_out >= {{ opt_out_rate }} then {{ default_deferral_rate }} else 0 end
          as decimal(7, 4)) as deferral_rate
 {%- else %}
     false as enrolled,
     cast(0 as decimal(7, 4)) as deferral_rate
 {%- endif %}
-from ranked as r
+from counted as c
 cross join sizing as s
-order by r.employee_id
+cross join guard as g
+where g.ok
+  -- hire candidates up to the one whose stay reaches `needed`
+  and c.stayers_through - (case when c.is_terminated then 0 else 1 end) < s.needed

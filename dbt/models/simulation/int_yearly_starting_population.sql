@@ -4,6 +4,10 @@
   tables; later years from year N-1's active rows of fct_workforce_snapshot, read through
   prior_snapshot_relation() (a ref would be a cycle). All refs stay unconditional so the
   dependencies captured at parse time are the same for every year.
+  prior_year_wages (the Roth catch-up rule's test) is last year's pay as simulated, or
+  for start_year the census salary for the part of the prior year employed;
+  census_termination_date is the census's own termination date, kept every year until
+  the employee leaves.
 -#}
 {%- set start_year = int_var('start_year') -%}
 {%- set sim_year = int_var('simulation_year') -%}
@@ -34,7 +38,9 @@ select
     b.hire_date,
     c.level_id,
     c.annual_compensation as starting_compensation,
-    e.deferral_rate
+    e.deferral_rate,
+    e.prior_year_wages,
+    b.census_termination_date
 from {{ baseline }} as b
 inner join {{ compensation }} as c on c.employee_id = b.employee_id
 inner join {{ benefits }} as e on e.employee_id = b.employee_id
@@ -72,9 +78,14 @@ select
     p.hire_date,
     p.level_id,
     p.compensation as starting_compensation,
-    p.deferral_rate
+    p.deferral_rate,
+    p.gross_compensation as prior_year_wages,
+    b.census_termination_date
 from prior_year as p
 cross join guard
+left join (
+    select employee_id, census_termination_date from {{ baseline }} where census_termination_date is not null
+) as b on b.employee_id = p.employee_id
 where guard.ok
   and p.employment_status = 'active'
 order by p.employee_id
