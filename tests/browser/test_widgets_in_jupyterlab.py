@@ -259,8 +259,8 @@ def test_a_saved_notebook_reopens_after_a_kernel_restart_with_its_records(quicks
     assert quickstart.locator(".jupyter-widgets").count() == 0, "no widget view is left to restore"
     assert quickstart.locator(".planalign-status.planalign-record").count() == 2
     assert quickstart.locator(".planalign-progress.planalign-record").count() == 1
-    assert "8 of 8 required tables missing in quickstart_workspace/" in text
-    assert "Initialized: created 8 table(s)." in text
+    assert "10 of 10 required tables missing in quickstart_workspace/" in text
+    assert "Initialized: created 10 table(s)." in text
     assert "Simulation 2025-2027 completed: 3 of 3 years done" in text
     _screenshot(_cell(quickstart, QUICKSTART_CELLS["initialize"]).locator(".jp-OutputArea"), "reopened_initialize")
     _screenshot(_cell(quickstart, QUICKSTART_CELLS["simulate"]).locator(".jp-OutputArea"), "reopened_simulate")
@@ -383,8 +383,8 @@ def test_status_on_a_corrupt_database_offers_recreate_with_a_confirmation(corrup
     _screenshot(widget, "status_recreate_confirmation")
     confirm.locator(".planalign-confirm-recreate").click()
 
-    widget.locator(".planalign-progress").get_by_text("Initialized: created 8 table(s).").wait_for(timeout=180_000)
-    widget.get_by_text("All 8 required tables present in corrupt_workspace/").wait_for(timeout=30_000)
+    widget.locator(".planalign-progress").get_by_text("Initialized: created 10 table(s).").wait_for(timeout=180_000)
+    widget.get_by_text("All 10 required tables present in corrupt_workspace/").wait_for(timeout=30_000)
     assert "Unreadable database kept as: simulation.duckdb.corrupt-" in widget.inner_text()
     assert widget.inner_text().count("not a readable DuckDB database") == 0
     assert not recreate.is_visible()
