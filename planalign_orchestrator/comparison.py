@@ -153,6 +153,7 @@ class Comparison:
     def _repr_html_(self) -> str:
         years = list(range(self.years[0], self.years[1] + 1))
         head = "".join(f"<th style='text-align:right'>{year}</th>" for year in years)
+        columns = {metric.label: metric.column for metric in METRICS}
         body, current = [], None
         for metric_label, label, cells in self.rows():
             if metric_label != current:
@@ -161,9 +162,11 @@ class Comparison:
                     f"<tr><th colspan='{len(years) + 1}' style='text-align:left'>{html.escape(metric_label)}</th></tr>"
                 )
             delta = label.startswith("Δ")
+            # Stable classes (metric, and delta or value) for readers of the rendered page, e.g. browser tests.
+            classes = f"planalign-metric-{columns[metric_label]} planalign-{'delta' if delta else 'value'}"
             style = " style='font-style:italic'" if delta else ""
             body.append(
-                f"<tr{style}><td style='text-align:left'>{html.escape(label)}</td>"
+                f"<tr class='{classes}'{style}><td style='text-align:left'>{html.escape(label)}</td>"
                 + "".join(f"<td style='text-align:right'>{html.escape(c)}</td>" for c in cells)
                 + "</tr>"
             )

@@ -20,13 +20,17 @@ MAX_SHEET_NAME = 31  # Excel's limit
 
 
 def write_workbook(path: Path | str, sheets: Mapping[str, pd.DataFrame]) -> Path:
-    """Write the frames as sheets (in order) and return the path; the folder must exist."""
+    """Write the frames as sheets (in order) and return the path; the folder must exist.
+
+    Index labels are repeated on every row rather than merged, so each sheet stays a
+    flat table an analyst can filter, sort and pivot in Excel.
+    """
     import pandas as pd
 
     target = Path(path)
     with pd.ExcelWriter(target, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name[:MAX_SHEET_NAME])
+            frame.to_excel(writer, sheet_name=name[:MAX_SHEET_NAME], merge_cells=False)
     return target
 
 

@@ -127,17 +127,21 @@ class ScenarioStore:
         self.config(scenario, config_path=path)
         return scenario
 
+    def validate(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
+        """The config scenario `name` would run with these overrides; ConfigurationError if it cannot be."""
+        if check_name(name) == BASELINE_SCENARIO and overrides:
+            raise ConfigurationError(
+                "the baseline is the workspace's own simulation_config.yaml; it takes no overrides",
+                remediation="Edit simulation_config.yaml, or give the scenario another name.",
+            )
+        return self.config(Scenario(name, dict(overrides)))
+
     def save(self, name: str, overrides: Mapping[str, Any]) -> Scenario:
         """Create or replace a scenario's overrides, validated before anything is written."""
-        if check_name(name) == BASELINE_SCENARIO:
-            if overrides:
-                raise ConfigurationError(
-                    "the baseline is the workspace's own simulation_config.yaml; it takes no overrides",
-                    remediation="Edit simulation_config.yaml, or give the scenario another name.",
-                )
+        self.validate(name, overrides)
+        if name == BASELINE_SCENARIO:
             return Scenario(BASELINE_SCENARIO)
         scenario = Scenario(name, dict(overrides))
-        self.config(scenario)
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = (
@@ -177,7 +181,7 @@ def _split_key(key: str, value: Any, config_path: Path | None) -> tuple[str, str
         )
     if key in SHARED_KEYS:
         raise ConfigurationError(
-            f"a scenario cannot override {SHARED_KEYS[key]}: every scenario of a workspace shares it",
+            f"a scenario cannot override {SHARED_KEYS[key]} (value {value!r}): every scenario of a workspace shares it",
             key=key,
             value=value,
             config_path=config_path,

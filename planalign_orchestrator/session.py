@@ -91,6 +91,10 @@ class WorkspaceSession:
             self.workspace, scenario=name, threads=self.threads, initializer_options=self.initializer_options
         )
 
+    def scenario_config(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
+        """The config scenario `name` would run with these overrides, validated; nothing is written."""
+        return self.scenarios_store.validate(name, overrides)
+
     @property
     def root(self) -> Path:
         return self.workspace.root

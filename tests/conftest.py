@@ -7,6 +7,7 @@ invocation in this process reuses one parsed manifest.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,12 +22,18 @@ from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.workspace import Workspace
-from tests.support.helpers import edit_config_sections
+from tests.support.helpers import EventRecorder, edit_config_sections
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIMULATED_YEARS = (2025, 2029)
 REALISM_EMPLOYEES = 20_000
 REALISM_YEARS = (2025, 2030)
+SCENARIO_YEARS = (2025, 2027)
+SCENARIOS: dict[str, dict[str, object] | None] = {
+    "baseline": None,
+    "high_match": {"plan.match_rate": 1.0},
+    "fast_growth": {"simulation.target_growth_rate": 0.06, "plan.opt_out_rate": 0.2},
+}
 _CACHE_ENV = "XDG_CACHE_HOME"
 # The notebooks' records are compared by nbval, so they are made, as the shipped ones
 # were (tools/execute_notebooks.py), without seconds. Tests of the timings turn them on.
@@ -125,6 +132,39 @@ def realism_template(realism_initialized_template: Path, tmp_path_factory: pytes
     workspace = copy_workspace(realism_initialized_template, root)
     create_orchestrator(workspace.config).execute_multi_year_simulation(*REALISM_YEARS)
     return root
+
+
+@pytest.fixture(scope="session")
+def scenarios_template(initialized_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The baseline and two scenarios simulated over SCENARIO_YEARS (read-only: copy to change).
+
+    invocations.json beside the database records, per scenario, the dbt invocations its
+    simulate cost and the nodes they ran: what acceptance 3 of the scenarios issue counts.
+    """
+    from planalign_orchestrator.dbt_runner import DbtRunner
+    from planalign_orchestrator.progress import NodeStarted
+    from planalign_orchestrator.session import WorkspaceSession
+
+    root = tmp_path_factory.mktemp("scenarios") / "workspace"
+    session = WorkspaceSession(copy_workspace(initialized_template, root))
+    invocations = {}
+    for name, overrides in SCENARIOS.items():
+        recorder = EventRecorder()
+        before = DbtRunner.invocation_count
+        scenario = session if overrides is None else session.for_scenario(name, overrides)
+        scenario.simulate(*SCENARIO_YEARS, on_progress=recorder)
+        invocations[name] = {
+            "dbt": DbtRunner.invocation_count - before,
+            "nodes": sorted({event.node_name for event in recorder.of_type(NodeStarted)}),
+        }
+    (root / "invocations.json").write_text(json.dumps(invocations))
+    return root
+
+
+@pytest.fixture
+def scenarios_workspace(scenarios_template: Path, tmp_path: Path) -> Workspace:
+    """The scenarios template, a private copy per test."""
+    return copy_workspace(scenarios_template, tmp_path / "scenarios")
 
 
 CRAFTED_BASE_CONFIG: dict[str, dict[str, object]] = {
