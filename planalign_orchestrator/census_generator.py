@@ -20,19 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planalign_orchestrator.census import REQUIRED_COLUMNS
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.workspace import dbt_project_dir
 
-CENSUS_COLUMNS: tuple[str, ...] = (
-    "employee_id",
-    "birth_date",
-    "hire_date",
-    "termination_date",
-    "level_id",
-    "annual_compensation",
-    "deferral_rate",
-)
+CENSUS_COLUMNS = REQUIRED_COLUMNS
 
 # Share of the workforce per level: a typical pyramid (45% staff ... 3% VP).
 LEVEL_MIX: tuple[float, ...] = (0.45, 0.28, 0.16, 0.08, 0.03)

@@ -11,15 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-COLUMNS = (
-    "employee_id",
-    "birth_date",
-    "hire_date",
-    "termination_date",
-    "level_id",
-    "annual_compensation",
-    "deferral_rate",
-)
+from planalign_orchestrator.census import REQUIRED_COLUMNS
 
 # employee_id: (birth_date, termination_date, level_id, annual_compensation, deferral_rate)
 CRAFTED: dict[str, tuple[str, str, int, float, float]] = {
@@ -47,6 +39,6 @@ HIRE_DATE = "2015-01-01"
 def write_crafted_census(path: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(REQUIRED_COLUMNS)
         for employee_id, (birth, termination, level, pay, rate) in CRAFTED.items():
             writer.writerow([employee_id, birth, HIRE_DATE, termination, level, f"{pay:.2f}", rate])
