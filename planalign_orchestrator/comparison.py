@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.export import flat_config, write_workbook
+from planalign_orchestrator.figures import Metric
 from planalign_orchestrator.freshness.inputs import package_version
 from planalign_orchestrator.freshness.state import read_build_state
 from planalign_orchestrator.pipeline.results import scenario_metrics
@@ -27,32 +27,6 @@ from planalign_orchestrator.scenarios import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Metric:
-    column: str
-    label: str
-    kind: str  # "count", "money" or "fraction"
-
-    def format(self, value: float | None) -> str:
-        if value is None or value != value:  # None or NaN
-            return "–"
-        if self.kind == "fraction":
-            return f"{value:.2%}"
-        if self.kind == "money":
-            return f"${value:,.0f}"
-        return f"{value:,.0f}"
-
-    def format_delta(self, absolute: float | None, relative: float | None) -> str:
-        if absolute is None or absolute != absolute:
-            return "–"
-        if self.kind == "fraction":
-            return f"{absolute * 100:+.2f} pp"
-        text = f"{'+' if absolute >= 0 else '-'}{'$' if self.kind == 'money' else ''}{abs(absolute):,.0f}"
-        if relative is not None and relative == relative:
-            text += f" ({relative:+.1%})"
-        return text
 
 
 METRICS = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -30,7 +31,7 @@ from planalign_orchestrator.exceptions import (
     SimulationError,
 )
 from planalign_orchestrator.freshness.report import WorkspaceStatus
-from planalign_orchestrator.pipeline.results import YearSummary
+from planalign_orchestrator.pipeline.results import SimulationSummary, YearSummary
 from planalign_orchestrator.progress import (
     SIMULATE_STEP,
     DbtPreparationFinished,
@@ -884,3 +885,23 @@ def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate_with_
     assert "Error: Database file simulation.duckdb is not a readable DuckDB database." in record
     assert "To fix: Run `nb.initialize('workspace', recreate_corrupt=True)`" in record
     assert str(workspace.root) not in record
+
+
+def test_the_run_summary_is_a_transposed_formatted_table_that_fits_a_notebook() -> None:
+    missed = "2026: growth target missed by 5 employees."
+    summary = SimulationSummary(
+        (
+            replace(year_summary(2025, 5000, 5150, 1000, 850), employer_contributions=11_047_408.68),
+            year_summary(2026, 5150, 5305, 1031, 876, target=5310, warning=missed),
+        )
+    )
+
+    page = summary._repr_html_()
+    rows = re.findall(r"<tr class='planalign-metric-(\w+)'>(.*?)</tr>", page)
+    cells = {name: re.findall(r"<td[^>]*>(.*?)</td>", row)[1:] for name, row in rows}
+
+    assert re.findall(r"<th[^>]*>(\d*)</th>", page) == ["", "2025", "2026"], "one column per year"
+    assert cells["headcount_end"] == ["5,150", "5,305"]
+    assert cells["growth_pct"] == ["3.00%", "3.01%"]
+    assert cells["employer_contributions"] == ["$11,047,409", "$1"]
+    assert f"<b>Warning:</b> {missed}" in page, "the missed target is said under the table"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.figures import Metric
 
 if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself never needs pandas
     import pandas as pd
@@ -138,16 +139,48 @@ class SimulationSummary:
         )
 
     def _repr_html_(self) -> str:
-        frame = self.to_dataframe().drop(columns="target_warning")
+        """Transposed (a row per figure, a column per year) and formatted, so it fits a notebook."""
+        head = "".join(f"<th style='text-align:right'>{y.year}</th>" for y in self.years)
+        body = "".join(
+            f"<tr class='planalign-metric-{metric.column}'><td style='text-align:left'>{html.escape(metric.label)}</td>"
+            + "".join(
+                f"<td style='text-align:right'>{html.escape(metric.format(getattr(y, metric.column)))}</td>"
+                for y in self.years
+            )
+            + "</tr>"
+            for metric in SUMMARY_FIGURES
+        )
         remarks = [("warning", "Warning", w) for w in self.warnings] + [("note", "Note", n) for n in self.notes]
         return (
-            "<div class='planalign-summary'><b>Simulation summary</b>"
-            + frame.to_html(float_format=lambda v: f"{v:,.2f}")
+            f"<div class='planalign-summary'><b>Simulation summary</b><table><tr><th></th>{head}</tr>{body}</table>"
             + "".join(
                 f"<p class='planalign-{kind}'><b>{label}:</b> {html.escape(text)}</p>" for kind, label, text in remarks
             )
             + "</div>"
         )
+
+
+# The rows of the summary's notebook view, in the order an analyst reads a year.
+SUMMARY_FIGURES = (
+    Metric("headcount_start", "Active on Jan 1", "count"),
+    Metric("hires", "Hires", "count"),
+    Metric("experienced_terminations", "Experienced terminations", "count"),
+    Metric("retirements", "Retirements", "count"),
+    Metric("reductions_in_force", "Reductions in force", "count"),
+    Metric("new_hire_terminations", "New-hire terminations", "count"),
+    Metric("headcount_end", "Active at year end", "count"),
+    Metric("target_headcount", "Growth target (active at year end)", "count"),
+    Metric("growth_pct", "Growth", "percent"),
+    Metric("promotions", "Promotions", "count"),
+    Metric("promotions_raised_to_minimum", "Promotions topped up to the range minimum", "count"),
+    Metric("deferral_escalations", "Deferral escalations", "count"),
+    Metric("total_compensation", "Total pay (active)", "money"),
+    Metric("average_compensation", "Average pay (active)", "money"),
+    Metric("employee_contributions", "Employee contributions", "money"),
+    Metric("employer_contributions", "Employer contributions", "money"),
+    Metric("catch_up_pre_tax", "Catch-up, pre-tax", "money"),
+    Metric("catch_up_roth", "Catch-up, Roth", "money"),
+)
 
 
 def year_summary(db: DatabaseConnectionManager, year: int, scenario: str = BASELINE_SCENARIO) -> YearSummary:
