@@ -180,3 +180,34 @@ def test_the_cli_runs_a_scenario_with_set_and_compares_it(scenarios_workspace: W
     assert compared.returncode == 0, compared.stderr
     assert "Employer contributions" in compared.stdout
     assert "Δ lean" in compared.stdout
+
+
+def test_a_runs_workbook_and_its_csv_and_parquet_exports_hold_its_frames(
+    scenarios_workspace: Workspace, tmp_path: Path
+) -> None:
+    """A scenario's run: summary, metrics, config, overrides and metadata sheets; snapshot and events files."""
+    import pandas as pd
+
+    from planalign_nb.results import SimulationResult
+
+    session = WorkspaceSession(scenarios_workspace).for_scenario("high_match")
+    run = SimulationResult(session.simulate(*YEARS), session)
+
+    book = openpyxl.load_workbook(run.to_excel(tmp_path / "run.xlsx"))
+    csv_files = run.export(tmp_path / "csv", format="csv")
+    parquet_files = run.export(tmp_path / "parquet")
+
+    assert book.sheetnames == ["summary", "metrics", "config", "overrides", "metadata"]
+    summary = {row[0]: row for row in book["summary"].iter_rows(2, values_only=True)}
+    header = [cell.value for cell in book["summary"][1]]
+    for year, row in run.summary.iterrows():
+        assert summary[year][header.index("employer_contributions")] == pytest.approx(row.employer_contributions)
+    config = {row[0]: row[1] for row in book["config"].iter_rows(2, values_only=True)}
+    assert config["plan.match_rate"] == 1.0
+    assert list(book["overrides"].iter_rows(2, values_only=True)) == [("plan.match_rate", 1)]
+    metadata = {row[0]: row[1] for row in book["metadata"].iter_rows(2, values_only=True)}
+    assert metadata["scenario"] == "high_match"
+    assert len(metadata[f"{YEARS[0]}.input_fingerprint"]) == 64
+    assert [path.name for path in csv_files] == ["high_match_snapshot.csv", "high_match_events.csv"]
+    assert len(pd.read_csv(csv_files[0])) == len(run.snapshot)
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet_files[1]), run.events, check_dtype=False)
