@@ -62,7 +62,8 @@ class JupyterServer:
     root: Path
 
     def lab_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+        """The notebook in a JupyterLab workspace of its own, so no other test's open tabs are restored over it."""
+        return f"{self.url}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?token={self.token}"
 
 
 def _free_port() -> int:
