@@ -56,16 +56,23 @@ class BuildRecorder:
                 fingerprint_of(name)
             record_tables(conn, records, self._digest_rows(records.values()))
 
-    def record_year(self, year: int, recipe: Recipe) -> bool:
-        """Record a simulated year; False when an input has no record (the year stays unknown)."""
+    def record_year(self, year: int, recipe: Recipe, years: dict[int, str | None] | None = None) -> bool:
+        """Record a simulated year; False when an input has no record (the year stays unknown).
+
+        `years` carries the fingerprints of the years a run has recorded so far (this one is
+        added): the next year then reads its prior year's from it instead of recomputing
+        the whole chain back to start_year, which made each year cost more than the last.
+        """
+        memo = {} if years is None else years
         with self.db_manager.connection() as conn:
             state = read_build_state(conn)
-            components = self.checker.year_components(year, recipe, state, {})
+            components = self.checker.year_components(year, recipe, state, memo)
             if components is None:
                 logger.warning("Year %s was simulated from inputs without build records; not recorded", year)
                 return False
             record = BuildRecord(fingerprint(components), recipe, components, utc_now())
             record_year(conn, self.checker.scenario, year, record, self._digest_rows([record]))
+        memo[year] = record.fingerprint
         return True
 
     def _digest_rows(self, records: Collection[BuildRecord]) -> list[tuple[str, int, int, str]]:

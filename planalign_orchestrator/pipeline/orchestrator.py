@@ -108,6 +108,7 @@ class PipelineOrchestrator:
         full_refresh = any(p.runs for p in plan) and self._unkeyed_results()
         summaries = {}
         recipe: Recipe | None = None
+        recorded: dict[int, str | None] = {}
         for index, planned in enumerate(plan, start=1):
             if not planned.runs:
                 summary = year_summary(self.db_manager, planned.year, scenario)
@@ -126,7 +127,7 @@ class PipelineOrchestrator:
             )
             full_refresh = False
             recipe = recipe or ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars).year()
-            BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe)
+            BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)
             summary = year_summary(self.db_manager, planned.year, scenario)
             duration = time.perf_counter() - started
             logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
