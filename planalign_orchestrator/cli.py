@@ -1,5 +1,7 @@
 """The terminal face: `planalign init | status | plan | simulate | scenarios | compare | census generate`.
 
+`simulate --seeds N` (or --seed-list) runs a seed ensemble, on a Dask cluster with --scheduler.
+
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
 engine. Exit codes: 0 success, 1 `status` found something missing, empty, stale or
@@ -28,6 +30,8 @@ from planalign_orchestrator.progress import (
     SIMULATE_STEP,
     DbtPreparationFinished,
     DbtPreparationStarted,
+    EnsembleChunkFinished,
+    EnsembleYearFinished,
     InitializationFinished,
     NodeFinished,
     NodeStarted,
@@ -93,6 +97,11 @@ class TerminalConsole:
         if isinstance(event, YearStarted):
             why = f" ({event.reason})" if event.reason and event.reason != "not simulated yet" else ""
             return f"Simulating {event.year} ({event.index}/{event.total}){why}..."
+        if isinstance(event, EnsembleYearFinished):
+            return f"      {event.year}: {event.seeds:,} seeds ({event.duration_seconds:.2f}s)"
+        if isinstance(event, EnsembleChunkFinished):
+            outcome = f"FAILED: {event.error}" if event.error else f"done ({event.duration_seconds:.2f}s)"
+            return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
         s = event.summary  # the only event left: YearFinished
         figures = (
             f"{s.headcount_start:,} -> {s.headcount_end:,} active "
@@ -214,6 +223,22 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config value in the scenario (repeatable), e.g. --set plan.match_rate=1.0; "
         "saved in scenarios/NAME.yaml",
     )
+    seeds = simulate.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seeds",
+        type=_positive_count,
+        help="a seed ensemble: simulate N seeds (random_seed and the N-1 after it) and show their bands",
+    )
+    seeds.add_argument("--seed-list", type=_seed_list, help="a seed ensemble of these seeds, e.g. 1,2,3")
+    simulate.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the ensemble's seed chunks on this Dask scheduler's workers (needs the [distributed] extra)",
+    )
+    simulate.add_argument(
+        "--min-seeds", type=_positive_count, default=10, help="withhold the bands below this many seeds (default 10)"
+    )
+    simulate.add_argument("--excel", type=Path, help="with --seeds: also write the ensemble to this .xlsx workbook")
     simulate.set_defaults(handler=_cmd_simulate)
 
     scenarios = commands.add_parser("scenarios", help="list the scenarios, their overrides and freshness")
@@ -351,12 +376,49 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     first, last = _parse_years(args.years)
     session = _session(args)
+    if args.seeds or args.seed_list:
+        return _simulate_ensemble(session, args, first, last)
+    if args.scheduler or args.excel:
+        raise ConfigurationError(
+            "--scheduler and --excel apply to seed ensembles only",
+            remediation=f"Add --seeds N, e.g. `planalign simulate {first}-{last} --seeds 100`.",
+        )
     summary = session.simulate(first, last, on_progress=TerminalConsole())
     print()
     if not session.scenario.is_baseline:
         print(f"Scenario {session.scenario.name}: {session.scenario.describe()}")
     print(summary)
     return 0
+
+
+def _simulate_ensemble(session: WorkspaceSession, args: argparse.Namespace, first: int, last: int) -> int:
+    from planalign_orchestrator.ensemble.distributed import connect
+
+    client = connect(args.scheduler) if args.scheduler else None
+    try:
+        result = session.ensemble(
+            first,
+            last,
+            seeds=args.seed_list or args.seeds,
+            client=client,
+            min_seeds=args.min_seeds,
+            on_progress=TerminalConsole(),
+        )
+    finally:
+        if client is not None:
+            client.close()
+    print()
+    print(result)
+    if args.excel:
+        print(f"\nWrote {result.to_excel(args.excel)}")
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, e.g. 1,2,3 (got {text!r})")
+    return [int(part) for part in parts]
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:

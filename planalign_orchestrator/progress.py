@@ -144,6 +144,32 @@ class YearFinished:
     scenario: str = "baseline"
 
 
+@dataclass(frozen=True)
+class EnsembleYearFinished:
+    """A year of a seed ensemble finished for `seeds` seeds (in distributed mode, for one chunk of them)."""
+
+    year: int
+    index: int
+    total: int
+    seeds: int
+    duration_seconds: float
+    chunk: str | None = None
+    at: datetime = field(default_factory=utc_now)
+    scenario: str = "baseline"
+
+
+@dataclass(frozen=True)
+class EnsembleChunkFinished:
+    """A chunk of an ensemble's seeds finished on a distributed worker (or failed, with the error)."""
+
+    chunk: str
+    index: int
+    total: int
+    duration_seconds: float
+    error: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+
 # The step name dbt events carry while a simulation year runs (initialization steps carry their own).
 SIMULATE_STEP = "simulate"
 
@@ -158,6 +184,8 @@ ProgressEvent = (
     | InitializationFinished
     | YearStarted
     | YearFinished
+    | EnsembleYearFinished
+    | EnsembleChunkFinished
 )
 ProgressObserver = Callable[[ProgressEvent], None]
 

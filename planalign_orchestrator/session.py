@@ -6,6 +6,9 @@ render. It wires the engine exactly as `create_orchestrator` does (the contract'
 factory), and adds the read-only views: `status()`, `plan()`, `scenarios()` and
 `compare()` never build and never write, and none of them imports dbt.
 
+Seed ensembles (`ensemble()`, `ensemble_result()`) are here too; their engine lives in
+planalign_orchestrator.ensemble.
+
 A session is bound to one scenario (the baseline unless named); `for_scenario`
 gives the session of another, creating or updating its overrides first.
 """
@@ -22,6 +25,8 @@ from planalign_orchestrator.activity import active_runs
 from planalign_orchestrator.comparison import Comparison, compare_scenarios
 from planalign_orchestrator.config import BASELINE_SCENARIO, SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS
+from planalign_orchestrator.ensemble.result import EnsembleResult
 from planalign_orchestrator.exceptions import ConfigurationError, SimulationError, WorkspaceBusyError
 from planalign_orchestrator.factory import create_dbt_runner, create_freshness_checker, create_orchestrator
 from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
@@ -205,6 +210,47 @@ class WorkspaceSession:
         orchestrator = self.orchestrator(on_progress=on_progress)
         self._refuse_overrides_of_shared_inputs(orchestrator.freshness.inspect(read_only=True))
         return orchestrator.execute_multi_year_simulation(first, last)
+
+    def ensemble(
+        self,
+        start_year: int | None = None,
+        end_year: int | None = None,
+        *,
+        seeds: int | Sequence[int] = 100,
+        client: Any = None,
+        chunks: int | None = None,
+        min_seeds: int = DEFAULT_MIN_SEEDS,
+        detail_seed: int | None = None,
+        on_progress: ProgressObserver | None = None,
+    ) -> EnsembleResult:
+        """Heal, then simulate many seeds of this scenario; per-seed metrics and their bands.
+
+        In-process by default (one dbt invocation per year for every seed); with a
+        dask.distributed `client`, seed chunks run on its workers. `detail_seed` keeps
+        that seed's per-employee rows (ensemble_detail_* tables).
+        """
+        from planalign_orchestrator.ensemble.runner import EnsembleRunner, ensemble_seeds
+
+        first, last = self.resolve_years(start_year, end_year)
+        chosen = ensemble_seeds(self.config, seeds)
+        orchestrator = self.orchestrator(on_progress=on_progress)
+        orchestrator.plan_years(first, last)  # the same year checks as simulate
+        runner = EnsembleRunner(orchestrator, self.root, threads=self.threads)
+        if on_progress is not None:
+            runner.subscribe(on_progress)
+        return runner.run(
+            chosen, first, last, client=client, chunks=chunks, min_seeds=min_seeds, detail_seed=detail_seed
+        )
+
+    def ensemble_result(
+        self, start_year: int | None = None, end_year: int | None = None, *, min_seeds: int = DEFAULT_MIN_SEEDS
+    ) -> EnsembleResult:
+        """The stored ensemble of this scenario, read only; refused when it is stale or missing."""
+        from planalign_orchestrator.ensemble.store import current_ensemble
+
+        first, last = self.resolve_years(start_year, end_year)
+        self.require_idle()
+        return current_ensemble(self.db_manager, self._freshness(), self.scenario.name, first, last, min_seeds)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -107,20 +107,55 @@
 {%- endmacro %}
 
 
-{% macro random_uniform(employee_id_expr, event_type, year=none) -%}
+{% macro random_uniform(employee_id_expr, event_type, year=none, seed_expr=none) -%}
   {#- Deterministic uniform in [0, 1): the first 15 hex digits (60 bits) of
       md5(random_seed | employee_id | year | event_type) divided by 2^60.
       Independent of row order, threads and DuckDB version, so equal vars give
-      byte-identical tables. `year` defaults to simulation_year (a new draw every
-      year); a fixed label such as 'standing' gives a draw that stays with the
-      employee for good (a standing decision, e.g. opting out of auto-escalation). -#}
+      byte-identical tables. The seed is a column (every yearly row carries its
+      random_seed: one run simulates every seed of an ensemble), by default the
+      random_seed of the relation employee_id_expr is qualified with ('h.employee_id'
+      -> h.random_seed). It is written as the same decimal text as a single seed, so a
+      seed's draws are the same whether it runs alone or among others. `year` defaults to simulation_year (a new
+      draw every year); a fixed label such as 'standing' gives a draw that stays with
+      the employee for good (a standing decision, e.g. opting out of auto-escalation). -#}
   {%- set draw_year = int_var('simulation_year') if year is none else year -%}
+  {%- set seed_column = seed_expr if seed_expr is not none
+      else (employee_id_expr.rsplit('.', 1)[0] ~ '.random_seed' if '.' in employee_id_expr else 'random_seed') -%}
   (cast(cast('0x' || substr(md5(concat_ws('|',
-        {{ sql_string_literal(var('random_seed') | string) }},
+        cast({{ seed_column }} as varchar),
         {{ employee_id_expr }},
         {{ sql_string_literal(draw_year | string) }},
         {{ sql_string_literal(event_type) }})), 1, 15) as ubigint) as double)
    / 1152921504606846976.0)
+{%- endmacro %}
+
+
+{% macro random_seeds() -%}
+  {#- The seeds one yearly run simulates: var random_seeds (a list of whole numbers >= 0,
+      an ensemble) when it is set, else the single var random_seed. Converting through
+      int means no var value can carry SQL into a model. -#}
+  {%- set raw = var('random_seeds') -%}
+  {%- if _is_blank(raw) -%}
+    {{- return([int_var('random_seed')]) -}}
+  {%- endif -%}
+  {%- if raw is string or raw is mapping or raw is not iterable or (raw | length) == 0 -%}
+    {{- exceptions.raise_compiler_error("var 'random_seeds' must be a non-empty list of whole numbers, got: " ~ raw) -}}
+  {%- endif -%}
+  {%- set seeds = [] -%}
+  {%- for value in raw -%}
+    {%- set seed = value | int(default=-1) -%}
+    {%- if value is boolean or seed < 0 or seed != (value | float(default=-1)) -%}
+      {{- exceptions.raise_compiler_error("var 'random_seeds' entry " ~ loop.index ~ " must be a whole number >= 0, got: " ~ value) -}}
+    {%- endif -%}
+    {%- do seeds.append(seed) -%}
+  {%- endfor -%}
+  {{- return(seeds) -}}
+{%- endmacro %}
+
+
+{% macro seed_values() -%}
+  {#- The seeds of this run as a one-column relation (random_seed bigint). -#}
+  (select cast(unnest([{{ random_seeds() | join(', ') }}]) as bigint) as random_seed)
 {%- endmacro %}
 
 

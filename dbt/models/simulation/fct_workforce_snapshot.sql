@@ -8,8 +8,9 @@
 {#-
   One row per employee per simulation_year for everyone employed at some point in the
   year. Leavers appear once, in their termination year, with employment_status
-  'terminated' and the termination_reason. delete+insert on (scenario_id,
-  simulation_year): re-running a year of a scenario replaces its rows. Age is taken on Dec 31 (the IRS catch-up rule), tenure on
+  'terminated' and the termination_reason; one row set per random_seed of the run (an
+  ensemble's seeds side by side). delete+insert on (scenario_id, simulation_year):
+  re-running a year of a scenario replaces its rows, every seed's. Age is taken on Dec 31 (the IRS catch-up rule), tenure on
   Dec 31 or the termination date. gross_compensation is the pay for the part of the year
   employed (next year's prior_year_wages); contributions use the year's IRS limits
   (irs_limits(), projected past the published table) and the match formula
@@ -22,6 +23,7 @@
 
 with combined as (
     select
+        random_seed,
         employee_id,
         birth_date,
         hire_date,
@@ -41,6 +43,7 @@ with combined as (
     union all
 
     select
+        random_seed,
         employee_id,
         birth_date,
         hire_date,
@@ -89,6 +92,7 @@ measured as (
 
 select
     {{ scenario_literal() }} as scenario_id,
+    x.random_seed,
     {{ sim_year }} as simulation_year,
     x.employee_id,
     x.birth_date,
@@ -126,4 +130,4 @@ left join {{ band_lookup(ref('config_age_bands')) }} as ab
     on ab.band_value = x.age
 left join {{ band_lookup(ref('config_tenure_bands')) }} as tb
     on tb.band_value = x.tenure_years
-order by x.employee_id
+order by x.random_seed, x.employee_id

@@ -6,8 +6,8 @@
     tags=['yearly']
 ) }}
 {#-
-  Event log of simulation_year. At most one event per (scenario_id, simulation_year,
-  employee_id, event_type); delete+insert on (scenario_id, simulation_year): re-running
+  Event log of simulation_year. At most one event per (scenario_id, random_seed,
+  simulation_year, employee_id, event_type); delete+insert on (scenario_id, simulation_year): re-running
   a year of a scenario replaces its rows.
     hire                      new hires (event_details 'new_hire')
     termination               'experienced' (hazard), 'new_hire' or 'census' (the census's date)
@@ -33,6 +33,7 @@ hires as (
 
 events as (
     select
+        random_seed,
         employee_id,
         'hire' as event_type,
         hire_date as event_date,
@@ -45,6 +46,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         'termination' as event_type,
         termination_date as event_date,
@@ -58,6 +60,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         case separation_type when 'termination' then 'termination' when 'census' then 'termination'
              else separation_type end as event_type,
@@ -73,6 +76,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         'promotion' as event_type,
         {{ year_start }} as event_date,
@@ -87,6 +91,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         'promotion_to_range_minimum' as event_type,
         {{ year_start }} as event_date,
@@ -101,6 +106,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         'raise' as event_type,
         {{ year_start }} as event_date,
@@ -114,6 +120,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         'enrollment' as event_type,
         hire_date as event_date,
@@ -127,6 +134,7 @@ events as (
     union all
 
     select
+        random_seed,
         employee_id,
         case deferral_change when 'escalation' then 'deferral_escalation' else 'enrollment' end as event_type,
         {{ year_start }} as event_date,
@@ -144,6 +152,7 @@ events as (
 
 select
     {{ scenario_literal() }} as scenario_id,
+    random_seed,
     {{ sim_year }} as simulation_year,
     employee_id,
     event_type,
@@ -153,4 +162,4 @@ select
     previous_compensation,
     new_compensation
 from events
-order by employee_id, event_type
+order by random_seed, employee_id, event_type

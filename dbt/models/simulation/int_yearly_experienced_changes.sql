@@ -14,6 +14,9 @@
     so that expected retirements plus expected terminations equal var
     termination_rate x the people who are not census leavers.
     Both are drawn per employee (binomial), so the count varies with random_seed.
+    Every row carries its random_seed, and everything counted (calibration, the
+    headcount plan, reductions, promotion and merit norms) is counted per seed: the
+    seeds of an ensemble run side by side, each exactly as if it ran alone.
     A leaver's date is spread uniformly over the year (the draw, rescaled).
   - reduction_in_force: when the survivors outnumber the growth target
     round(start_active x (1 + target_growth_rate)) and var allow_layoffs is true, the
@@ -103,10 +106,12 @@ hazards as (
 calibration as (
     -- base rate: expected retirements + expected terminations = termination_rate x eligible
     select
+        random_seed,
         greatest({{ termination_rate }} * count(*) filter (where not leaves_per_census)
                  - sum(retirement_probability), 0)
         / nullif(sum((1 - retirement_probability) * termination_weight), 0) as base_rate
     from hazards
+    group by random_seed
 ),
 
 draws as (
@@ -115,7 +120,7 @@ draws as (
         least(coalesce(c.base_rate, 0) * h.termination_weight, 1) as termination_probability,
         case when not h.leaves_per_census then {{ random_uniform('h.employee_id', 'separation') }} end as u_separation
     from hazards as h
-    cross join calibration as c
+    inner join calibration as c on c.random_seed = h.random_seed
 ),
 
 separations as (
@@ -144,14 +149,17 @@ separations as (
 
 headcount_plan as (
     select
+        random_seed,
         count(*) as start_active,
         count(*) filter (where drawn_separation is null) as survivors,
         cast(round(count(*) * (1 + {{ growth }})) as integer) as target_end
     from separations
+    group by random_seed
 ),
 
 reductions as (
     select
+        random_seed,
         {% if allow_layoffs -%}
         greatest(survivors - target_end, 0)
         {%- else -%}
@@ -164,17 +172,21 @@ laid_off as (
     -- only in a year with reductions in force: the survivors with the lowest draws, their
     -- dates spread evenly over the year
     select
+        ranked.random_seed,
         ranked.employee_id,
         {{ year_start }} + cast(floor((ranked.reduction_rank - 0.5) / ranked.reductions_in_force * {{ days_in_year }})
                                 as integer) as termination_date
     from (
         select
+            s.random_seed,
             s.employee_id,
             r.reductions_in_force,
-            row_number() over (order by {{ random_uniform('s.employee_id', 'reduction_in_force') }}, s.employee_id)
-                as reduction_rank
+            row_number() over (
+                partition by s.random_seed
+                order by {{ random_uniform('s.employee_id', 'reduction_in_force') }}, s.employee_id
+            ) as reduction_rank
         from separations as s
-        cross join reductions as r
+        inner join reductions as r on r.random_seed = s.random_seed
         where r.reductions_in_force > 0 and s.drawn_separation is null
     ) as ranked
     where ranked.reduction_rank <= ranked.reductions_in_force
@@ -187,7 +199,7 @@ separated as (
             as separation_type,
         coalesce(s.drawn_termination_date, lo.termination_date) as termination_date
     from separations as s
-    left join laid_off as lo on lo.employee_id = s.employee_id
+    left join laid_off as lo on lo.random_seed = s.random_seed and lo.employee_id = s.employee_id
 ),
 
 promotion_candidates as (
@@ -205,9 +217,9 @@ promotion_candidates as (
 ),
 
 promotion_norms as (
-    select level_id, avg(promotion_weight) as mean_promotion_weight
+    select random_seed, level_id, avg(promotion_weight) as mean_promotion_weight
     from promotion_candidates
-    group by level_id
+    group by random_seed, level_id
 ),
 
 promotions as (
@@ -217,7 +229,7 @@ promotions as (
         coalesce(pc.u_promotion < pc.promotion_rate * pc.promotion_weight / pn.mean_promotion_weight, false)
             as is_promoted
     from promotion_candidates as pc
-    inner join promotion_norms as pn on pn.level_id = pc.level_id
+    inner join promotion_norms as pn on pn.random_seed = pc.random_seed and pn.level_id = pc.level_id
 ),
 
 promoted as (
@@ -260,9 +272,9 @@ weighted as (
 ),
 
 merit_norms as (
-    select end_level_id, avg(merit_weight) as mean_merit_weight
+    select random_seed, end_level_id, avg(merit_weight) as mean_merit_weight
     from weighted
-    group by end_level_id
+    group by random_seed, end_level_id
 ),
 
 raised as (
@@ -276,7 +288,7 @@ raised as (
                  then w.promoted_compensation * (1 + w.cola) else w.range_max end
         ), 2) as decimal(14, 2)) as compensation
     from weighted as w
-    inner join merit_norms as mn on mn.end_level_id = w.end_level_id
+    inner join merit_norms as mn on mn.random_seed = w.random_seed and mn.end_level_id = w.end_level_id
 ),
 
 elections as (
@@ -304,6 +316,7 @@ elections as (
 )
 
 select
+    random_seed,
     {{ sim_year }} as simulation_year,
     employee_id,
     birth_date,

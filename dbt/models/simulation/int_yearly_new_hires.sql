@@ -20,6 +20,8 @@
   low in the range) of the year's moved ranges, times new_hire_salary_adjustment,
   clamped to the range; age at hire 22-55; hire date uniform in the year. With
   auto_enrollment, hires are enrolled at default_deferral_rate unless they opt out.
+  Each seed of the run (random_seed on every row) is sized and hired on its own, so
+  seeds run side by side exactly as they would alone.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
@@ -38,15 +40,18 @@ with experienced as (
 
 plan as (
     select
+        random_seed,
         count(*) filter (where not is_terminated) as survivors,
         cast(round(count(*) * (1 + {{ growth }})) as integer) as target_end
     from experienced
+    group by random_seed
 ),
 
 sizing as (
     -- enough candidates that running short is practically impossible (the guard below
     -- fails loudly if it ever happens): about 1.25 x what the full-year rate implies
     select
+        random_seed,
         greatest(target_end - survivors, 0) as needed,
         case when target_end > survivors
              then cast(ceil((target_end - survivors) / (1 - {{ nh_termination_rate }}) * 1.25) as integer) + 50
@@ -57,9 +62,10 @@ sizing as (
 
 ids as (
     select
+        random_seed,
         hire_seq,
         'NH' || '{{ sim_year }}' || '_' || lpad(cast(hire_seq as varchar), 6, '0') as employee_id
-    from (select unnest(range(1, candidates + 1)) as hire_seq from sizing)
+    from (select random_seed, unnest(range(1, candidates + 1)) as hire_seq from sizing)
 ),
 
 draws as (
@@ -139,21 +145,25 @@ counted as (
     select
         dc.*,
         sum(case when dc.is_terminated then 0 else 1 end)
-            over (order by dc.hire_seq rows between unbounded preceding and current row) as stayers_through
+            over (partition by dc.random_seed order by dc.hire_seq rows between unbounded preceding and current row)
+            as stayers_through
     from decided as dc
 ),
 
 guard as (
     select case
-        when coalesce(max(c.stayers_through), 0) < max(s.needed)
+        when count(*) filter (where coalesce(c.reached, 0) < s.needed) > 0
             then error('int_yearly_new_hires: too few hire candidates for year {{ sim_year }}; report this as a bug')
         else true
     end as ok
     from sizing as s
-    left join counted as c on true
+    left join (
+        select random_seed, max(stayers_through) as reached from counted group by random_seed
+    ) as c on c.random_seed = s.random_seed
 )
 
 select
+    c.random_seed,
     {{ sim_year }} as simulation_year,
     c.employee_id,
     c.hire_date - cast(floor((22 + c.u_age * 33) * 365.25) as integer) as birth_date,
@@ -175,7 +185,7 @@ select
     cast(0 as decimal(7, 4)) as deferral_rate
 {%- endif %}
 from counted as c
-cross join sizing as s
+inner join sizing as s on s.random_seed = c.random_seed
 cross join guard as g
 where g.ok
   -- hire candidates up to the one whose stay reaches `needed`

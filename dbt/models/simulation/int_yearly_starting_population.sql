@@ -7,7 +7,9 @@
   prior_year_wages (the Roth catch-up rule's test) is last year's pay as simulated, or
   for start_year the census salary for the part of the prior year employed;
   census_termination_date is the census's own termination date, kept every year until
-  the employee leaves.
+  the employee leaves. Every row carries its random_seed: the first year is the
+  baseline once per seed of the run (random_seeds()), later years each seed's own
+  year N-1.
 -#}
 {%- set start_year = int_var('start_year') -%}
 {%- set sim_year = int_var('simulation_year') -%}
@@ -32,6 +34,7 @@ with guard as (
 )
 
 select
+    sv.random_seed,
     {{ sim_year }} as simulation_year,
     b.employee_id,
     b.birth_date,
@@ -45,8 +48,9 @@ from {{ baseline }} as b
 inner join {{ compensation }} as c on c.employee_id = b.employee_id
 inner join {{ benefits }} as e on e.employee_id = b.employee_id
 cross join guard
+cross join {{ seed_values() }} as sv
 where guard.ok
-order by b.employee_id
+order by sv.random_seed, b.employee_id
 
 {% else %}
 {%- set prior = prior_snapshot_relation() -%}
@@ -61,17 +65,21 @@ with prior_year as (
     where
         scenario_id = {{ scenario_literal() }}
         and simulation_year = {{ sim_year - 1 }}
+        and random_seed in (select sv.random_seed from {{ seed_values() }} as sv)
 ),
 
 guard as (
+    -- every seed of the run needs its year N-1
     select case
-        when count(*) = 0 then error('cannot simulate {{ sim_year }}: year {{ sim_year - 1 }} of this scenario is not in fct_workforce_snapshot; simulate the years in order')
+        when count(distinct random_seed) < (select count(*) from {{ seed_values() }})
+            then error('cannot simulate {{ sim_year }}: year {{ sim_year - 1 }} of this scenario is not in fct_workforce_snapshot for every seed; simulate the years in order')
         else true
     end as ok
     from prior_year
 )
 
 select
+    p.random_seed,
     {{ sim_year }} as simulation_year,
     p.employee_id,
     p.birth_date,
@@ -88,5 +96,5 @@ left join (
 ) as b on b.employee_id = p.employee_id
 where guard.ok
   and p.employment_status = 'active'
-order by p.employee_id
+order by p.random_seed, p.employee_id
 {% endif %}

@@ -1,0 +1,1 @@
+"""Seed ensembles: many seeds of one config simulated side by side, and their distributions."""

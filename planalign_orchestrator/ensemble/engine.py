@@ -1,0 +1,145 @@
+"""The vectorized ensemble engine: every seed of a chunk in one dbt invocation per year.
+
+A chunk runs in a scratch database of its own (a copy of the base database, which
+holds only the tables the yearly models read: the seeds and the foundation), so the
+workspace's own results are never touched and chunks never share a writable file.
+After each year the chunk keeps its metric rows and prunes the fact tables to the
+roster the next year starts from, so the scratch file holds about one year of every
+seed's rows, not all of them. The same function runs in-process and on a Dask worker
+(it is a plain, picklable call), which is why results are identical either way.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.ensemble.metrics import year_seed_metrics
+from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.progress import EnsembleYearFinished, YearStarted
+from planalign_orchestrator.scenarios import ScenarioStore
+from planalign_orchestrator.workspace import Workspace, dbt_project_dir
+
+YEARLY_SELECTOR = "tag:yearly"
+DETAIL_TABLES = ("fct_workforce_snapshot", "fct_yearly_events", "fct_year_plan")
+DETAIL_PREFIX = "ensemble_detail_"
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of an ensemble's seeds, everything a worker needs to run it (picklable)."""
+
+    workspace_root: str
+    scenario: str
+    seeds: tuple[int, ...]
+    last_year: int
+    base_database: str
+    work_dir: str
+    label: str
+    threads: int = 1
+    detail_seed: int | None = None
+
+    @property
+    def database(self) -> Path:
+        return Path(self.work_dir) / Path(self.base_database).name
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A finished chunk: (seed, year, *METRICS) rows of every seed and year, and where it ran."""
+
+    label: str
+    seeds: tuple[int, ...]
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    database: str = ""
+    seconds: float = 0.0
+
+
+def chunk_label(seeds: tuple[int, ...]) -> str:
+    """How a chunk is named in progress and errors: its seeds, as a range when contiguous."""
+    if len(seeds) > 2 and seeds == tuple(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + ",".join(str(seed) for seed in seeds)
+
+
+def run_chunk(task: ChunkTask, on_progress: Callable[[object], None] | None = None) -> ChunkResult:
+    """Simulate start_year..last_year for every seed of the chunk; its metric rows per (seed, year)."""
+    started = time.perf_counter()
+    workspace = Workspace.open(task.workspace_root, create=False)
+    store = ScenarioStore(workspace)
+    config = store.config(store.load(task.scenario))
+    database = task.database
+    if database.resolve() != Path(task.base_database).resolve():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(task.base_database, database)
+    work = Path(task.work_dir)
+    runner = DbtRunner(
+        dbt_project_dir(),
+        db_path=database,
+        target_dir=work / "target",
+        log_dir=work / "logs",
+        threads=task.threads,
+        base_vars=config.dbt_vars(),
+        census_path=config.census_path,
+    )
+    db = DatabaseConnectionManager(database)
+    first = config.simulation.start_year
+    total = task.last_year - first + 1
+    rows: list[tuple[object, ...]] = []
+    for index, year in enumerate(range(first, task.last_year + 1), start=1):
+        year_started = time.perf_counter()
+        if on_progress is not None:
+            on_progress(YearStarted(year, index, total, reason=f"{len(task.seeds)} seeds", scenario=config.scenario))
+        runner.run([YEARLY_SELECTOR], vars={**config.dbt_vars(year), "random_seeds": list(task.seeds)})
+        with db.connection() as conn:
+            year_rows = year_seed_metrics(conn, config.scenario, year)
+            _keep_detail(conn, task.detail_seed, year, created=index == 1)
+            _prune(conn, year)
+        found = {int(str(row[0])) for row in year_rows}
+        if found != set(task.seeds):
+            missing = sorted(set(task.seeds) - found)
+            raise SimulationError(
+                f"Ensemble chunk {task.label}: year {year} produced no rows for seed(s) {missing[:10]}.",
+                remediation="This is a bug in the yearly models; report it with the workspace's logs/dbt/dbt.log.",
+            )
+        rows.extend(tuple(row) for row in year_rows)
+        if on_progress is not None:
+            on_progress(
+                EnsembleYearFinished(
+                    year,
+                    index,
+                    total,
+                    len(task.seeds),
+                    time.perf_counter() - year_started,
+                    scenario=config.scenario,
+                )
+            )
+    return ChunkResult(task.label, task.seeds, rows, str(database), time.perf_counter() - started)
+
+
+def _keep_detail(conn: duckdb.DuckDBPyConnection, seed: int | None, year: int, *, created: bool) -> None:
+    """Copy one seed's full rows of the year aside (the per-employee detail kept on request)."""
+    if seed is None:
+        return
+    for table in DETAIL_TABLES:
+        target = f"main.{DETAIL_PREFIX}{table}"
+        if created:
+            conn.execute(f"create or replace table {target} as select * from main.{table} where false")
+        conn.execute(
+            f"insert into {target} select * from main.{table} where random_seed = ? and simulation_year = ?",
+            [seed, year],
+        )
+
+
+def _prune(conn: duckdb.DuckDBPyConnection, year: int) -> None:
+    """Keep only what the next year reads (year's snapshot); metrics and detail are already taken."""
+    conn.execute("delete from main.fct_workforce_snapshot where simulation_year < ?", [year])
+    conn.execute("delete from main.fct_yearly_events where simulation_year <= ?", [year])
+    conn.execute("delete from main.fct_year_plan where simulation_year <= ?", [year])

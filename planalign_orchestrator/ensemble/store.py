@@ -1,0 +1,267 @@
+"""Ensemble results in the workspace database, and whether they are still current.
+
+Per (scenario, seed, year) metric rows live in `main.ensemble_seed_metrics`; one build
+record per scenario in `planalign_state.ensemble_builds` says which seeds and years
+they cover and what they were built from (the yearly recipe, the fingerprints of the
+tables it read, the config values, package and census), exactly as simulated years
+are recorded. A record's fingerprint is recomputed from the inputs as they are now:
+an ensemble whose inputs changed is stale, with the reason, never shown as current.
+Rows and record are replaced together in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.ensemble.engine import DETAIL_PREFIX, DETAIL_TABLES
+from planalign_orchestrator.ensemble.metrics import METRICS
+from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.freshness.checker import FreshnessChecker
+from planalign_orchestrator.freshness.inputs import Recipe, fingerprint
+from planalign_orchestrator.freshness.state import SCHEMA, BuildRecord, BuildState, read_build_state
+from planalign_orchestrator.progress import utc_now
+from planalign_orchestrator.self_healing.models import TableState
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from planalign_orchestrator.ensemble.result import EnsembleResult
+
+METRICS_TABLE = "main.ensemble_seed_metrics"
+BUILDS_TABLE = f"{SCHEMA}.ensemble_builds"
+
+_CREATE = (
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {METRICS_TABLE} (
+        scenario varchar not null,
+        seed bigint not null,
+        year integer not null,
+        headcount bigint not null,
+        hires bigint not null,
+        terminations bigint not null,
+        total_pay double not null,
+        participation_rate double,
+        employee_contributions double not null,
+        employer_contributions double not null,
+        primary key (scenario, seed, year)
+    )""",
+    f"""create table if not exists {BUILDS_TABLE} (
+        scenario varchar primary key,
+        seeds varchar not null,
+        first_year integer not null,
+        last_year integer not null,
+        detail_seed bigint,
+        fingerprint varchar not null,
+        recipe varchar not null,
+        components varchar not null,
+        built_at varchar not null
+    )""",
+)
+
+
+@dataclass(frozen=True)
+class EnsembleRecord:
+    """What the stored ensemble of a scenario covers and was built from."""
+
+    scenario: str
+    seeds: tuple[int, ...]
+    first_year: int
+    last_year: int
+    detail_seed: int | None
+    build: BuildRecord
+
+    @property
+    def built_at(self) -> datetime:
+        return self.build.built_at
+
+
+@dataclass(frozen=True)
+class EnsembleFreshness:
+    """A stored ensemble's state (present = current, stale, unknown) and why."""
+
+    state: TableState
+    reason: str | None = None
+
+
+def ensemble_components(
+    checker: FreshnessChecker, state: BuildState, recipe: Recipe, seeds: tuple[int, ...], last_year: int
+) -> dict[str, Any] | None:
+    """The inputs of an ensemble of `seeds` through `last_year` (None when a table it reads has no record).
+
+    Every simulated year reads the same files, config values and tables; only the year
+    differs, so the last year's inputs plus the span say it all.
+    """
+    memo: dict[str, str | None] = {}
+    upstream = {name: checker.table_fingerprint(name, state, memo) for name in recipe.upstream}
+    if any(value is None for value in upstream.values()):
+        return None
+    components = checker.inputs.components(
+        recipe, upstream, overrides={"simulation_year": last_year, "random_seeds": list(seeds)}
+    )
+    components["years"] = [checker.start_year, last_year]
+    return components
+
+
+def write_ensemble(
+    db: DatabaseConnectionManager,
+    scenario: str,
+    seeds: tuple[int, ...],
+    first_year: int,
+    last_year: int,
+    metrics: pd.DataFrame,
+    recipe: Recipe,
+    components: dict[str, Any],
+    detail: tuple[int, str] | None = None,
+) -> EnsembleRecord:
+    """Replace the scenario's stored ensemble (metrics, record, and the one seed's detail if kept)."""
+    build = BuildRecord(fingerprint(components), recipe, components, utc_now())
+    detail_seed = detail[0] if detail else None
+    with db.connection() as conn:
+        for statement in _CREATE:
+            conn.execute(statement)
+        conn.execute("begin transaction")
+        try:
+            conn.execute(f"delete from {METRICS_TABLE} where scenario = ?", [scenario])
+            frame = metrics.assign(scenario=scenario)[["scenario", "seed", "year", *METRICS]]
+            conn.register("ensemble_frame", frame)
+            conn.execute(f"insert into {METRICS_TABLE} select * from ensemble_frame")
+            conn.unregister("ensemble_frame")
+            fp, recipe_json, components_json, built_at = build._row()
+            conn.execute(
+                f"insert or replace into {BUILDS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    scenario,
+                    json.dumps(list(seeds)),
+                    first_year,
+                    last_year,
+                    detail_seed,
+                    fp,
+                    recipe_json,
+                    components_json,
+                    built_at,
+                ],
+            )
+            if detail is not None:
+                _copy_detail(conn, scenario, detail[1])
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    return EnsembleRecord(scenario, seeds, first_year, last_year, detail_seed, build)
+
+
+def _copy_detail(conn: duckdb.DuckDBPyConnection, scenario: str, chunk_database: str) -> None:
+    """The kept seed's full rows, from the chunk database that simulated it, replacing the scenario's."""
+    quoted = chunk_database.replace("'", "''")
+    conn.execute(f"attach '{quoted}' as ensemble_chunk (read_only)")
+    try:
+        for table in DETAIL_TABLES:
+            target = f"main.{DETAIL_PREFIX}{table}"
+            source = f"ensemble_chunk.main.{DETAIL_PREFIX}{table}"
+            conn.execute(f"create table if not exists {target} as select * from {source} where false")
+            conn.execute(f"delete from {target} where scenario_id = ?", [scenario])
+            conn.execute(f"insert into {target} by name select * from {source}")
+    finally:
+        conn.execute("detach ensemble_chunk")
+
+
+def read_ensemble(conn: duckdb.DuckDBPyConnection, scenario: str) -> tuple[EnsembleRecord, pd.DataFrame] | None:
+    """The stored ensemble of a scenario and its metric rows, or None when there is none."""
+    present = {
+        f"{schema}.{name}"
+        for schema, name in conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
+    if BUILDS_TABLE not in present or METRICS_TABLE not in present:
+        return None
+    row = conn.execute(
+        f"select seeds, first_year, last_year, detail_seed, fingerprint, recipe, components, built_at "
+        f"from {BUILDS_TABLE} where scenario = ?",
+        [scenario],
+    ).fetchone()
+    if row is None:
+        return None
+    seeds, first, last, detail_seed, *build_row = row
+    record = EnsembleRecord(
+        scenario,
+        tuple(int(seed) for seed in json.loads(seeds)),
+        int(first),
+        int(last),
+        None if detail_seed is None else int(detail_seed),
+        BuildRecord._from_row(*build_row),
+    )
+    metrics = conn.execute(
+        f"select seed, year, {', '.join(METRICS)} from {METRICS_TABLE} where scenario = ? order by seed, year",
+        [scenario],
+    ).df()
+    return record, metrics
+
+
+def ensemble_freshness(checker: FreshnessChecker, record: EnsembleRecord, state: BuildState) -> EnsembleFreshness:
+    """Whether the stored ensemble was built from the inputs as they are now."""
+    now = ensemble_components(checker, state, record.build.recipe, record.seeds, record.last_year)
+    if now is None:
+        return EnsembleFreshness(TableState.UNKNOWN, "a table it reads has no build record")
+    if now.get("years") != record.build.components.get("years"):
+        return EnsembleFreshness(TableState.STALE, f"simulation.start_year is now {checker.start_year}")
+    if fingerprint(now) == record.build.fingerprint:
+        return EnsembleFreshness(TableState.PRESENT)
+    return EnsembleFreshness(TableState.STALE, checker.explain(record.build, now))
+
+
+def inspect_ensemble(
+    db: DatabaseConnectionManager, checker: FreshnessChecker, scenario: str
+) -> tuple[EnsembleRecord, pd.DataFrame, EnsembleFreshness] | None:
+    """One read-only look: the stored ensemble, its metrics and its freshness (None: never run)."""
+    if not db.exists() or db.db_path.stat().st_size == 0:
+        return None
+    with db.connection(read_only=True) as conn:
+        found = read_ensemble(conn, scenario)
+        state = read_build_state(conn)
+    if found is None:
+        return None
+    record, metrics = found
+    return record, metrics, ensemble_freshness(checker, record, state)
+
+
+def current_ensemble(
+    db: DatabaseConnectionManager,
+    checker: FreshnessChecker,
+    scenario: str,
+    first_year: int,
+    last_year: int,
+    min_seeds: int,
+) -> EnsembleResult:
+    """The stored ensemble of a scenario for first..last, refused unless it is current and covers them."""
+    from planalign_orchestrator.ensemble.result import EnsembleResult
+
+    found = inspect_ensemble(db, checker, scenario)
+    again = (
+        f"Run it: `planalign simulate {first_year}-{last_year} --seeds 100"
+        + ("" if scenario == "baseline" else f" --scenario {scenario}")
+        + f"` (or nb.ensemble(ws, {first_year}, {last_year}, seeds=100"
+        + ("" if scenario == "baseline" else f", scenario={scenario!r}")
+        + "))."
+    )
+    if found is None:
+        raise SimulationError(f"Scenario {scenario!r} has no ensemble results yet.", remediation=again)
+    record, metrics, freshness = found
+    if freshness.state is not TableState.PRESENT:
+        raise SimulationError(
+            f"The ensemble of scenario {scenario!r} (built {record.build.built_at_text}) is "
+            f"{freshness.state.value}: {freshness.reason}.",
+            remediation=again,
+        )
+    if not (record.first_year <= first_year and last_year <= record.last_year):
+        raise SimulationError(
+            f"The ensemble of scenario {scenario!r} covers {record.first_year}-{record.last_year}, "
+            f"not {first_year}-{last_year}.",
+            remediation=again,
+        )
+    shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
+    return EnsembleResult(scenario, record.seeds, first_year, last_year, shown, record.built_at, min_seeds)
