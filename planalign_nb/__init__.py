@@ -5,6 +5,7 @@
     result = nb.initialize("my_workspace")  # live step progress; returns InitializationResult
     run = nb.simulate("my_workspace", 2025, 2027)
     run.summary, run.snapshot, run.events, run.plot()
+    ens = nb.ensemble("my_workspace", 2025, 2029, seeds=100)   # seed ensemble: ens.fan_chart(), ens.bands
 
 or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
 
@@ -17,6 +18,7 @@ not import dbt.
 from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
 from planalign_nb.charts import chart_style
 from planalign_nb.comparison import ScenarioComparison
+from planalign_nb.ensemble import EnsembleView, ensemble
 from planalign_nb.levers import LeversWidget
 from planalign_nb.magics import load_ipython_extension
 from planalign_nb.progress_widget import InitializationProgress
@@ -26,6 +28,7 @@ from planalign_nb.simulation_widget import SimulationProgress
 from planalign_nb.status_widget import TableStatusWidget
 
 __all__ = [
+    "EnsembleView",
     "InitializationProgress",
     "ItemState",
     "LeversWidget",
@@ -36,6 +39,7 @@ __all__ = [
     "TableStatusWidget",
     "chart_style",
     "compare",
+    "ensemble",
     "initialize",
     "levers",
     "load_ipython_extension",

@@ -13,8 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,3 +246,40 @@ def planalign_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[s
         )
 
     return run
+
+
+ENSEMBLE_EMPLOYEES = 500
+ENSEMBLE_YEARS = (2025, 2027)
+ENSEMBLE_SEEDS = 5
+ENSEMBLE_DETAIL_SEED = 44
+
+
+@pytest.fixture(scope="session")
+def ensemble_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 500-employee workspace with a stored 5-seed ensemble of 2025-2027, run in-process.
+
+    Seeds 42-46 on a generated census, seed 44's detail kept (read-only: copy to change).
+    """
+    from planalign_orchestrator.cli import main
+    from planalign_orchestrator.session import WorkspaceSession
+
+    root = tmp_path_factory.mktemp("ensemble") / "workspace"
+    workspace = Workspace.open(root)
+    census = ["census", "generate", "--employees", str(ENSEMBLE_EMPLOYEES), "--seed", "42"]
+    assert main([*census, "--out", str(workspace.config.census_path)]) == 0
+    WorkspaceSession(workspace).ensemble(*ENSEMBLE_YEARS, seeds=ENSEMBLE_SEEDS, detail_seed=ENSEMBLE_DETAIL_SEED)
+    return root
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A real dask.distributed LocalCluster of 2 worker processes (1 thread each), on loopback only."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -26,7 +26,7 @@ def connect(address: str, *, timeout_seconds: float = 30.0) -> Any:
     from dask.distributed import Client
 
     try:
-        return Client(address, timeout=f"{timeout_seconds}s")
+        return Client(address, timeout=f"{timeout_seconds}s")  # type: ignore[no-untyped-call]
     except OSError as error:
         raise ConfigurationError(
             f"could not reach the Dask scheduler at {address}: {error}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +47,6 @@ class ChunkTask:
     threads: int = 1
     detail_seed: int | None = None
 
-    @property
-    def database(self) -> Path:
-        return Path(self.work_dir) / Path(self.base_database).name
-
 
 @dataclass(frozen=True)
 class ChunkResult:
@@ -75,11 +72,15 @@ def run_chunk(task: ChunkTask, on_progress: Callable[[object], None] | None = No
     workspace = Workspace.open(task.workspace_root, create=False)
     store = ScenarioStore(workspace)
     config = store.config(store.load(task.scenario))
-    database = task.database
-    if database.resolve() != Path(task.base_database).resolve():
-        database.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(task.base_database, database)
     work = Path(task.work_dir)
+    database = work / Path(task.base_database).name
+    if database.resolve() != Path(task.base_database).resolve():
+        # A folder per attempt: a chunk Dask re-runs never shares files with an attempt
+        # whose worker it only believes dead.
+        work = work / f"attempt-{uuid.uuid4().hex[:8]}"
+        database = work / Path(task.base_database).name
+        work.mkdir(parents=True)
+        shutil.copyfile(task.base_database, database)
     runner = DbtRunner(
         dbt_project_dir(),
         db_path=database,

@@ -76,7 +76,12 @@ def metrics_frame(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
     """Rows of (seed, year, *METRICS) as a DataFrame sorted by seed and year, with stable dtypes."""
     import pandas as pd
 
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=["seed", "year", *METRICS])
+    return typed_metrics(pd.DataFrame([tuple(row) for row in rows], columns=["seed", "year", *METRICS]))
+
+
+def typed_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows with the same dtypes whether just computed or read back from the database."""
+    frame = frame.copy()
     integers = ["seed", "year", "headcount", "hires", "terminations"]
     frame[integers] = frame[integers].astype("int64")
     floats = [name for name in METRICS if name not in integers]

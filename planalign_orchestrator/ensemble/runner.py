@@ -24,7 +24,7 @@ from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.ensemble.engine import ChunkResult, ChunkTask, chunk_label, run_chunk
-from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, metrics_frame
+from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, metrics_frame, typed_metrics
 from planalign_orchestrator.ensemble.result import EnsembleResult
 from planalign_orchestrator.ensemble.store import ensemble_components, write_ensemble
 from planalign_orchestrator.exceptions import ConfigurationError, SimulationError
@@ -145,7 +145,7 @@ class EnsembleRunner:
                 db, self.config.scenario, seeds, first_year, last_year, metrics, recipe, components, detail
             )
             shutil.rmtree(self.scratch_root, ignore_errors=True)
-        shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
+        shown = typed_metrics(metrics[metrics["year"].between(first_year, last_year)])
         return EnsembleResult(
             self.config.scenario, seeds, first_year, last_year, shown, record.built_at, min_seeds, mode
         )
@@ -207,7 +207,7 @@ class EnsembleRunner:
             futures[future] = task
         results: list[ChunkResult] = []
         started = time.perf_counter()
-        for done, future in enumerate(as_completed(list(futures)), start=1):
+        for done, future in enumerate(as_completed(list(futures)), start=1):  # type: ignore[no-untyped-call]
             task = futures[future]
             try:
                 result = future.result()

@@ -20,7 +20,7 @@ import duckdb
 
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.ensemble.engine import DETAIL_PREFIX, DETAIL_TABLES
-from planalign_orchestrator.ensemble.metrics import METRICS
+from planalign_orchestrator.ensemble.metrics import METRICS, typed_metrics
 from planalign_orchestrator.exceptions import SimulationError
 from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import Recipe, fingerprint
@@ -263,5 +263,5 @@ def current_ensemble(
             f"not {first_year}-{last_year}.",
             remediation=again,
         )
-    shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
+    shown = typed_metrics(metrics[metrics["year"].between(first_year, last_year)])
     return EnsembleResult(scenario, record.seeds, first_year, last_year, shown, record.built_at, min_seeds)

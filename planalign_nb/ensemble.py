@@ -1,0 +1,203 @@
+"""Seed ensembles in a notebook: `nb.ensemble(...)` with live progress, and the view it returns.
+
+The engine (WorkspaceSession.ensemble) simulates the seeds and computes the bands,
+threshold probabilities and the workbook; this module only shows progress and draws
+the fan charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planalign_nb.charts import neutral_figure
+from planalign_nb.errors import raise_for_notebook
+from planalign_nb.live import LiveDisplay
+from planalign_nb.progress_widget import InitializationProgress
+from planalign_nb.rendering import ItemState, notebook_call, workspace_reference
+from planalign_nb.simulation_widget import SimulationProgress
+from planalign_orchestrator.progress import (
+    EnsembleChunkFinished,
+    EnsembleYearFinished,
+    ProgressEvent,
+    YearFinished,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from planalign_nb.api import WorkspaceLike
+    from planalign_orchestrator.ensemble.result import EnsembleResult
+
+LABELS = {
+    "headcount": "Headcount (year end)",
+    "hires": "Hires",
+    "terminations": "Terminations",
+    "total_pay": "Total pay",
+    "participation_rate": "Participation rate",
+    "employee_contributions": "Employee contributions",
+    "employer_contributions": "Employer contributions",
+}
+
+
+class EnsembleProgress(SimulationProgress):
+    """SimulationProgress for an ensemble: a year's row says how many seeds it ran; chunks in the title."""
+
+    def __init__(self, start_year: int, end_year: int, seeds: int, **options: Any) -> None:
+        self._seeds = seeds
+        self._chunks: tuple[int, int] | None = None
+        super().__init__(start_year, end_year, **options)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if isinstance(event, EnsembleYearFinished):
+                event = YearFinished(event.year, event.index, event.total, event.duration_seconds)
+                super().__call__(event)
+                self._year(event.year).figures = f"{self._seeds:,} seeds"
+            elif isinstance(event, EnsembleChunkFinished):
+                # Distributed: years run on the workers; the chunks are the progress here.
+                self._chunks = (event.index, event.total)
+                if event.index == event.total and event.error is None:
+                    for year in self._years.values():
+                        year.state, year.figures = ItemState.DONE, f"{self._seeds:,} seeds"
+                    self.outcome = "completed"
+            else:
+                super().__call__(event)
+                return
+            self._render()
+
+    @property
+    def fraction(self) -> float:
+        if self._chunks is not None and self.outcome is None:
+            return self._chunks[0] / self._chunks[1]
+        return super().fraction
+
+    def _title(self) -> str:
+        title = super()._title().replace("Simulation", f"Ensemble of {self._seeds:,} seeds", 1)
+        if self._chunks is not None and self.outcome is None:
+            title += f" · {self._chunks[0]} of {self._chunks[1]} chunks done on the cluster"
+        return title
+
+
+class EnsembleView:
+    """An ensemble's results: shows as the band table; `.fan_chart()`, `.bands`, `.exceedance()`, `.to_excel()`."""
+
+    def __init__(self, result: EnsembleResult) -> None:
+        self.result = result
+
+    @property
+    def bands(self) -> pd.DataFrame:
+        """Per metric and year: mean, std, P10, P25, P50, P75, P90, n_seeds (null and withheld below min_seeds)."""
+        return self.result.bands
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """One row per (seed, year) with every metric: the tidy form, for your own analysis."""
+        return self.result.metrics
+
+    def exceedance(self, metric: str, threshold: float) -> pd.Series:
+        """Per year, the probability that `metric` is above `threshold` (the share of seeds)."""
+        return self.result.exceedance(metric, threshold)
+
+    def to_excel(self, path: Path | str) -> Path:
+        """A workbook: bands, every seed's metrics, and the run (seeds, years)."""
+        return self.result.to_excel(path)
+
+    def fan_chart(self, metrics: Sequence[str] | None = None) -> Figure:
+        """One panel per metric: the P50 line with the P25-P75 and P10-P90 bands over the years.
+
+        When the bands are withheld (fewer seeds than min_seeds) each seed's line is
+        drawn instead, so a handful of draws never reads as a measured range.
+        """
+        chosen = list(metrics or LABELS)
+        columns = min(4, len(chosen))
+        rows = -(-len(chosen) // columns)
+        figure, axes = neutral_figure(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
+        bands = self.bands
+        for axis, metric in zip(axes.flat, chosen, strict=False):
+            axis.set_title(LABELS.get(metric, metric), fontsize=9)
+            if self.result.withheld:
+                for _seed, rows_of_seed in self.metrics.groupby("seed"):
+                    axis.plot(rows_of_seed["year"], rows_of_seed[metric], color="C0", alpha=0.5, linewidth=1)
+                continue
+            band = bands[bands["metric"] == metric]
+            years = band["year"]
+            axis.fill_between(years, band["p10"], band["p90"], color="C0", alpha=0.18, label="P10-P90")
+            axis.fill_between(years, band["p25"], band["p75"], color="C0", alpha=0.35, label="P25-P75")
+            axis.plot(years, band["p50"], color="C0", marker="o", linewidth=1.8, label="P50")
+            axis.set_xticks(list(years))
+        for axis in list(axes.flat)[len(chosen) :]:
+            axis.set_visible(False)
+        if not self.result.withheld:
+            axes.flat[0].legend(fontsize=8)
+        figure.suptitle(self.result.headline, fontsize=10)
+        return figure
+
+    def __repr__(self) -> str:
+        return str(self.result)
+
+    def _repr_html_(self) -> str:
+        return self.result._repr_html_()
+
+
+def ensemble(
+    workspace: WorkspaceLike,
+    start_year: int | None = None,
+    end_year: int | None = None,
+    *,
+    seeds: int | Sequence[int] = 100,
+    scenario: str | None = None,
+    client: Any = None,
+    min_seeds: int = 10,
+    detail_seed: int | None = None,
+    **initializer_options: Any,
+) -> EnsembleView:
+    """Simulate many seeds of a scenario (default: the baseline) with live per-year progress; their bands.
+
+    `seeds` is a count (the config's random_seed and the ones after it) or a list.
+    One dbt invocation per year covers every seed, in this process; with a
+    dask.distributed `client` the seeds run in chunks on its workers (live per chunk).
+    Below `min_seeds` seeds the bands are withheld (null). `detail_seed` also keeps
+    that seed's per-employee rows. Returns an EnsembleView.
+    """
+    from planalign_nb.api import _expected_seconds, _session, _SimulationObserver, open_workspace
+
+    ws = open_workspace(workspace)
+    session = _session(ws, initializer_options)
+    try:
+        if scenario is not None:
+            session = session.for_scenario(scenario)
+        first, last = session.resolve_years(start_year, end_year)
+        count = seeds if isinstance(seeds, int) else len(list(seeds))
+    except BaseException as error:
+        raise_for_notebook(error, cancelled="ensemble cancelled", root=ws.root, panel=False)
+    root = session.root
+    named = None if session.scenario.is_baseline else session.scenario.name
+    initialization = LiveDisplay(InitializationProgress(root=root, expected=_expected_seconds(root)))
+    years = LiveDisplay(EnsembleProgress(session.config.simulation.start_year, last, count, root=root, scenario=named))
+    observer = _SimulationObserver(initialization, years)
+    try:
+        if client is not None:
+            years.show()
+        result = session.ensemble(
+            first,
+            last,
+            seeds=seeds,
+            client=client,
+            min_seeds=min_seeds,
+            detail_seed=detail_seed,
+            on_progress=observer,
+        )
+    except BaseException as error:
+        years.show()
+        years.view.fail(error)
+        options: dict[str, Any] = {"start_year": first, "end_year": last, "seeds": seeds}
+        options.update({"scenario": named} if named else {})
+        call = notebook_call("ensemble", options, workspace_reference(root))
+        raise_for_notebook(error, cancelled=f"ensemble cancelled; run {call} again", root=root)
+    finally:
+        initialization.finish()
+        years.finish()
+    return EnsembleView(result)
