@@ -61,6 +61,9 @@ HEAL_TABLE = "int_employee_benefits"
 SCALE_YEARS = (2025, 2029)
 SCALE_YEAR_COUNT = SCALE_YEARS[1] - SCALE_YEARS[0] + 1
 E2E_YEARS = "2025-2027"
+ENSEMBLE_YEARS = (2025, 2029)
+MILLION_EMPLOYEES = 1_000_000
+MILLION_YEARS = (2025, 2034)
 NOOP_CALLS = 50
 CENSUS_SEED = 42
 # rfc3987-syntax is listed because, when installed (Jupyter server pulls it in through
@@ -115,6 +118,8 @@ class Settings:
     scale_sizes: tuple[int, ...]
     scale_repeats: int
     imports: int
+    ensemble_seed_counts: tuple[int, ...] = (1, 10, 25, 50, 100)
+    ensemble_repeats: int = 3
     keep_work: bool = False
 
     @classmethod
@@ -129,6 +134,8 @@ class Settings:
                 scale_sizes=(10_000, 50_000),
                 scale_repeats=1,
                 imports=3,
+                ensemble_seed_counts=(10, 100),
+                ensemble_repeats=1,
                 keep_work=keep_work,
             )
         return cls(
@@ -501,6 +508,69 @@ def measure_scale(settings: Settings, work: WorkDirs) -> tuple[list[Figure], lis
             params = {"workspace": str(workspace), "first": SCALE_YEARS[0], "last": SCALE_YEARS[1]}
             runs.append(ScaleRun(employees, run_probe("simulate", params, cwd=workspace)))
     return [figure for n in settings.scale_sizes for figure in scale_figures(n, runs)], runs
+
+
+def measure_ensemble(settings: Settings, work: WorkDirs) -> list[Figure]:
+    """6. Seed ensembles in-process on the bundled 5,000-employee census, 2025-2029: time against seeds.
+
+    Each repeat is a new process on a new workspace, initialized first (timed apart), so
+    the figure is the ensemble itself: base copy, one dbt invocation per year for every
+    seed, metrics, storing. 100 seeds repeat `ensemble_repeats` times; other counts once.
+    """
+    first, last = ENSEMBLE_YEARS
+    figures: list[Figure] = []
+    for seeds in settings.ensemble_seed_counts:
+        runs = []
+        for _ in range(settings.ensemble_repeats if seeds == 100 else 1):
+            workspace = work.new(f"ensemble{seeds}")
+            params = {"workspace": str(workspace), "first": first, "last": last, "seeds": seeds}
+            runs.append(run_probe("ensemble", params, cwd=workspace))
+        reports = [run.report for run in runs]
+        figures.append(
+            Figure(
+                f"ensemble.{seeds}",
+                f"Ensemble {seeds} seeds x 5k x {last - first + 1} years, in-process",
+                "s",
+                [rep["ensemble_s"] for rep in reports],
+                Target("<=", 60) if seeds == 100 else None,
+                max_rss(runs),
+                {
+                    "per_year_s_runs": [rep["years_s"] for rep in reports],
+                    "init_s_runs": [rep["init_s"] for rep in reports],
+                    "dbt_invocations": reports[-1]["invocations"],
+                    "rows": reports[-1]["rows"],
+                },
+            )
+        )
+    return figures
+
+
+def measure_million(settings: Settings, work: WorkDirs) -> list[Figure]:
+    """7. One run of 1,000,000 employees x 10 years (DuckDB memory capped): years time and peak RSS."""
+    census = generate_census(MILLION_EMPLOYEES, work)
+    workspace = work.new("million")
+    shutil.copyfile(census, workspace / "census.csv")
+    params = {"workspace": str(workspace), "first": MILLION_YEARS[0], "last": MILLION_YEARS[1]}
+    run = run_probe("simulate", params, cwd=workspace)
+    label = f"1M employees x {MILLION_YEARS[1] - MILLION_YEARS[0] + 1} years"
+    details = {
+        "per_year_s": [round(s, 2) for s in run.report["years_s"]],
+        "headcount_end": run.report["headcount_end"],
+        "duckdb_memory_limit": os.environ.get("PLANALIGN_DUCKDB_MEMORY_LIMIT") or "default (3GB)",
+    }
+    return [
+        Figure(
+            "million.years",
+            f"{label}: simulated years",
+            "s",
+            [run.report["years_total_s"]],
+            Target("<=", 120),
+            run.peak_rss_mb,
+            details,
+        ),
+        Figure("million.init", f"{label}: initialization", "s", [run.report["init_s"]]),
+        Figure("million.peak_rss", f"{label}: peak RSS", "MB", [run.peak_rss_mb], Target("<=", 4096)),
+    ]
 
 
 def generate_census(employees: int, work: WorkDirs) -> Path:
@@ -935,11 +1005,39 @@ def probe_simulate(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def probe_ensemble(params: dict[str, Any]) -> dict[str, Any]:
+    """Initialize (timed apart), then one in-process ensemble; per-year seconds from its progress events."""
+    from planalign_orchestrator.dbt_runner import DbtRunner
+    from planalign_orchestrator.progress import EnsembleYearFinished
+    from planalign_orchestrator.session import WorkspaceSession
+
+    session = WorkspaceSession.open(params["workspace"])
+    _, init_s = _timed(session.initialize)
+    years_s: list[float] = []
+
+    def observe(event: object) -> None:
+        if isinstance(event, EnsembleYearFinished):
+            years_s.append(event.duration_seconds)
+
+    before = DbtRunner.invocation_count
+    result, ensemble_s = _timed(
+        lambda: session.ensemble(params["first"], params["last"], seeds=params["seeds"], on_progress=observe)
+    )
+    return {
+        "init_s": init_s,
+        "ensemble_s": ensemble_s,
+        "years_s": years_s,
+        "invocations": DbtRunner.invocation_count - before,
+        "rows": len(result.metrics),
+    }
+
+
 PROBES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "init": probe_init,
     "noop": probe_noop,
     "heal": probe_heal,
     "simulate": probe_simulate,
+    "ensemble": probe_ensemble,
 }
 
 
@@ -956,7 +1054,9 @@ def probe_main(argv: Sequence[str]) -> int:
 # -- entry point ------------------------------------------------------------------------
 
 
-SECTIONS = ("cold", "noop", "heal", "e2e", "scale", "imports")
+SECTIONS = ("cold", "noop", "heal", "e2e", "scale", "imports", "ensemble", "million")
+# Long measurements run only when named with --only.
+DEFAULT_SECTIONS = ("cold", "noop", "heal", "e2e", "scale", "imports", "ensemble")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -967,8 +1067,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only",
         nargs="+",
         choices=SECTIONS,
-        default=list(SECTIONS),
-        help="run only these sections (cold is also run when noop/heal need a workspace)",
+        default=list(DEFAULT_SECTIONS),
+        help="run only these sections (cold is also run when noop/heal need a workspace); "
+        "'million' (1M employees x 10 years, several minutes) runs only when named",
     )
     return parser.parse_args(argv)
 
@@ -1019,6 +1120,12 @@ class Sections:
         if "imports" in self.only:
             with self.timed("imports"):
                 figures += measure_imports(settings, work)
+        if "ensemble" in self.only:
+            with self.timed(f"seed ensembles {', '.join(map(str, settings.ensemble_seed_counts))}"):
+                figures += measure_ensemble(settings, work)
+        if "million" in self.only:
+            with self.timed("1M employees x 10 years"):
+                figures += measure_million(settings, work)
         return figures, scale_runs
 
 

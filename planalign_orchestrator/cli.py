@@ -356,6 +356,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"Workspace {session.root}" + ("" if session.scenario.is_baseline else f", scenario {session.scenario.name}"))
     status = session.status()
     print(status)
+    ensemble = session.ensemble_status()
+    if ensemble is not None:
+        print(ensemble)
     if status.up_to_date:
         return EXIT_OK
     print(

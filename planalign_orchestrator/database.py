@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from planalign_orchestrator.exceptions import (
+    ConfigurationError,
     DatabaseCorruptionError,
     DatabaseError,
     DatabaseLockedError,
@@ -58,6 +60,26 @@ INTERRUPT_MESSAGES = ("query interrupted", "interrupt error")
 DEFAULT_LOCK_PATIENCE_SECONDS = 2.0
 _LOCK_RETRY_INTERVAL = 0.05
 DAMAGE_MARKER_SUFFIX = ".damaged"
+
+
+MEMORY_LIMIT_ENV = "PLANALIGN_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap for every connection the engine opens and every dbt invocation.
+
+    DuckDB spills what does not fit to a temporary folder beside the database instead
+    of growing without bound, so a large run slows down rather than being killed by the
+    operating system. Set PLANALIGN_DUCKDB_MEMORY_LIMIT (e.g. "8GB") to change it.
+    """
+    value = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
+        raise ConfigurationError(
+            f"{MEMORY_LIMIT_ENV}={value!r} is not a memory size",
+            remediation=f'Set it to a size such as "4GB" or "512MB", or unset it (default {DEFAULT_MEMORY_LIMIT}).',
+        )
+    return value
 
 
 def is_corruption_message(text: str) -> bool:
@@ -246,7 +268,9 @@ class DatabaseConnectionManager:
         deadline = time.monotonic() + self.lock_patience_seconds
         while True:
             try:
-                return duckdb.connect(str(self.db_path), read_only=read_only)
+                conn = duckdb.connect(str(self.db_path), read_only=read_only)
+                conn.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
+                return conn
             except duckdb.Error as exc:
                 error = self._translate_open_error(exc, read_only)
                 if not isinstance(error, DatabaseLockedError) or time.monotonic() >= deadline:

@@ -33,7 +33,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from planalign_orchestrator.database import DatabaseConnectionManager, is_corruption_message
+from planalign_orchestrator.database import (
+    MEMORY_LIMIT_ENV,
+    DatabaseConnectionManager,
+    duckdb_memory_limit,
+    is_corruption_message,
+)
 from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, DbtError
 from planalign_orchestrator.interrupts import shielded, swallowed_interrupts_reraised
 from planalign_orchestrator.progress import (
@@ -350,6 +355,7 @@ class DbtRunner:
         environment = {
             DB_PATH_ENV: str(db_path or self.db_path),
             CENSUS_PATH_ENV: str(census_path) if census_path is not None else None,
+            MEMORY_LIMIT_ENV: duckdb_memory_limit(),
         }
         # Only the parse swallows interrupts; elsewhere a resent one could cut dbt's own cleanup short.
         with (

@@ -252,6 +252,13 @@ class WorkspaceSession:
         self.require_idle()
         return current_ensemble(self.db_manager, self._freshness(), self.scenario.name, first, last, min_seeds)
 
+    def ensemble_status(self) -> str | None:
+        """One line on this scenario's stored ensemble (seeds, years, current or stale and why); None if none."""
+        from planalign_orchestrator.ensemble.store import describe_ensemble, inspect_ensemble
+
+        found = inspect_ensemble(self.db_manager, self._freshness(), self.scenario.name, with_metrics=False)
+        return None if found is None else describe_ensemble(found[0], found[2])
+
     # -- helpers -------------------------------------------------------------------------
 
     def resolve_years(self, start_year: int | None, end_year: int | None) -> tuple[int, int]:

@@ -245,6 +245,10 @@ def test_an_ensemble_whose_inputs_changed_is_stale_and_never_shown(ensemble_temp
 
     with pytest.raises(SimulationError) as caught:
         stored(workspace.root)
+    line = WorkspaceSession.open(workspace.root, create=False).ensemble_status()
+    assert line is not None
+    assert line.startswith("Ensemble (baseline): 5 seeds, 2025-2027, stale: ")
+    assert "workforce.termination_rate" in line
     assert "stale" in str(caught.value)
     assert "workforce.termination_rate" in str(caught.value)
     assert "--seeds" in (caught.value.remediation or "")
@@ -294,3 +298,15 @@ def test_the_cli_refuses_a_scheduler_without_seeds(tmp_path: Path) -> None:
 
     assert code == 2
     assert "--scheduler and --excel apply to seed ensembles only" in err.getvalue()
+
+
+def test_the_default_path_never_imports_dask(run_python: Any) -> None:
+    result = run_python(
+        "import sys\n"
+        "import planalign_nb\n"
+        "import planalign_orchestrator.cli, planalign_orchestrator.ensemble.runner\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

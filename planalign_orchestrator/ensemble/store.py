@@ -89,6 +89,14 @@ class EnsembleFreshness:
     reason: str | None = None
 
 
+def describe_ensemble(record: EnsembleRecord, freshness: EnsembleFreshness) -> str:
+    """One line for a status report: what the stored ensemble covers and whether it is current."""
+    what = f"Ensemble ({record.scenario}): {len(record.seeds)} seeds, {record.first_year}-{record.last_year}"
+    if freshness.state is TableState.PRESENT:
+        return f"{what}, up to date."
+    return f"{what}, {freshness.state.value}: {freshness.reason}. Run it again to see its bands."
+
+
 def ensemble_components(
     checker: FreshnessChecker, state: BuildState, recipe: Recipe, seeds: tuple[int, ...], last_year: int
 ) -> dict[str, Any] | None:
@@ -171,8 +179,10 @@ def _copy_detail(conn: duckdb.DuckDBPyConnection, scenario: str, chunk_database:
         conn.execute("detach ensemble_chunk")
 
 
-def read_ensemble(conn: duckdb.DuckDBPyConnection, scenario: str) -> tuple[EnsembleRecord, pd.DataFrame] | None:
-    """The stored ensemble of a scenario and its metric rows, or None when there is none."""
+def read_ensemble(
+    conn: duckdb.DuckDBPyConnection, scenario: str, *, with_metrics: bool = True
+) -> tuple[EnsembleRecord, pd.DataFrame | None] | None:
+    """The stored ensemble of a scenario and (unless with_metrics is False: no pandas) its metric rows."""
     present = {
         f"{schema}.{name}"
         for schema, name in conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
@@ -195,6 +205,8 @@ def read_ensemble(conn: duckdb.DuckDBPyConnection, scenario: str) -> tuple[Ensem
         None if detail_seed is None else int(detail_seed),
         BuildRecord._from_row(*build_row),
     )
+    if not with_metrics:
+        return record, None
     metrics = conn.execute(
         f"select seed, year, {', '.join(METRICS)} from {METRICS_TABLE} where scenario = ? order by seed, year",
         [scenario],
@@ -215,13 +227,13 @@ def ensemble_freshness(checker: FreshnessChecker, record: EnsembleRecord, state:
 
 
 def inspect_ensemble(
-    db: DatabaseConnectionManager, checker: FreshnessChecker, scenario: str
-) -> tuple[EnsembleRecord, pd.DataFrame, EnsembleFreshness] | None:
-    """One read-only look: the stored ensemble, its metrics and its freshness (None: never run)."""
+    db: DatabaseConnectionManager, checker: FreshnessChecker, scenario: str, *, with_metrics: bool = True
+) -> tuple[EnsembleRecord, pd.DataFrame | None, EnsembleFreshness] | None:
+    """One read-only look: the stored ensemble, its metrics (unless with_metrics is False) and its freshness."""
     if not db.exists() or db.db_path.stat().st_size == 0:
         return None
     with db.connection(read_only=True) as conn:
-        found = read_ensemble(conn, scenario)
+        found = read_ensemble(conn, scenario, with_metrics=with_metrics)
         state = read_build_state(conn)
     if found is None:
         return None
@@ -251,6 +263,7 @@ def current_ensemble(
     if found is None:
         raise SimulationError(f"Scenario {scenario!r} has no ensemble results yet.", remediation=again)
     record, metrics, freshness = found
+    assert metrics is not None  # read with its metrics
     if freshness.state is not TableState.PRESENT:
         raise SimulationError(
             f"The ensemble of scenario {scenario!r} (built {record.build.built_at_text}) is "
