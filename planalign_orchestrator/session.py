@@ -235,6 +235,7 @@ class WorkspaceSession:
         chosen = ensemble_seeds(self.config, seeds)
         orchestrator = self.orchestrator(on_progress=on_progress)
         orchestrator.plan_years(first, last)  # the same year checks as simulate
+        self._refuse_overrides_of_shared_inputs(orchestrator.freshness.inspect(read_only=True))
         runner = EnsembleRunner(orchestrator, self.root, threads=self.threads)
         if on_progress is not None:
             runner.subscribe(on_progress)

@@ -207,24 +207,27 @@ class EnsembleRunner:
             futures[future] = task
         results: list[ChunkResult] = []
         started = time.perf_counter()
-        for done, future in enumerate(as_completed(list(futures)), start=1):  # type: ignore[no-untyped-call]
-            task = futures[future]
-            try:
-                result = future.result()
-            except BaseException as error:
-                for other in futures:
-                    other.cancel()
-                self._progress.emit(
-                    EnsembleChunkFinished(task.label, done, len(parts), time.perf_counter() - started, str(error))
-                )
-                raise SimulationError(
-                    f"Ensemble chunk {task.label} failed on the Dask cluster after {CHUNK_RETRIES} retries: "
-                    f"{type(error).__name__}: {error}. No ensemble results were stored.",
-                    remediation="Check the cluster's workers (their memory and logs), then run the ensemble again; "
-                    "or run it in-process (without client= / --scheduler).",
-                ) from error
-            results.append(result)
-            self._progress.emit(EnsembleChunkFinished(task.label, done, len(parts), result.seconds))
+        try:
+            for done, future in enumerate(as_completed(list(futures)), start=1):  # type: ignore[no-untyped-call]
+                task = futures[future]
+                try:
+                    result = future.result()
+                except Exception as error:
+                    seconds = time.perf_counter() - started
+                    self._progress.emit(EnsembleChunkFinished(task.label, done, len(parts), seconds, str(error)))
+                    raise SimulationError(
+                        f"Ensemble chunk {task.label} failed on the Dask cluster ({type(error).__name__}: {error}); "
+                        f"Dask re-ran it after a worker failure or loss, up to its limits. "
+                        "No ensemble results were stored.",
+                        remediation="Check the cluster's workers (their memory and logs), then run the ensemble "
+                        "again; or run it in-process (without client= / --scheduler).",
+                    ) from error
+                results.append(result)
+                self._progress.emit(EnsembleChunkFinished(task.label, done, len(parts), result.seconds))
+        finally:
+            if len(results) < len(parts):  # failed or interrupted: nothing of this run keeps running
+                for future in futures:
+                    future.cancel()
         return results
 
     def _combine(self, results: Sequence[ChunkResult], seeds: tuple[int, ...], last_year: int) -> pd.DataFrame:
