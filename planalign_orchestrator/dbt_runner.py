@@ -150,8 +150,10 @@ class DbtRunner:
         vars: Mapping[str, Any] | None = None,
         on_node: NodeObserver | None = None,
         full_refresh: bool = False,
+        exclude: Sequence[str] = (),
     ) -> DbtInvocation:
         args = ["run", "--select", *select] + (["--full-refresh"] if full_refresh else [])
+        args += ["--exclude", *exclude] if exclude else []
         return self._invoke(args, vars=vars, on_node=on_node)
 
     def build(

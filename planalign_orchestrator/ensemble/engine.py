@@ -29,7 +29,8 @@ from planalign_orchestrator.scenarios import ScenarioStore
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 
 YEARLY_SELECTOR = "tag:yearly"
-DETAIL_TABLES = ("fct_workforce_snapshot", "fct_yearly_events", "fct_year_plan")
+EVENTS_MODEL = "fct_yearly_events"
+DETAIL_TABLES = ("fct_workforce_snapshot", EVENTS_MODEL, "fct_year_plan")
 DETAIL_PREFIX = "ensemble_detail_"
 
 
@@ -98,7 +99,13 @@ def run_chunk(task: ChunkTask, on_progress: Callable[[object], None] | None = No
         year_started = time.perf_counter()
         if on_progress is not None:
             on_progress(YearStarted(year, index, total, reason=f"{len(task.seeds)} seeds", scenario=config.scenario))
-        runner.run([YEARLY_SELECTOR], vars={**config.dbt_vars(year), "random_seeds": list(task.seeds)})
+        runner.run(
+            [YEARLY_SELECTOR],
+            vars={**config.dbt_vars(year), "random_seeds": list(task.seeds)},
+            # The metrics read the snapshot only: the event log (a quarter of a year's
+            # time) is built only when a seed's full detail is kept.
+            exclude=() if task.detail_seed is not None else [EVENTS_MODEL],
+        )
         with db.connection() as conn:
             year_rows = year_seed_metrics(conn, config.scenario, year)
             _keep_detail(conn, task.detail_seed, year, created=index == 1)
@@ -142,5 +149,9 @@ def _keep_detail(conn: duckdb.DuckDBPyConnection, seed: int | None, year: int, *
 def _prune(conn: duckdb.DuckDBPyConnection, year: int) -> None:
     """Keep only what the next year reads (year's snapshot); metrics and detail are already taken."""
     conn.execute("delete from main.fct_workforce_snapshot where simulation_year < ?", [year])
-    conn.execute("delete from main.fct_yearly_events where simulation_year <= ?", [year])
     conn.execute("delete from main.fct_year_plan where simulation_year <= ?", [year])
+    built = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?", [EVENTS_MODEL]
+    ).fetchone()
+    if built and built[0]:
+        conn.execute(f"delete from main.{EVENTS_MODEL} where simulation_year <= ?", [year])

@@ -1,8 +1,8 @@
 """Per-(seed, year) key metrics and their distributions: all ensemble result arithmetic.
 
-The per-seed metrics are defined exactly as `pipeline.results.scenario_metrics` defines
-them for a single run (a test holds the two to equal figures), counted per random_seed
-so one query covers every seed of a year.
+The per-seed metrics are defined as `pipeline.results.scenario_metrics` defines them for
+a single run (a test holds the two to equal figures), counted per random_seed so one
+query covers every seed of a year, from the snapshot alone.
 """
 
 from __future__ import annotations
@@ -29,41 +29,23 @@ DEFAULT_MIN_SEEDS = 10
 PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 
 _SEED_METRICS_SQL = """
-with snap as (
-    select
-        random_seed,
-        simulation_year,
-        count(*) filter (where employment_status = 'active') as headcount,
-        coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_pay,
-        count(*) filter (where employment_status = 'active' and enrolled) as participants,
-        coalesce(sum(employee_contribution), 0) as employee_contributions,
-        coalesce(sum(employer_contribution), 0) as employer_contributions
-    from main.fct_workforce_snapshot
-    where scenario_id = $scenario and simulation_year = $year
-    group by all
-), ev as (
-    select
-        random_seed,
-        simulation_year,
-        count(*) filter (where event_type = 'hire') as hires,
-        count(*) filter (where event_type in ('termination', 'retirement', 'reduction_in_force')) as terminations
-    from main.fct_yearly_events
-    where scenario_id = $scenario and simulation_year = $year
-    group by all
-)
 select
-    s.random_seed as seed,
-    s.simulation_year as year,
-    s.headcount,
-    coalesce(e.hires, 0) as hires,
-    coalesce(e.terminations, 0) as terminations,
-    cast(s.total_pay as double) as total_pay,
-    s.participants / nullif(s.headcount, 0) as participation_rate,
-    cast(s.employee_contributions as double) as employee_contributions,
-    cast(s.employer_contributions as double) as employer_contributions
-from snap as s
-left join ev as e using (random_seed, simulation_year)
-order by s.random_seed
+    random_seed as seed,
+    simulation_year as year,
+    count(*) filter (where employment_status = 'active') as headcount,
+    -- every hire and every leaver of the year has exactly one snapshot row in it, so
+    -- these equal the event log's counts (scenario_metrics), without building the log
+    count(*) filter (where is_new_hire) as hires,
+    count(*) filter (where employment_status = 'terminated') as terminations,
+    cast(coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as double) as total_pay,
+    count(*) filter (where employment_status = 'active' and enrolled)
+        / nullif(count(*) filter (where employment_status = 'active'), 0) as participation_rate,
+    cast(coalesce(sum(employee_contribution), 0) as double) as employee_contributions,
+    cast(coalesce(sum(employer_contribution), 0) as double) as employer_contributions
+from main.fct_workforce_snapshot
+where scenario_id = $scenario and simulation_year = $year
+group by random_seed, simulation_year
+order by random_seed
 """
 
 

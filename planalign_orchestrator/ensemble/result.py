@@ -72,8 +72,8 @@ class EnsembleResult:
         return write_workbook(
             path,
             {
-                "bands": self.bands.set_index("metric"),
-                "seed_metrics": self.metrics.set_index("seed"),
+                "bands": self.bands.set_index(["metric", "year"]),
+                "seed_metrics": self.metrics.set_index(["seed", "year"]),
                 "run": pd.DataFrame({"value": [str(v) for v in about.values()]}, index=list(about)),
             },
         )
