@@ -779,6 +779,8 @@ def print_table(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any]
 def _fmt(value: float, unit: str) -> str:
     if unit == "count":
         return f"{value:g}"
+    if unit == "MB":
+        return f"{value:.0f} MB"
     return f"{value:.1f} ms" if unit == "ms" else f"{value:.2f} s"
 
 

@@ -12,6 +12,7 @@ written to the workspace until the whole ensemble is complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -144,7 +145,18 @@ class EnsembleRunner:
             record = write_ensemble(
                 db, self.config.scenario, seeds, first_year, last_year, metrics, recipe, components, detail
             )
+            logger.info(
+                "Ensemble of %d seeds, scenario %s, %s-%s (%s): %d metric rows stored",
+                len(seeds),
+                self.config.scenario,
+                first_year,
+                last_year,
+                mode,
+                len(metrics),
+            )
             shutil.rmtree(self.scratch_root, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another scenario's ensemble may be running beside it
+                self.scratch_root.parent.rmdir()
         shown = typed_metrics(metrics[metrics["year"].between(first_year, last_year)])
         return EnsembleResult(
             self.config.scenario, seeds, first_year, last_year, shown, record.built_at, min_seeds, mode
