@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.ensemble.metrics import year_seed_metrics
 from planalign_orchestrator.exceptions import SimulationError
-from planalign_orchestrator.progress import EnsembleYearFinished, YearStarted
+from planalign_orchestrator.progress import EnsembleYearFinished, ProgressObserver, YearStarted
 from planalign_orchestrator.scenarios import ScenarioStore
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 
@@ -67,7 +66,7 @@ def chunk_label(seeds: tuple[int, ...]) -> str:
     return "seeds " + ",".join(str(seed) for seed in seeds)
 
 
-def run_chunk(task: ChunkTask, on_progress: Callable[[object], None] | None = None) -> ChunkResult:
+def run_chunk(task: ChunkTask, on_progress: ProgressObserver | None = None) -> ChunkResult:
     """Simulate start_year..last_year for every seed of the chunk; its metric rows per (seed, year)."""
     started = time.perf_counter()
     workspace = Workspace.open(task.workspace_root, create=False)

@@ -194,7 +194,7 @@ class EnsembleRunner:
 
     def _run_in_process(self, seeds: tuple[int, ...], last_year: int, base: Path, detail: int | None) -> ChunkResult:
         task = self._task(seeds, last_year, base, base.parent, detail)
-        return run_chunk(task, on_progress=self._progress.emit)  # type: ignore[arg-type]
+        return run_chunk(task, on_progress=self._progress.emit)
 
     def _run_distributed(
         self,
