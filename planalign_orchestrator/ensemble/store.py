@@ -109,10 +109,9 @@ def ensemble_components(
     upstream = {name: checker.table_fingerprint(name, state, memo) for name in recipe.upstream}
     if any(value is None for value in upstream.values()):
         return None
-    components = checker.inputs.components(
-        recipe, upstream, overrides={"simulation_year": last_year, "random_seeds": list(seeds)}
-    )
+    components = checker.inputs.components(recipe, upstream, overrides={"simulation_year": last_year})
     components["years"] = [checker.start_year, last_year]
+    components["seeds"] = list(seeds)  # random_seeds is passed per run, not a config var the recipe lists
     return components
 
 
