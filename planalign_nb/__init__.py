@@ -22,10 +22,11 @@ from planalign_nb.ensemble import EnsembleView, ensemble
 from planalign_nb.levers import LeversWidget
 from planalign_nb.magics import load_ipython_extension
 from planalign_nb.progress_widget import InitializationProgress
-from planalign_nb.rendering import ItemState, Snapshot
+from planalign_nb.rendering import Snapshot
 from planalign_nb.results import SimulationResult
 from planalign_nb.simulation_widget import SimulationProgress
 from planalign_nb.status_widget import TableStatusWidget
+from planalign_orchestrator.progress import ItemState
 
 __all__ = [
     "EnsembleView",

@@ -3,8 +3,9 @@
 Each call wires a widget to the engine's facade (planalign_orchestrator.session,
 the same WorkspaceSession the terminal uses) and nothing more: the engine decides
 what is missing or stale, builds it, simulates and reports through progress events;
-the widgets only show those events. Engine modules are imported inside the calls so
-that `import planalign_nb` stays fast and never imports dbt.
+the widgets only show those events. The session is imported inside the calls so that
+`import planalign_nb` stays fast and never imports dbt. Every call takes a workspace
+folder or the session `open_workspace` returns.
 
 status, plan, scenarios, compare and step_log only read: on a folder that is not a
 workspace they say so and what to run, and create nothing. initialize and simulate
@@ -16,7 +17,6 @@ one-line traceback (planalign_nb.errors).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -24,58 +24,43 @@ from typing import TYPE_CHECKING, Any, Union
 from planalign_nb.comparison import ScenarioComparison
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.levers import LeversWidget
-from planalign_nb.live import LiveDisplay
-from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import notebook_call, relative_to_workspace, workspace_reference
 from planalign_nb.results import SimulationResult
-from planalign_nb.simulation_widget import SimulationProgress
+from planalign_nb.runs import initialization_view, simulate_live
 from planalign_nb.status_widget import TableStatusWidget
-from planalign_orchestrator.progress import (
-    InitializationFinished,
-    ProgressEvent,
-    StepFinished,
-    StepStarted,
-    YearStarted,
-)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from planalign_orchestrator.freshness.report import BuildPlan
-    from planalign_orchestrator.pipeline.results import SimulationSummary
-    from planalign_orchestrator.self_healing.models import InitializationResult
+    from planalign_orchestrator.progress import InitializationResult
     from planalign_orchestrator.session import WorkspaceSession
-    from planalign_orchestrator.workspace import Workspace
+    from planalign_orchestrator.views import BuildPlan
 
-WorkspaceLike = Union[str, "os.PathLike[str]", "Workspace"]
+WorkspaceLike = Union[str, "os.PathLike[str]", "WorkspaceSession"]
 
 
-def open_workspace(workspace: WorkspaceLike, *, create: bool = True) -> Workspace:
-    """A Workspace as given, or the folder at that path (a new folder becomes a new workspace unless create=False)."""
-    from planalign_orchestrator.workspace import Workspace
+def open_workspace(workspace: WorkspaceLike, *, create: bool = True, **initializer_options: Any) -> WorkspaceSession:
+    """The workspace's session: the engine's facade, wired as the terminal wires it.
 
-    return workspace if isinstance(workspace, Workspace) else Workspace.open(Path(workspace), create=create)
+    A folder that is not a workspace yet becomes one (default config and the example
+    census) unless create=False. Given a session, the same session (with these
+    AutoInitializer options, e.g. timeout_seconds=120, when any are given).
+    """
+    from planalign_orchestrator.session import WorkspaceSession
+
+    if isinstance(workspace, WorkspaceSession):
+        return workspace.with_options(**initializer_options)
+    return WorkspaceSession.open(_folder(workspace), create=create, initializer_options=initializer_options)
 
 
 def _folder(workspace: WorkspaceLike) -> Path:
-    """The workspace's folder, without opening (let alone creating) anything."""
-    from planalign_orchestrator.workspace import Workspace
+    """The workspace's folder, without opening (let alone creating) anything.
 
-    return workspace.root if isinstance(workspace, Workspace) else Path(workspace).expanduser().resolve()
-
-
-def _session(workspace: Workspace, initializer_options: dict[str, Any]) -> WorkspaceSession:
-    """The workspace's session: the engine wired exactly as the CLI and the pre-simulation hook wire it."""
-    from planalign_orchestrator.session import WorkspaceSession
-
-    return WorkspaceSession(workspace, initializer_options=initializer_options)
-
-
-def _expected_seconds(root: Path) -> dict[str, float]:
-    """Each step's duration on its last successful run in this workspace (for the live estimate)."""
-    from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME, last_durations
-
-    return last_durations(root / "logs" / STEP_LOG_FILE_NAME)
+    Anything with a `root` folder (a session, the engine's Workspace) names its folder.
+    """
+    if isinstance(workspace, str | os.PathLike):
+        return Path(workspace).expanduser().resolve()
+    return Path(workspace.root)
 
 
 def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusWidget:
@@ -90,16 +75,19 @@ def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusW
     interactive until the next cell runs, then stays as its record; without a widget
     front-end it shows as text/HTML.
     """
+    from planalign_orchestrator.session import WorkspaceSession
+
     folder = _folder(workspace)
 
     def load() -> Any:
-        return _session(open_workspace(workspace, create=False), initializer_options).status()
+        return open_workspace(workspace, create=False).status()
 
     def heal(observer: Any, **options: Any) -> InitializationResult:
-        session = _session(open_workspace(workspace), {**initializer_options, **options})
+        session = open_workspace(workspace, **{**initializer_options, **options})
         return session.initialize(on_progress=observer)
 
-    return TableStatusWidget(load, heal, root=folder, label=folder.name, expected=_expected_seconds(folder))
+    expected = open_workspace(workspace).expected_step_seconds() if WorkspaceSession.is_workspace(folder) else {}
+    return TableStatusWidget(load, heal, root=folder, label=folder.name, expected=expected)
 
 
 def plan(workspace: WorkspaceLike, start_year: int | None = None, end_year: int | None = None) -> BuildPlan:
@@ -111,12 +99,12 @@ def plan(workspace: WorkspaceLike, start_year: int | None = None, end_year: int 
     """
     ws = _read_only(workspace)
     try:
-        return _session(ws, {}).plan(start_year, end_year)
+        return ws.plan(start_year, end_year)
     except BaseException as error:
         raise_for_notebook(error, cancelled="plan cancelled", root=ws.root, panel=False)
 
 
-def _read_only(workspace: WorkspaceLike) -> Workspace:
+def _read_only(workspace: WorkspaceLike) -> WorkspaceSession:
     """The workspace, refusing (with a one-line traceback) a folder that is not one yet."""
     try:
         return open_workspace(workspace, create=False)
@@ -142,48 +130,18 @@ def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> Initiali
     to continue. A kernel interrupt shows "cancelled" and raises KeyboardInterrupt;
     calling again heals what the interrupted run left behind.
     """
-    ws = open_workspace(workspace)
-    progress = InitializationProgress(root=ws.root, expected=_expected_seconds(ws.root))
-    live = LiveDisplay(progress)
+    ws = open_workspace(workspace, **initializer_options)
+    live = initialization_view(ws)
+    progress = live.view
     live.show()
     try:
-        return _session(ws, initializer_options).initialize(on_progress=progress)
+        return ws.initialize(on_progress=progress)
     except BaseException as error:
         progress.fail(error)
         call = notebook_call("initialize", {}, workspace_reference(ws.root))
         raise_for_notebook(error, cancelled=f"initialization cancelled; run {call} again to heal", root=ws.root)
     finally:
         live.finish()
-
-
-class _SimulationObserver:
-    """Routes events to both views and shows each view once it has something to show.
-
-    The initialization view appears only when there is work or an error (a healthy
-    workspace just gets its tables checked); a successful initialization leaves its
-    record before the years start, a failed one when simulate() has the exception.
-    Views are displayed from the cell's own thread: dbt's worker threads only update
-    widgets that are already shown.
-    """
-
-    def __init__(
-        self, initialization: LiveDisplay[InitializationProgress], years: LiveDisplay[SimulationProgress]
-    ) -> None:
-        self.initialization, self.years = initialization, years
-        self._owner = threading.get_ident()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        self.initialization.view(event)
-        self.years.view(event)
-        if threading.get_ident() != self._owner:
-            return
-        needs_work = isinstance(event, StepStarted) and event.step_name != "check_tables"
-        if needs_work or (isinstance(event, StepFinished) and not event.success):
-            self.initialization.show()
-        elif isinstance(event, InitializationFinished) and event.result.success:
-            self.initialization.finish()
-        elif isinstance(event, YearStarted):
-            self.years.show()
 
 
 def simulate(
@@ -208,16 +166,16 @@ def simulate(
     traceback (HookError when initialization failed, SimulationError for an invalid
     range).
     """
-    ws = open_workspace(workspace)
-    session = _session(ws, initializer_options)
+    folder = _folder(workspace)
     try:
+        session = open_workspace(workspace, **initializer_options)
         if scenario is not None or overrides:
             # The baseline takes no overrides: for_scenario refuses them with the remedy.
             session = session.for_scenario(scenario or "baseline", overrides)
         first, last = session.resolve_years(start_year, end_year)
     except BaseException as error:
-        raise_for_notebook(error, cancelled="simulation cancelled", root=ws.root, panel=False)
-    summary = _simulate_with_progress(session, first, last)
+        raise_for_notebook(error, cancelled="simulation cancelled", root=folder, panel=False)
+    summary = simulate_live(session, first, last)
     return SimulationResult(summary, session)
 
 
@@ -228,7 +186,7 @@ def scenarios(workspace: WorkspaceLike) -> pd.DataFrame:
     """
     import pandas as pd
 
-    infos = _session(_read_only(workspace), {}).scenarios()
+    infos = _read_only(workspace).scenarios()
     return pd.DataFrame(
         {
             "overrides": [info.scenario.describe() for info in infos],
@@ -253,38 +211,9 @@ def compare(
     """
     ws = _read_only(workspace)
     try:
-        return ScenarioComparison(_session(ws, {}).compare(list(names), start_year, end_year))
+        return ScenarioComparison(ws.compare(list(names), start_year, end_year))
     except BaseException as error:
         raise_for_notebook(error, cancelled="comparison cancelled", root=ws.root, panel=False)
-
-
-def _simulate_with_progress(session: WorkspaceSession, first: int, last: int) -> SimulationSummary:
-    """session.simulate with the live initialization and year views, each leaving its record.
-
-    A failure is shown in the views' panels, then raised with a one-line traceback.
-    """
-    root = session.root
-    scenario = None if session.scenario.is_baseline else session.scenario.name
-    initialization = LiveDisplay(InitializationProgress(root=root, expected=_expected_seconds(root)))
-    years = LiveDisplay(SimulationProgress(first, last, root=root, scenario=scenario))
-    try:
-        return session.simulate(first, last, on_progress=_SimulationObserver(initialization, years))
-    except BaseException as error:
-        if initialization.view.outcome in ("failed", "cancelled"):
-            # HookError wraps the initializer's exception, whose remedy is the useful one.
-            initialization.view.fail(getattr(error, "original_error", None) or error)
-        else:
-            years.show()
-            years.view.fail(error)
-        options: dict[str, Any] = {"start_year": first, "end_year": last}
-        options.update({"scenario": scenario} if scenario else {})
-        call = notebook_call("simulate", options, workspace_reference(root))
-        raise_for_notebook(
-            error, cancelled=f"simulation cancelled; run {call} again: finished years are kept", root=root
-        )
-    finally:
-        initialization.finish()
-        years.finish()
 
 
 def levers(workspace: WorkspaceLike, *, scenario: str = "what_if") -> LeversWidget:
@@ -295,7 +224,7 @@ def levers(workspace: WorkspaceLike, *, scenario: str = "what_if") -> LeversWidg
     are refused with the config's own message before anything runs. Like the status
     widget it is interactive until the next cell runs, then stays as its record.
     """
-    return LeversWidget(_session(open_workspace(workspace), {}), scenario=scenario)
+    return LeversWidget(open_workspace(workspace), scenario=scenario)
 
 
 def step_log(workspace: WorkspaceLike) -> pd.DataFrame:
@@ -308,10 +237,10 @@ def step_log(workspace: WorkspaceLike) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, read_step_log
+    from planalign_orchestrator.views import STEP_FIELDS
 
     ws = _read_only(workspace)
-    frame = pd.DataFrame(read_step_log(ws.step_log_path), columns=list(STEP_FIELDS))
+    frame = pd.DataFrame(ws.step_log(), columns=list(STEP_FIELDS))
     for column in ("started_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     frame["duration_seconds"] = frame["duration_seconds"].astype("Float64")

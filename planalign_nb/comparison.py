@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from planalign_orchestrator.comparison import Comparison
+    from planalign_orchestrator.views import Comparison
 
 
 class ScenarioComparison:
@@ -45,11 +45,11 @@ class ScenarioComparison:
 
     def plot(self) -> Figure:
         """Each metric over the years, one line per scenario (a 2 x 4 grid); returns the Figure."""
-        from planalign_orchestrator.comparison import METRICS
+        from planalign_orchestrator.views import KEY_METRICS
 
         figure, axes = neutral_figure(2, 4, figsize=(14, 6))
         metrics = self.comparison.metrics
-        for metric, axis in zip(METRICS, axes.flat, strict=True):
+        for metric, axis in zip(KEY_METRICS, axes.flat, strict=True):
             for name in self.names:
                 rows = metrics[metrics["scenario"] == name]
                 axis.plot(rows["year"].astype(str), rows[metric.column], marker="o", label=name)

@@ -14,32 +14,16 @@ from typing import TYPE_CHECKING, Any
 from planalign_nb.charts import neutral_figure
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
-from planalign_nb.progress_widget import InitializationProgress
-from planalign_nb.rendering import ItemState, notebook_call, workspace_reference
+from planalign_nb.rendering import notebook_call, workspace_reference
+from planalign_nb.runs import SimulationObserver, initialization_view
 from planalign_nb.simulation_widget import SimulationProgress
-from planalign_orchestrator.progress import (
-    EnsembleChunkFinished,
-    EnsembleYearFinished,
-    ProgressEvent,
-    YearFinished,
-)
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
     from planalign_nb.api import WorkspaceLike
-    from planalign_orchestrator.ensemble.result import EnsembleResult
-
-LABELS = {
-    "headcount": "Headcount (year end)",
-    "hires": "Hires",
-    "terminations": "Terminations",
-    "total_pay": "Total pay",
-    "participation_rate": "Participation rate",
-    "employee_contributions": "Employee contributions",
-    "employer_contributions": "Employer contributions",
-}
+    from planalign_orchestrator.views import EnsembleResult
 
 
 class EnsembleProgress(SimulationProgress):
@@ -47,37 +31,13 @@ class EnsembleProgress(SimulationProgress):
 
     def __init__(self, start_year: int, end_year: int, seeds: int, **options: Any) -> None:
         self._seeds = seeds
-        self._chunks: tuple[int, int] | None = None
-        super().__init__(start_year, end_year, **options)
-
-    def __call__(self, event: ProgressEvent) -> None:
-        with self._lock:
-            if isinstance(event, EnsembleYearFinished):
-                event = YearFinished(event.year, event.index, event.total, event.duration_seconds)
-                super().__call__(event)
-                self._year(event.year).figures = f"{self._seeds:,} seeds"
-            elif isinstance(event, EnsembleChunkFinished):
-                # Distributed: years run on the workers; the chunks are the progress here.
-                self._chunks = (event.index, event.total)
-                if event.index == event.total and event.error is None:
-                    for year in self._years.values():
-                        year.state, year.figures = ItemState.DONE, f"{self._seeds:,} seeds"
-                    self.outcome = "completed"
-            else:
-                super().__call__(event)
-                return
-            self._render()
-
-    @property
-    def fraction(self) -> float:
-        if self._chunks is not None and self.outcome is None:
-            return self._chunks[0] / self._chunks[1]
-        return super().fraction
+        super().__init__(start_year, end_year, seeds=seeds, **options)
 
     def _title(self) -> str:
         title = super()._title().replace("Simulation", f"Ensemble of {self._seeds:,} seeds", 1)
-        if self._chunks is not None and self.outcome is None:
-            title += f" · {self._chunks[0]} of {self._chunks[1]} chunks done on the cluster"
+        chunks = self.run.chunks
+        if chunks is not None and self.run.outcome is None:
+            title += f" · {chunks[0]} of {chunks[1]} chunks done on the cluster"
         return title
 
 
@@ -111,18 +71,20 @@ class EnsembleView:
         When the bands are withheld (fewer seeds than min_seeds) each seed's line is
         drawn instead, so a handful of draws never reads as a measured range.
         """
-        chosen = list(metrics or LABELS)
+        from planalign_orchestrator.views import KEY_METRICS, metric
+
+        chosen = list(metrics or [m.column for m in KEY_METRICS])
         columns = min(4, len(chosen))
         rows = -(-len(chosen) // columns)
         figure, axes = neutral_figure(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
         bands = self.bands
-        for axis, metric in zip(axes.flat, chosen, strict=False):
-            axis.set_title(LABELS.get(metric, metric), fontsize=9)
+        for axis, name in zip(axes.flat, chosen, strict=False):
+            axis.set_title(metric(name).label, fontsize=9)
             if self.result.withheld:
                 for _seed, rows_of_seed in self.metrics.groupby("seed"):
-                    axis.plot(rows_of_seed["year"], rows_of_seed[metric], color="C0", alpha=0.5, linewidth=1)
+                    axis.plot(rows_of_seed["year"], rows_of_seed[name], color="C0", alpha=0.5, linewidth=1)
                 continue
-            band = bands[bands["metric"] == metric]
+            band = bands[bands["metric"] == name]
             years = band["year"]
             axis.fill_between(years, band["p10"], band["p90"], color="C0", alpha=0.18, label="P10-P90")
             axis.fill_between(years, band["p25"], band["p75"], color="C0", alpha=0.35, label="P25-P75")
@@ -162,22 +124,21 @@ def ensemble(
     Below `min_seeds` seeds the bands are withheld (null). `detail_seed` also keeps
     that seed's per-employee rows. Returns an EnsembleView.
     """
-    from planalign_nb.api import _expected_seconds, _session, _SimulationObserver, open_workspace
+    from planalign_nb.api import _folder, open_workspace
 
-    ws = open_workspace(workspace)
-    session = _session(ws, initializer_options)
     try:
+        session = open_workspace(workspace, **initializer_options)
         if scenario is not None:
             session = session.for_scenario(scenario)
         first, last = session.resolve_years(start_year, end_year)
         count = seeds if isinstance(seeds, int) else len(list(seeds))
     except BaseException as error:
-        raise_for_notebook(error, cancelled="ensemble cancelled", root=ws.root, panel=False)
+        raise_for_notebook(error, cancelled="ensemble cancelled", root=_folder(workspace), panel=False)
     root = session.root
     named = None if session.scenario.is_baseline else session.scenario.name
-    initialization = LiveDisplay(InitializationProgress(root=root, expected=_expected_seconds(root)))
+    initialization = initialization_view(session)
     years = LiveDisplay(EnsembleProgress(session.config.simulation.start_year, last, count, root=root, scenario=named))
-    observer = _SimulationObserver(initialization, years)
+    observer = SimulationObserver(initialization, years)
     try:
         if client is not None:
             years.show()

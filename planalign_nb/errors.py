@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from planalign_nb.rendering import error_report
-from planalign_orchestrator.exceptions import NavigatorError
+from planalign_orchestrator.exceptions import PlanAlignError
 
 _RED, _RESET = "\x1b[0;31m", "\x1b[0m"
 
@@ -39,7 +39,7 @@ def raise_for_notebook(error: BaseException, *, cancelled: str, root: Path | Non
     """
     if isinstance(error, KeyboardInterrupt):
         raise one_line(KeyboardInterrupt(cancelled), cancelled) from error
-    if isinstance(error, NavigatorError):
+    if isinstance(error, PlanAlignError):
         report = error_report(error, root)
         first = report.message.splitlines()[0]
         fix = "(what to do: see the panel above)" if panel else f"To fix: {report.remediation}"

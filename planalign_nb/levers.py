@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -21,49 +20,14 @@ from IPython.display import display
 
 from planalign_nb.live import display_interactive
 from planalign_nb.rendering import ErrorReport, Snapshot, css, error_report, escape, show_error, styled
-from planalign_orchestrator.exceptions import NavigatorError
+from planalign_orchestrator.exceptions import PlanAlignError
 
 if TYPE_CHECKING:
     from planalign_nb.comparison import ScenarioComparison
-    from planalign_orchestrator.config import SimulationConfig
     from planalign_orchestrator.session import WorkspaceSession
+    from planalign_orchestrator.views import Lever
 
 BASELINE = "baseline"
-MATCH_TIERS = "plan.match_tiers"
-SINGLE_TIER_KEYS = ("plan.match_rate", "plan.match_cap")
-
-
-@dataclass(frozen=True)
-class Lever:
-    key: str
-    label: str
-    # "rate": a fraction shown as a percentage; "switch": on or off.
-    kind: str = "rate"
-    # None-able keys (null = the comp_levers seed's per-level values) get a "from seed" box.
-    optional: bool = False
-
-
-LEVERS = (
-    Lever("simulation.target_growth_rate", "Growth"),
-    Lever("workforce.termination_rate", "Termination"),
-    Lever("workforce.new_hire_termination_rate", "New-hire termination"),
-    Lever("compensation.cola_rate", "COLA", optional=True),
-    Lever("compensation.merit_rate", "Merit", optional=True),
-    Lever("plan.default_deferral_rate", "Default deferral"),
-    Lever("plan.opt_out_rate", "Opt-out"),
-    Lever("plan.match_rate", "Match rate"),
-    Lever("plan.match_cap", "Match cap (% of pay)"),
-    Lever("plan.auto_escalation", "Auto-escalation", kind="switch"),
-    Lever("plan.escalation_rate", "Escalation a year"),
-    Lever("plan.escalation_cap", "Escalation up to"),
-)
-SINGLE_TIER = "single"
-# The plan designs of DOMAIN.md an analyst compares most often; tiers as the config writes them.
-MATCH_FORMULAS: dict[str, list[dict[str, float]] | None] = {
-    SINGLE_TIER: None,
-    "safe_harbor": [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}],
-    "enhanced_safe_harbor": [{"rate": 1.0, "up_to": 0.04}],
-}
 CONFIGURED = "configured"
 _STEP = 0.005
 _WIDE = {"description_width": "11em"}
@@ -73,14 +37,16 @@ class LeversWidget(widgets.VBox):
     """Levers of one workspace; `run()` (or the button) simulates the scenario and compares it."""
 
     def __init__(self, session: WorkspaceSession, *, scenario: str = "what_if") -> None:
+        from planalign_orchestrator.views import LEVERS, MATCH_DESIGNS, MATCH_TIERS, describe_match
+
         self._session = session
         self._lock = threading.RLock()
-        base = session.config
+        base = session.lever_values()
         self.controls: dict[str, widgets.FloatText | widgets.Checkbox] = {}
         self.from_seed: dict[str, widgets.Checkbox] = {}
-        rows = [self._row(lever, _get(base, lever.key)) for lever in LEVERS]
-        self.formulas = dict(MATCH_FORMULAS)
-        configured = _tiers(base)
+        rows = [self._row(lever, base[lever.key]) for lever in LEVERS]
+        self.formulas = dict(MATCH_DESIGNS)
+        configured = base[MATCH_TIERS]
         if configured is not None and configured not in self.formulas.values():
             self.formulas[CONFIGURED] = configured
         self.match_formula = styled(
@@ -104,7 +70,8 @@ class LeversWidget(widgets.VBox):
         self.output = widgets.Output()
         self.comparison: ScenarioComparison | None = None
         self.error: ErrorReport | None = None
-        self._used: SimulationConfig | None = None
+        # The lever values of the last run (the record shows them), else None.
+        self._used: tuple[str, dict[str, Any]] | None = None
         super().__init__(
             children=[
                 self.header,
@@ -121,8 +88,6 @@ class LeversWidget(widgets.VBox):
         self.check()
 
     def _row(self, lever: Lever, value: Any) -> widgets.HBox:
-        from planalign_orchestrator.config import key_range
-
         control: widgets.FloatText | widgets.Checkbox
         if lever.kind == "switch":
             control = widgets.Checkbox(value=bool(value), description=lever.label, style=_WIDE)
@@ -138,8 +103,7 @@ class LeversWidget(widgets.VBox):
         self.controls[lever.key] = control
         row: list[widgets.Widget] = [control]
         if lever.kind == "rate":
-            lower, upper = key_range(lever.key)
-            row.append(widgets.HTML(f"<span class='{css('lever-range')}'>{_range_text(lower, upper)}</span>"))
+            row.append(widgets.HTML(f"<span class='{css('lever-range')}'>{escape(lever.range_text())}</span>"))
         if lever.optional:
             seed = widgets.Checkbox(value=value is None, description="from seed", indent=False)
             control.disabled = value is None
@@ -150,44 +114,41 @@ class LeversWidget(widgets.VBox):
 
     # -- values --------------------------------------------------------------------------
 
-    def overrides(self) -> dict[str, Any]:
-        """The levers that differ from the workspace's config, as scenario overrides."""
-        from planalign_orchestrator.config import PlanSettings
+    def values(self) -> dict[str, Any]:
+        """The levers as set now (a lever left to the seed is None), with the match formula's tiers."""
+        from planalign_orchestrator.views import MATCH_TIERS
 
-        base = self._session.config
-        tiers = self.formulas[self.match_formula.value]
-        changed: dict[str, Any] = {}
-        if tiers != _tiers(base):
-            changed[MATCH_TIERS] = tiers
+        values: dict[str, Any] = {MATCH_TIERS: self.formulas[self.match_formula.value]}
         for key, control in self.controls.items():
             seed = self.from_seed.get(key)
             if isinstance(control, widgets.Checkbox):
-                value: Any = bool(control.value)
+                values[key] = bool(control.value)
             else:
-                value = None if seed is not None and seed.value else round(float(control.value), 6)
-            if key in SINGLE_TIER_KEYS and tiers is not None:
-                # Tiers replace the single tier, which the config then wants at its defaults.
-                value = PlanSettings.model_fields[key.split(".", 1)[1]].default
-            if value != _get(base, key):
-                changed[key] = value
-        return changed
+                values[key] = None if seed is not None and seed.value else float(control.value)
+        return values
 
-    def check(self) -> SimulationConfig | None:
+    def overrides(self) -> dict[str, Any]:
+        """The levers that differ from the workspace's config, as scenario overrides."""
+        return self._session.lever_overrides(self.values())
+
+    def check(self) -> bool:
         """Validate the levers as the scenario would be; show the config's message and disable Run if bad."""
+        from planalign_orchestrator.views import SINGLE_TIER_KEYS
+
         tiers = self.formulas[self.match_formula.value]
         for key in SINGLE_TIER_KEYS:
             self.controls[key].disabled = tiers is not None
         try:
-            config = self._session.scenario_config(self.name.value.strip(), self.overrides())
-        except NavigatorError as error:
+            self._session.scenario_config(self.name.value.strip(), self.overrides())
+        except PlanAlignError as error:
             self.error = error_report(error, self._session.root)
             show_error(self.error_panel, self.error)
             self.run_button.disabled = True
-            return None
+            return False
         self.error = None
         show_error(self.error_panel, None)
         self.run_button.disabled = False
-        return config
+        return True
 
     # -- running -------------------------------------------------------------------------
 
@@ -199,28 +160,28 @@ class LeversWidget(widgets.VBox):
         (`in_widget`), there is no cell to write to, so the widget's own output area holds
         the live progress and the comparison.
         """
-        from planalign_nb.api import _simulate_with_progress
         from planalign_nb.comparison import ScenarioComparison
+        from planalign_nb.runs import simulate_live
 
         with self._lock:
             self.comparison = None
             self.output.outputs = ()
-            if self.check() is None:
+            if not self.check():
                 return None
             self.run_button.disabled = True
             try:
                 scenario = self._session.for_scenario(self.name.value.strip(), self.overrides())
-                self._used = scenario.config
+                self._used = (scenario.scenario.name, scenario.lever_values())
                 first, last = scenario.resolve_years(None, None)
                 with self.output if in_widget else contextlib.nullcontext():
-                    _simulate_with_progress(self._session, first, last)
-                    _simulate_with_progress(scenario, first, last)
+                    simulate_live(self._session, first, last)
+                    simulate_live(scenario, first, last)
                     self.comparison = ScenarioComparison(
                         self._session.compare([BASELINE, scenario.scenario.name], first, last)
                     )
                     if in_widget:
                         display(self.comparison)
-            except (NavigatorError, KeyboardInterrupt) as error:
+            except (PlanAlignError, KeyboardInterrupt) as error:
                 self.error = error_report(error, self._session.root)
                 show_error(self.error_panel, self.error)
             finally:
@@ -233,13 +194,16 @@ class LeversWidget(widgets.VBox):
         first, last = self._session.resolve_years(None, None)
         return f"Levers of {self._session.root.name}: a scenario against the baseline, {first}-{last}"
 
-    def values(self) -> list[tuple[str, str]]:
+    def shown_values(self) -> list[tuple[str, str]]:
         """(label, shown value) of every lever: those of the last run, else those of the workspace's config."""
-        config = self._used or self._session.config
-        shown = [("Match formula", describe_match(_tiers(config)))]
+        from planalign_orchestrator.views import LEVERS, MATCH_TIERS, SINGLE_TIER_KEYS, describe_match
+
+        values = self._used[1] if self._used is not None else self._session.lever_values()
+        tiers = values[MATCH_TIERS]
+        shown = [("Match formula", describe_match(tiers))]
         for lever in LEVERS:
-            value = _get(config, lever.key)
-            if lever.key in SINGLE_TIER_KEYS and _tiers(config) is not None:
+            value = values[lever.key]
+            if lever.key in SINGLE_TIER_KEYS and tiers is not None:
                 continue
             if lever.kind == "switch":
                 shown.append((lever.label, "on" if value else "off"))
@@ -249,10 +213,10 @@ class LeversWidget(widgets.VBox):
 
     def snapshot(self) -> Snapshot:
         """The lever values of the last run (or the current ones), and the comparison it produced."""
-        name = self._used.scenario if self._used is not None else self.name.value
+        name = self._used[0] if self._used is not None else self.name.value
         lines = [self._title(), f"  scenario: {name}"]
         rows = []
-        for label, shown in self.values():
+        for label, shown in self.shown_values():
             lines.append(f"  {label:<24} {shown}")
             cells = f"<td style='text-align:left'>{escape(label)}</td><td style='text-align:right'>{escape(shown)}</td>"
             rows.append(f"<tr>{cells}</tr>")
@@ -276,34 +240,3 @@ class LeversWidget(widgets.VBox):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle.update(self.snapshot()._repr_mimebundle_())
         return bundle
-
-
-def describe_match(tiers: list[dict[str, float]] | None) -> str:
-    """A match formula in the words plan documents use, e.g. '100% of the first 3% + 50% of the next 2%'."""
-    if tiers is None:
-        return "One tier: match rate x deferrals up to the match cap"
-    parts, previous = [], 0.0
-    for tier in tiers:
-        width = (tier["up_to"] - previous) * 100
-        parts.append(f"{tier['rate'] * 100:g}% of the {'first' if previous == 0 else 'next'} {width:.3g}%")
-        previous = tier["up_to"]
-    return " + ".join(parts) + " of pay deferred"
-
-
-def _tiers(config: SimulationConfig) -> list[dict[str, float]] | None:
-    tiers = config.plan.match_tiers
-    return None if tiers is None else [tier.model_dump() for tier in tiers]
-
-
-def _get(config: Any, key: str) -> Any:
-    section, name = key.split(".", 1)
-    return getattr(getattr(config, section), name)
-
-
-def _range_text(lower: float | None, upper: float | None) -> str:
-    """Bounds in the config's own units (fractions), as the control takes them: '0 to 0.05'."""
-    if lower is None and upper is None:
-        return ""
-    low = "" if lower is None else f"{lower:g}"
-    high = "" if upper is None else f"{upper:g}"
-    return f"{low} to {high}"

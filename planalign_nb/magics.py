@@ -1,6 +1,6 @@
-"""`%load_ext planalign_nb`, then `%planalign status|init|simulate 2025-2027 [--workspace PATH]`.
+"""`%load_ext planalign_nb`, then `%planalign status|init|simulate|ensemble 2025-2027 [--workspace PATH]`.
 
-A thin spelling of the three calls for analysts who prefer magics; the workspace
+A thin spelling of the notebook calls for analysts who prefer magics; the workspace
 defaults to the notebook's folder, like the terminal's `planalign` defaults to the
 current folder.
 """
@@ -15,6 +15,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from planalign_nb import api
+from planalign_nb.ensemble import ensemble
 
 _YEARS = re.compile(r"\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?")
 
@@ -31,16 +32,19 @@ def parse_years(text: str | None) -> tuple[int | None, int | None]:
 
 
 @magic_arguments()
-@argument("command", choices=["status", "init", "simulate"], help="what to do")
-@argument("years", nargs="?", help="for simulate: a year or START-END (default: the config's years)")
+@argument("command", choices=["status", "init", "simulate", "ensemble"], help="what to do")
+@argument("years", nargs="?", help="for simulate and ensemble: a year or START-END (default: the config's years)")
 @argument("-w", "--workspace", default=".", help="workspace folder (default: current folder)")
+@argument("--scenario", default=None, help="for simulate and ensemble: a named scenario instead of the baseline")
+@argument("--seeds", type=int, default=100, help="for ensemble: the number of seeds (default 100)")
 @argument("--recreate", action="store_true", help="move an unreadable database aside and rebuild it")
 @argument("--timeout", type=float, default=None, help="initialization timeout in seconds")
 def planalign(line: str) -> Any:
-    """Table status, initialization or simulation of a PlanAlign workspace.
+    """Table status, initialization, simulation or seed ensemble of a PlanAlign workspace.
 
-    `status` returns the table-status widget, `simulate` the SimulationResult; `init`
-    leaves its progress record as output (use planalign_nb.initialize() for the result).
+    `status` returns the table-status widget, `simulate` the SimulationResult,
+    `ensemble` the EnsembleView; `init` leaves its progress record as output (use
+    planalign_nb.initialize() for the result).
     """
     args = parse_argstring(planalign, line)
     options: dict[str, Any] = {"recreate_corrupt": args.recreate}
@@ -52,7 +56,9 @@ def planalign(line: str) -> Any:
         api.initialize(args.workspace, **options)
         return None
     first, last = parse_years(args.years)
-    return api.simulate(args.workspace, first, last, **options)
+    if args.command == "ensemble":
+        return ensemble(args.workspace, first, last, seeds=args.seeds, scenario=args.scenario, **options)
+    return api.simulate(args.workspace, first, last, scenario=args.scenario, **options)
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:

@@ -1,6 +1,8 @@
 """InitializationProgress: the four initialization steps, live, from the engine's events.
 
-The widget is a progress observer: `AutoInitializer.subscribe(widget)`. dbt calls
+The widget is a progress observer: `AutoInitializer.subscribe(widget)`. What the events
+add up to is the engine's own state model (planalign_orchestrator.progress.
+InitializationRun, which the terminal renders too); the widget only draws it. dbt calls
 observers on its worker threads, so every event is applied under a lock and the view
 is redrawn straight away; ipywidgets sends each change to the browser as it happens,
 which is what makes the view live while the cell is still running. A heartbeat
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,59 +23,46 @@ import ipywidgets as widgets
 from planalign_nb.rendering import (
     STYLE,
     ErrorReport,
-    ItemState,
     Snapshot,
     barline,
     css,
-    error_report,
     escape,
     estimate,
     format_seconds,
-    notebook_call,
+    icon,
     record_timings,
-    relative_to_workspace,
     report_of,
     row,
     seconds_cell,
+    state_class,
     styled,
     table,
-    workspace_reference,
 )
 from planalign_orchestrator.progress import (
-    DbtPreparationFinished,
-    DbtPreparationStarted,
-    InitializationFinished,
-    NodeFinished,
-    NodeStarted,
+    Failure,
+    InitializationRun,
+    ItemState,
     ProgressEvent,
-    StepFinished,
-    StepStarted,
+    StepProgress,
     utc_now,
 )
-from planalign_orchestrator.self_healing.models import STANDARD_STEPS, InitializationResult
 
-CANCELLED_MESSAGE = "Cancelled by interrupt."
-_SUCCESS_NODE_STATUSES = {"success", "pass"}
 PREPARING_DBT = "Preparing dbt: first run in this kernel"
 PARSING_PROJECT = "Preparing dbt: reading the project"
 
 
-def cancelled_remediation(root: Path | None) -> str:
-    call = notebook_call("initialize", {}, workspace_reference(root))
-    return f"Run `{call}` again: it finds what is missing or incomplete and builds only that."
+def phase_label(phase: str | None) -> str | None:
+    """Dbt's load before its first node, in words: imported (first run in the kernel) or the project parsed."""
+    if phase is None:
+        return None
+    return PREPARING_DBT if phase == "importing" else PARSING_PROJECT
 
 
-def preparing_label(importing: bool) -> str:
-    return PREPARING_DBT if importing else PARSING_PROJECT
-
-
-@dataclass
-class _Step:
-    name: str
-    display_name: str
-    state: ItemState = ItemState.PENDING
-    started_at: datetime | None = None
-    seconds: float | None = None
+def failure_report(failure: Failure | None, root: Path | None) -> ErrorReport | None:
+    """A run's failure as the panels show it, its remedy worded for the notebook."""
+    if failure is None:
+        return None
+    return report_of(failure.message, failure.remedy, failure.remediation, root)
 
 
 class InitializationProgress(widgets.VBox):
@@ -109,41 +97,19 @@ class InitializationProgress(widgets.VBox):
     def __call__(self, event: ProgressEvent) -> None:
         """Apply one engine event; safe to call from any thread."""
         with self._lock:
-            if isinstance(event, StepStarted):
-                self._step_started(event)
-            elif isinstance(event, StepFinished):
-                self._step_finished(event)
-            elif isinstance(event, (NodeStarted, NodeFinished, DbtPreparationStarted, DbtPreparationFinished)):
-                if not self._dbt_event(event):
-                    return
-            elif isinstance(event, InitializationFinished):
-                self._finished(event)
-            else:
-                return  # year events belong to SimulationProgress
-            self._render()
+            if self.run.apply(event):
+                self._render()
 
     def tick(self) -> None:
         """Redraw the clock (elapsed, estimate) while a step runs; called by the heartbeat."""
         with self._lock:
-            if self.outcome is None and self._running() is not None:
+            if self.run.outcome is None and self.run.running() is not None:
                 self._render()
 
     def reset(self) -> None:
         """Back to four pending steps, for the next run of the same widget."""
         with self._lock:
-            self._steps = {name: _Step(name, display) for name, display in STANDARD_STEPS}
-            self.node_label = ""
-            self._node_fraction = 0.0
-            self.phase: str | None = None
-            self._phase_started: datetime | None = None
-            self.outcome: str | None = None
-            self.error: ErrorReport | None = None
-            self._headline = ""
-            self._created: list[str] = []
-            self._rebuilt: list[str] = []
-            self._backup_name: str | None = None
-            self._started_at: datetime | None = None
-            self._seconds: float | None = None
+            self.run = InitializationRun()
             self._render()
 
     def fail(self, error: BaseException) -> None:
@@ -154,180 +120,113 @@ class InitializationProgress(widgets.VBox):
         outside any step, such as an invalid config. An interrupt shows "cancelled".
         """
         with self._lock:
-            if isinstance(error, KeyboardInterrupt):
-                if self.outcome != "cancelled":
-                    self._end_run("cancelled", self._cancelled())
-            else:
-                self._end_run("failed", error_report(error, self._root))
+            self.run.fail(error)
             self._render()
 
     @property
     def steps(self) -> dict[str, ItemState]:
-        return {name: step.state for name, step in self._steps.items()}
+        return {name: step.state for name, step in self.run.steps.items()}
+
+    @property
+    def outcome(self) -> str | None:
+        return self.run.outcome
+
+    @property
+    def error(self) -> ErrorReport | None:
+        return failure_report(self.run.failure, self._root)
+
+    @property
+    def node_label(self) -> str:
+        return self.run.dbt.node_label
+
+    @property
+    def phase(self) -> str | None:
+        return phase_label(self.run.dbt.phase)
 
     @property
     def fraction(self) -> float:
-        """How far the run got, 0..1: finished steps, plus the running step's share of its dbt nodes."""
         with self._lock:
-            states = [step.state for step in self._steps.values()]
-            if self.outcome == "completed":
-                return 1.0
-            done = float(sum(state is ItemState.DONE for state in states))
-            if self.outcome in ("failed", "cancelled"):  # the step that stopped it counts, in red
-                done += any(state in (ItemState.FAILED, ItemState.CANCELLED) for state in states)
-            elif self._running() is not None:
-                done += self._node_fraction
-            return done / len(states)
-
-    # -- event handlers ----------------------------------------------------------
-
-    def _step_started(self, event: StepStarted) -> None:
-        step = self._steps[event.step_name]
-        step.state, step.started_at, step.seconds = ItemState.RUNNING, event.at, None
-        self._started_at = self._started_at or event.at
-        self.node_label, self._node_fraction, self.phase = "", 0.0, None
-
-    def _step_finished(self, event: StepFinished) -> None:
-        step = self._steps[event.step_name]
-        step.seconds = event.duration_seconds
-        self.phase = None
-        if event.success:
-            step.state = ItemState.DONE
-            self.node_label = ""  # the next step's first node replaces it; never shown beside another step
-            return
-        step.state = ItemState.FAILED
-        self.error = report_of(event.error or "step failed", event.remedy, event.remediation, self._root)
-
-    def _dbt_event(self, event: NodeStarted | NodeFinished | DbtPreparationStarted | DbtPreparationFinished) -> bool:
-        """Apply a dbt event of a running initialization step; False for others (a simulated year's)."""
-        step = self._steps.get(event.step_name) if event.step_name else self._running()
-        if self.outcome is not None or step is None or step.state is not ItemState.RUNNING:
-            return False
-        if isinstance(event, DbtPreparationStarted):
-            self.phase, self._phase_started = preparing_label(event.importing), event.at
-            return True
-        if isinstance(event, DbtPreparationFinished):
-            self.phase = None
-            return True
-        self.node_label = event.label
-        if isinstance(event, NodeFinished):
-            if event.status not in _SUCCESS_NODE_STATUSES:
-                self.node_label = f"{event.label} {event.status}"
-            self._node_fraction = event.index / event.total if event.total else 0.0
-        return True
-
-    def _finished(self, event: InitializationFinished) -> None:
-        result = event.result
-        if event.cancelled:
-            self._end_run("cancelled", self._cancelled())
-        elif result.success:
-            self._end_run("completed", None, result)
-        else:
-            # The result's error is the final word; a step's remediation is kept only
-            # when it answers that same error (fail() then adds the raised exception's).
-            final = relative_to_workspace(result.error, self._root) if result.error else None
-            if self.error is not None and final in (None, self.error.message):
-                self._end_run("failed", self.error)
-            else:
-                self._end_run("failed", ErrorReport(final or "Initialization failed."))
-        if result.backup_path is not None:
-            self._backup_name = result.backup_path.name
-        if result.duration_seconds is not None:
-            self._seconds = result.duration_seconds
-
-    def _cancelled(self) -> ErrorReport:
-        return ErrorReport(CANCELLED_MESSAGE, cancelled_remediation(self._root))
-
-    def _end_run(self, outcome: str, error: ErrorReport | None, result: InitializationResult | None = None) -> None:
-        self.outcome, self.error, self.phase = outcome, error, None
-        if outcome == "completed":
-            self.node_label = ""
-        for step in self._steps.values():
-            if step.state is ItemState.PENDING:
-                step.state = ItemState.SKIPPED
-            elif outcome == "cancelled" and step.state in (ItemState.RUNNING, ItemState.FAILED):
-                step.state = ItemState.CANCELLED
-            elif step.state is ItemState.RUNNING:
-                step.state = ItemState.FAILED
-        if result is not None:
-            self._headline = result.headline
-            self._created = list(result.missing_tables_found)
-            self._rebuilt = list(result.stale_tables_found)
+            return self.run.fraction
 
     # -- rendering ---------------------------------------------------------------
 
-    def _running(self) -> _Step | None:
-        running = [step for step in self._steps.values() if step.state is ItemState.RUNNING]
-        return running[-1] if running else None
-
     def _title(self) -> str:
-        if self.outcome == "completed":
-            return self._headline
-        if self.outcome is not None:
-            return f"Initialization {self.outcome}"
-        step = self._running()
+        run = self.run
+        if run.outcome == "completed" and run.result is not None:
+            return run.result.headline
+        if run.outcome is not None:
+            return f"Initialization {run.outcome}"
+        step = run.running()
         if step is not None:
-            index = list(self._steps).index(step.name) + 1
-            return f"Initialization: {step.display_name} ({index}/{len(self._steps)})"
-        if any(step.state is not ItemState.PENDING for step in self._steps.values()):
+            index = list(run.steps).index(step.name) + 1
+            return f"Initialization: {step.display_name} ({index}/{len(run.steps)})"
+        if any(step.state is not ItemState.PENDING for step in run.steps.values()):
             return "Initialization running"
-        return f"Initialization starting ({len(self._steps)} steps)"
+        return f"Initialization starting ({len(run.steps)} steps)"
 
-    def _step_seconds(self, step: _Step, live: bool) -> float | None:
+    def _step_seconds(self, step: StepProgress, live: bool) -> float | None:
         if step.state is ItemState.RUNNING and step.started_at is not None:
             return (self._clock() - step.started_at).total_seconds() if live else None
         return step.seconds if live or record_timings() else None
 
     def _meta(self, live: bool) -> list[str]:
+        run = self.run
         if not live:
-            return [f"in {format_seconds(self._seconds)}"] if self._seconds is not None and record_timings() else []
-        meta = [f"{self.fraction:.0%}"]
-        if self._started_at is not None and self.outcome is None:
-            meta.append(format_seconds((self._clock() - self._started_at).total_seconds()))
-            step = self._running()
+            seconds = run.result.duration_seconds if run.result is not None else None
+            return [f"in {format_seconds(seconds)}"] if seconds is not None and record_timings() else []
+        meta = [f"{run.fraction:.0%}"]
+        if run.started_at is not None and run.outcome is None:
+            meta.append(format_seconds((self._clock() - run.started_at).total_seconds()))
+            step = run.running()
             if step is not None and step.started_at is not None:
                 left = estimate((self._clock() - step.started_at).total_seconds(), self._expected.get(step.name))
                 meta += [left] if left else []
         return meta
 
     def _node_line(self, live: bool) -> str:
-        if live and self.phase and self._phase_started is not None:
-            return f"{self.phase} · {format_seconds((self._clock() - self._phase_started).total_seconds())}"
-        if not self.node_label:
+        dbt = self.run.dbt
+        label = phase_label(dbt.phase)
+        if live and label and dbt.phase_started is not None:
+            return f"{label} · {format_seconds((self._clock() - dbt.phase_started).total_seconds())}"
+        if not dbt.node_label:
             return ""
-        if self.outcome in ("failed", "cancelled"):
-            return f"stopped at dbt node: {self.node_label}"
-        return f"dbt node: {self.node_label}"
+        if self.run.outcome in ("failed", "cancelled"):
+            return f"stopped at dbt node: {dbt.node_label}"
+        return f"dbt node: {dbt.node_label}"
 
     def _extra_lines(self) -> list[str]:
+        result = self.run.result
+        if result is None:
+            return []
         lines = []
-        if self._created:
-            lines.append("Created: " + ", ".join(self._created))
-        if self._rebuilt:
-            lines.append("Rebuilt (out of date): " + ", ".join(self._rebuilt))
-        if self._backup_name:
-            lines.append(f"Unreadable database kept as: {self._backup_name}")
+        if result.success and result.missing_tables_found:
+            lines.append("Created: " + ", ".join(result.missing_tables_found))
+        if result.success and result.stale_tables_found:
+            lines.append("Rebuilt (out of date): " + ", ".join(result.stale_tables_found))
+        if result.backup_path is not None:
+            lines.append(f"Unreadable database kept as: {result.backup_path.name}")
         return lines
 
     def _html(self, live: bool) -> str:
         rows = [
             row(
-                f"{css('step', 'step-' + s.name)} {s.state.css_class}",
-                s.state.icon,
+                f"{css('step', 'step-' + s.name)} {state_class(s.state)}",
+                icon(s.state),
                 escape(s.display_name),
                 s.state.value,
                 seconds_cell(self._step_seconds(s, live)),
             )
-            for s in self._steps.values()
+            for s in self.run.steps.values()
         ]
         node = self._node_line(live)
         node_html = f"<div class='{css('node')}'>{escape(node)}</div>" if node else ""
         extras = "".join(f"<div>{escape(line)}</div>" for line in self._extra_lines())
+        error = self.error
         classes = css("progress", "record") if not live else css("progress")
         return (
             f"{STYLE}<div class='{classes}'><div class='{css('progress-header')}'><b>{escape(self._title())}</b></div>"
-            f"{barline(self.fraction, self.outcome, self._meta(live))}{node_html}{table(rows)}{extras}"
-            f"{self.error.html() if self.error else ''}</div>"
+            f"{barline(self.run.fraction, self.run.outcome, self._meta(live))}{node_html}{table(rows)}{extras}"
+            f"{error.html() if error else ''}</div>"
         )
 
     def _render(self) -> None:
@@ -338,15 +237,16 @@ class InitializationProgress(widgets.VBox):
         """The current state as a record: the live view without the clock (and without seconds when they are off)."""
         with self._lock:
             text = [self._title()]
-            for s in self._steps.values():
+            for s in self.run.steps.values():
                 seconds = self._step_seconds(s, live=False)
                 text.append(
-                    f"  {s.state.icon} {s.display_name:<28} {s.state.value:<9} {format_seconds(seconds)}".rstrip()
+                    f"  {icon(s.state)} {s.display_name:<28} {s.state.value:<9} {format_seconds(seconds)}".rstrip()
                 )
             node = self._node_line(live=False)
             text += [f"  {line}" for line in ([node] if node else []) + self._extra_lines()]
-            if self.error:
-                text += [f"  {line}" for line in self.error.text_lines()]
+            error = self.error
+            if error:
+                text += [f"  {line}" for line in error.text_lines()]
             return Snapshot("\n".join(text), self._html(live=False))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -29,33 +29,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ipywidgets import DOMWidget
 
+from planalign_orchestrator.progress import ItemState
+
 CSS_PREFIX = "planalign"
 RECORD_TIMINGS_ENV = "PLANALIGN_NB_RECORD_TIMINGS"
-
-
-class ItemState(str, Enum):
-    """The state of one step or one simulated year, as every face words it."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-
-    @property
-    def icon(self) -> str:
-        return _ICONS[self]
-
-    @property
-    def css_class(self) -> str:
-        return f"{CSS_PREFIX}-state-{self.value}"
 
 
 _ICONS = {
@@ -66,6 +48,17 @@ _ICONS = {
     ItemState.CANCELLED: "⊘",
     ItemState.SKIPPED: "–",
 }
+
+
+def icon(state: ItemState) -> str:
+    """The symbol a step or year row leads with."""
+    return _ICONS[state]
+
+
+def state_class(state: ItemState) -> str:
+    """The CSS class of a step or year row in this state."""
+    return f"{CSS_PREFIX}-state-{state.value}"
+
 
 TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!", "stale": "↻", "unknown": "?"}
 
@@ -256,7 +249,7 @@ class ErrorReport:
 
 
 def error_report(error: BaseException, root: Path | None) -> ErrorReport:
-    """The engine's message and its remedy in the notebook's words (NavigatorError), else the exception text."""
+    """The engine's message and its remedy in the notebook's words (PlanAlignError), else the exception text."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
     remedy = getattr(error, "remedy", None)
     return report_of(message, remedy, getattr(error, "remediation", None), root)

@@ -1,9 +1,9 @@
 """SimulationResult: what `planalign_nb.simulate` returns, as DataFrames, a plot and exports.
 
-The numbers come from planalign_orchestrator.pipeline.results, the single place
-that reads simulation results back, so the notebook and the terminal report the same
-figures. Snapshot and events are read on first use: they are per-employee tables
-that an analyst may never look at.
+The numbers come from the session (the engine's metrics model), the same place the
+terminal reads them, so the notebook and the terminal report the same figures.
+Snapshot and events are read on first use: they are per-employee tables that an
+analyst may never look at.
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from planalign_orchestrator.pipeline.results import SimulationSummary
     from planalign_orchestrator.session import WorkspaceSession
-
-
-_MONEY = ("total_compensation", "average_compensation", "employee_contributions", "employer_contributions")
+    from planalign_orchestrator.views import SimulationSummary
 
 
 class SimulationResult:
@@ -44,30 +41,29 @@ class SimulationResult:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per simulated year (index `year`): headcount, hires, terminations, pay, contributions.
+        """One row per simulated year (index `year`), a column per metric of the engine's metrics model.
 
-        Money is in whole currency units and growth_pct in percent with two decimals,
+        Money is in whole currency units and rates are fractions rounded to 4 decimals,
         as the terminal's table shows them (cents and 5.028349e+08 only obscure it).
         """
+        from planalign_orchestrator.views import METRICS
+
         frame = self.simulation_summary.to_dataframe()
-        money = [column for column in _MONEY if column in frame]
+        money = [m.column for m in METRICS if m.kind == "money"]
+        fractions = [m.column for m in METRICS if m.kind == "fraction"]
         frame[money] = frame[money].round(0).astype("int64")
-        frame["growth_pct"] = frame["growth_pct"].round(2)
+        frame[fractions] = frame[fractions].round(4)
         return frame
 
     @cached_property
     def snapshot(self) -> pd.DataFrame:
         """The workforce snapshot of the simulated years: one row per employee and year."""
-        from planalign_orchestrator.pipeline.results import workforce_snapshot
-
-        return workforce_snapshot(self._session.db_manager, self.years, self.scenario)
+        return self._session.snapshot(self.years)
 
     @cached_property
     def events(self) -> pd.DataFrame:
         """The yearly events (hires, terminations, promotions, raises, ...) of the simulated years."""
-        from planalign_orchestrator.pipeline.results import yearly_events
-
-        return yearly_events(self._session.db_manager, self.years, self.scenario)
+        return self._session.events(self.years)
 
     def plot(self) -> Figure:
         """Headcount (with each year's growth) and average compensation by year, side by side; returns the Figure.
@@ -81,9 +77,9 @@ class SimulationResult:
         years = [str(year) for year in frame.index]
         figure, (headcount, pay) = neutral_figure(1, 2, figsize=(10, 3.6))
         headcount.plot(years, frame["headcount_end"], marker="o")
-        for year, count, growth in zip(years, frame["headcount_end"], frame["growth_pct"], strict=True):
+        for year, count, growth in zip(years, frame["headcount_end"], frame["growth_rate"], strict=True):
             headcount.annotate(
-                f"{growth:+.1f}%", (year, count), textcoords="offset points", xytext=(0, 7), ha="center", color=NEUTRAL
+                f"{growth:+.1%}", (year, count), textcoords="offset points", xytext=(0, 7), ha="center", color=NEUTRAL
             )
         headcount.margins(y=0.2)
         headcount.set_title("Active headcount at year end (growth on the year)")
@@ -100,40 +96,7 @@ class SimulationResult:
 
     def to_excel(self, path: Path | str) -> Path:
         """A workbook: summary, per-year metrics, the full config and overrides, run metadata."""
-        import pandas as pd
-
-        from planalign_orchestrator.export import flat_config, write_workbook
-        from planalign_orchestrator.freshness.inputs import package_version
-        from planalign_orchestrator.freshness.state import read_build_state
-        from planalign_orchestrator.pipeline.results import scenario_metrics
-
-        session = self._session
-        first, last = min(self.years), max(self.years)
-        with session.db_manager.connection(read_only=True) as conn:
-            state = read_build_state(conn)
-        metadata = [
-            ("scenario", self.scenario),
-            ("package_version", package_version()),
-            ("random_seed", session.config.simulation.random_seed),
-            ("created_at", self.created_at.isoformat(timespec="seconds")),
-            ("years", f"{first}-{last}"),
-            *(
-                (f"{year}.input_fingerprint", state.years[(self.scenario, year)].fingerprint)
-                for year in self.years
-                if (self.scenario, year) in state.years
-            ),
-        ]
-        overrides = pd.DataFrame(list(session.scenario.overrides.items()), columns=["key", "value"])
-        return write_workbook(
-            path,
-            {
-                "summary": self.summary,
-                "metrics": scenario_metrics(session.db_manager, [self.scenario], first, last).set_index("year"),
-                "config": pd.Series(flat_config(session.config), name="value").to_frame(),
-                "overrides": overrides.set_index("key"),
-                "metadata": pd.DataFrame(metadata, columns=["item", "value"]).set_index("item"),
-            },
-        )
+        return self._session.write_run_workbook(path, self.simulation_summary, self.created_at)
 
     def export(self, folder: Path | str, format: Literal["csv", "parquet"] = "parquet") -> list[Path]:
         """Write the snapshot and the events as CSV or Parquet files into `folder`; returns the paths."""

@@ -33,13 +33,11 @@ from planalign_nb.rendering import (
     styled,
     table,
 )
-from planalign_orchestrator.exceptions import NavigatorError
-from planalign_orchestrator.self_healing.models import InitializationResult, TableState, TableTier
+from planalign_orchestrator.exceptions import PlanAlignError
+from planalign_orchestrator.progress import InitializationResult, TableState, TableTier
 
 if TYPE_CHECKING:
-    from planalign_orchestrator.freshness.checker import YearStatus
-    from planalign_orchestrator.freshness.report import WorkspaceStatus
-    from planalign_orchestrator.self_healing.table_checker import TableStatus
+    from planalign_orchestrator.views import TableStatus, WorkspaceStatus, YearStatus
 
 StatusLoader = Callable[[], "WorkspaceStatus"]
 # heal(observer, **initializer_options): build what is missing, with progress sent to the observer.
@@ -137,7 +135,7 @@ class TableStatusWidget(widgets.VBox):
         try:
             status = self._load()
             self.statuses, self.years, self.error = list(status.tables), list(status.years), None
-        except NavigatorError as error:
+        except PlanAlignError as error:
             self.statuses, self.years, self.error = [], [], error_report(error, self._root)
         self._render()
 
@@ -180,7 +178,7 @@ class TableStatusWidget(widgets.VBox):
         heartbeat.start()
         try:
             self.last_result = self._heal(self.progress, **options)
-        except (NavigatorError, KeyboardInterrupt) as error:
+        except (PlanAlignError, KeyboardInterrupt) as error:
             self.progress.fail(error)
         except Exception as error:
             self.progress.fail(error)

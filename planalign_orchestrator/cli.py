@@ -20,11 +20,9 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, assert_never
 
-from planalign_orchestrator.config import CONFIG_FILE_NAME, MAX_YEAR, MIN_YEAR
-from planalign_orchestrator.exceptions import ConfigurationError, NavigatorError, WorkspaceBusyError
-from planalign_orchestrator.interrupts import CommandLineInterrupts
+from planalign_orchestrator.exceptions import ConfigurationError, PlanAlignError, WorkspaceBusyError
 from planalign_orchestrator.progress import (
     CANCELLED,
     SIMULATE_STEP,
@@ -33,14 +31,16 @@ from planalign_orchestrator.progress import (
     EnsembleChunkFinished,
     EnsembleYearFinished,
     InitializationFinished,
+    InitializationRun,
     NodeFinished,
     NodeStarted,
     ProgressEvent,
+    SimulationRun,
     StepFinished,
     StepStarted,
+    YearFinished,
     YearStarted,
 )
-from planalign_orchestrator.self_healing.step_log import StructuredFormatter
 
 if TYPE_CHECKING:
     from planalign_orchestrator.session import WorkspaceSession
@@ -58,60 +58,69 @@ exit codes:
 
 
 class TerminalConsole:
-    """Prints progress events as lines; the terminal twin of the notebook widgets."""
+    """Prints a run's progress as lines; the terminal twin of the notebook widgets.
+
+    Both faces render the engine's run-state model (InitializationRun, SimulationRun):
+    the widgets draw it whole, the console prints what each event changed in it.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.initialization = InitializationRun()
+        self.simulation = SimulationRun(0, -1)  # years are added as the engine runs them
 
     def __call__(self, event: ProgressEvent) -> None:
+        self.initialization.apply(event)
+        self.simulation.apply(event)
         line = self._line(event)
         if line is not None:
             print(line, file=self.stream, flush=True)
 
     def _line(self, event: ProgressEvent) -> str | None:
-        if isinstance(event, StepStarted):
-            return f"[{event.index}/{event.total}] {event.display_name}..."
-        if isinstance(event, StepFinished):
-            if event.success:
-                return f"      done ({event.duration_seconds:.2f}s)"
-            # An interrupt is reported once, as one line, by run().
-            return None if event.error == CANCELLED else f"      FAILED: {event.error}"
-        if isinstance(event, DbtPreparationStarted):
-            return (
-                f"      preparing dbt ({'first run in this process' if event.importing else 'parsing the project'})..."
-            )
-        if isinstance(event, DbtPreparationFinished):
-            return None
-        if isinstance(event, (NodeStarted, NodeFinished)) and event.step_name == SIMULATE_STEP:
-            return None  # a year is one line; its nodes are the notebook's detail
-        if isinstance(event, NodeStarted):
-            return f"      {event.label}"
-        if isinstance(event, NodeFinished):
-            return f"      {event.label} {event.status} ({event.duration_seconds:.2f}s)"
-        if isinstance(event, InitializationFinished):
-            # A failure is reported once, with its remediation, by main(); an interrupt by run().
-            if not event.result.success:
+        match event:
+            case StepStarted():
+                return f"[{event.index}/{event.total}] {event.display_name}..."
+            case StepFinished(success=True):
+                return f"      done ({self.initialization.steps[event.step_name].seconds or 0:.2f}s)"
+            case StepFinished():
+                # An interrupt is reported once, as one line, by run().
+                return None if event.error == CANCELLED else f"      FAILED: {event.error}"
+            case DbtPreparationStarted():
+                what = "first run in this process" if event.importing else "parsing the project"
+                return f"      preparing dbt ({what})..."
+            case DbtPreparationFinished():
                 return None
-            rebuilt = [f"      rebuilt {name}: {why}" for name, why in event.result.stale_tables_found.items()]
-            return "\n".join([event.result.headline, *rebuilt])
-        if isinstance(event, YearStarted):
-            why = f" ({event.reason})" if event.reason and event.reason != "not simulated yet" else ""
-            return f"Simulating {event.year} ({event.index}/{event.total}){why}..."
-        if isinstance(event, EnsembleYearFinished):
-            return f"      {event.year}: {event.seeds:,} seeds ({event.duration_seconds:.2f}s)"
-        if isinstance(event, EnsembleChunkFinished):
-            outcome = f"FAILED: {event.error}" if event.error else f"done ({event.duration_seconds:.2f}s)"
-            return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
-        s = event.summary  # the only event left: YearFinished
-        figures = (
-            f"{s.headcount_start:,} -> {s.headcount_end:,} active "
-            f"({s.growth_pct:+.2f}%), {s.hires:,} hires, {s.terminations:,} terminations"
-        )
-        if event.reused:
-            line = f"Year {event.year} ({event.index}/{event.total}) is up to date: {figures} (reused)"
-        else:
-            line = f"      {event.year}: {figures} ({event.duration_seconds:.2f}s)"
-        return f"{line}\n      Warning: {s.target_warning}" if s.target_warning else line
+            case NodeStarted() | NodeFinished() if event.step_name == SIMULATE_STEP:
+                return None  # a year is one line; its nodes are the notebook's detail
+            case NodeStarted():
+                return f"      {event.label}"
+            case NodeFinished():
+                return f"      {event.label} {event.status} ({event.duration_seconds:.2f}s)"
+            case InitializationFinished():
+                # A failure is reported once, with its remediation, by main(); an interrupt by run().
+                if not event.result.success:
+                    return None
+                rebuilt = [f"      rebuilt {name}: {why}" for name, why in event.result.stale_tables_found.items()]
+                return "\n".join([event.result.headline, *rebuilt])
+            case YearStarted():
+                why = f" ({event.reason})" if event.reason and event.reason != "not simulated yet" else ""
+                return f"Simulating {event.year} ({event.index}/{event.total}){why}..."
+            case YearFinished():
+                year = self.simulation.years[event.year]
+                summary = year.summary
+                if year.reused:
+                    where = f"Year {event.year} ({event.index}/{event.total})"
+                    line = f"{where} is up to date: {summary.figures()} (reused)"
+                else:
+                    line = f"      {event.year}: {summary.figures()} ({year.seconds or 0:.2f}s)"
+                return f"{line}\n      Warning: {summary.target_warning}" if summary.target_warning else line
+            case EnsembleYearFinished():
+                return f"      {event.year}: {event.seeds:,} seeds ({event.duration_seconds:.2f}s)"
+            case EnsembleChunkFinished():
+                outcome = f"FAILED: {event.error}" if event.error else f"done ({event.duration_seconds:.2f}s)"
+                return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
+            case _:
+                assert_never(event)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"busy: {run}")
         print(busy.remediation)
         return EXIT_BUSY
-    except NavigatorError as error:
+    except PlanAlignError as error:
         print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -141,6 +150,8 @@ def run() -> None:
     takes over a second; all work is done and flushed by then, so the process exits
     directly.
     """
+    from planalign_orchestrator.session import CommandLineInterrupts  # loaded while Ctrl-C is still held back
+
     interrupts = CommandLineInterrupts()
     try:
         try:
@@ -154,9 +165,9 @@ def run() -> None:
     except SystemExit as exit_request:  # argparse: --help, or a usage error
         code = exit_request.code if isinstance(exit_request.code, int) else EXIT_ERROR
     if "dbt" in sys.modules:
-        from planalign_orchestrator.dbt_runner import release_dbt
+        from planalign_orchestrator.session import release_engine
 
-        release_dbt()
+        release_engine()
     if interrupts.arrived or code == EXIT_INTERRUPTED:
         code = EXIT_INTERRUPTED
         print(CANCELLED_LINE, file=sys.stderr)
@@ -295,6 +306,8 @@ def _positive_count(text: str) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
+    from planalign_orchestrator.views import StructuredFormatter
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(StructuredFormatter("%(levelname)s %(name)s: %(message)s"))
     if not verbose:
@@ -308,7 +321,6 @@ def _configure_logging(verbose: bool) -> None:
 
 def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSession:
     """The session of --workspace, bound to --scenario (its --set overrides saved first)."""
-    from planalign_orchestrator.scenarios import parse_assignment
     from planalign_orchestrator.session import WorkspaceSession
 
     options = {}
@@ -318,7 +330,7 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
         args.workspace, create=create, threads=getattr(args, "threads", 1), initializer_options=options
     )
     if create:  # init and simulate write here: say so now, naming the folder, not as an OS error mid-step
-        session.workspace.require_writable()
+        session.require_writable()
     scenario = getattr(args, "scenario", None)
     assignments = getattr(args, "set", None) or []
     if assignments and not scenario:
@@ -329,13 +341,9 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
         )
     if not scenario:
         return session
-    overrides = None
     if assignments:
-        # --set updates the scenario's saved overrides key by key (a new scenario starts empty).
-        saved = session.scenarios_store
-        existing = saved.load(scenario).overrides if scenario in saved.names() else {}
-        overrides = {**existing, **dict(parse_assignment(text) for text in assignments)}
-    return session.for_scenario(scenario, overrides)
+        return session.with_assignments(scenario, assignments)
+    return session.for_scenario(scenario)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
@@ -346,9 +354,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    if not (args.workspace / CONFIG_FILE_NAME).is_file():
+    from planalign_orchestrator.session import WorkspaceSession
+
+    if not WorkspaceSession.is_workspace(args.workspace):
         print(
-            f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no {CONFIG_FILE_NAME}); "
+            f"{args.workspace.resolve()} is not a PlanAlign workspace yet (no simulation_config.yaml); "
             f"all required tables are missing. Run `planalign init --workspace {args.workspace}`."
         )
         return EXIT_MISSING
@@ -357,9 +367,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
     status = session.status()
     print(status)
     ensemble = session.ensemble_status()
+    ensemble_stale = False
     if ensemble is not None:
-        print(ensemble)
-    if status.up_to_date:
+        line, ensemble_stale = ensemble
+        print(line)
+    if status.up_to_date and not ensemble_stale:
         return EXIT_OK
     print(
         "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "
@@ -395,9 +407,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _simulate_ensemble(session: WorkspaceSession, args: argparse.Namespace, first: int, last: int) -> int:
-    from planalign_orchestrator.ensemble.distributed import connect
+    from planalign_orchestrator.session import connect_cluster
 
-    client = connect(args.scheduler) if args.scheduler else None
+    client = connect_cluster(args.scheduler) if args.scheduler else None
     try:
         result = session.ensemble(
             first,
@@ -443,14 +455,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_census_generate(args: argparse.Namespace) -> int:
-    from planalign_orchestrator.census_generator import generate_census, write_census
+    from planalign_orchestrator.session import generate_census
 
-    if args.employees <= 0:
-        raise ConfigurationError(
-            f"--employees must be positive (got {args.employees})",
-            remediation="Pass a positive count, e.g. --employees 5000.",
-        )
-    write_census(generate_census(args.employees, args.seed), args.out)
+    generate_census(args.employees, args.seed, args.out)
     print(f"Wrote {args.employees:,} employees to {args.out}")
     return 0
 
@@ -462,14 +469,11 @@ def _parse_years(text: str) -> tuple[int, int]:
             f"years must look like 2025 or 2025-2027 (got {text!r})",
             remediation="Run e.g. `planalign simulate 2025-2027`.",
         )
+    from planalign_orchestrator.session import WorkspaceSession
+
     first = int(match.group(1))
     last = int(match.group(2) or first)
-    outside = [year for year in (first, last) if not MIN_YEAR <= year <= MAX_YEAR]
-    if outside:
-        raise ConfigurationError(
-            f"year {outside[0]} is outside the years a simulation accepts ({MIN_YEAR}-{MAX_YEAR})",
-            remediation=f"Simulate years between {MIN_YEAR} and {MAX_YEAR}, e.g. `planalign simulate 2025-2027`.",
-        )
+    WorkspaceSession.check_years(first, last)
     return first, last
 
 

@@ -1,7 +1,8 @@
-"""Comparison: key metrics of several scenarios, per year, with deltas against the first.
+"""Comparison: the metrics of several scenarios, per year, with deltas against the first.
 
-The numbers come from pipeline.results.scenario_metrics (one query over the fact
-tables, where every scenario's rows live side by side). The layout is transposed so
+The numbers are the scenarios' rows of the metrics model (fct_year_metrics, where
+every scenario's rows live side by side). `.metrics` and `.table` hold every metric;
+the text, HTML and workbook views lead with the key ones. The layout is transposed so
 that it fits a terminal or a notebook at any number of scenarios: one column per
 year, and for each metric one row per scenario plus one delta row per scenario
 after the first.
@@ -19,26 +20,13 @@ from typing import TYPE_CHECKING, Any
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.export import flat_config, write_workbook
-from planalign_orchestrator.figures import Metric
 from planalign_orchestrator.freshness.inputs import package_version
 from planalign_orchestrator.freshness.state import read_build_state
-from planalign_orchestrator.pipeline.results import scenario_metrics
+from planalign_orchestrator.metrics import KEY_METRICS, NUMERIC_METRICS, metrics_frame, read_year_metrics
 from planalign_orchestrator.scenarios import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-METRICS = (
-    Metric("headcount", "Headcount (active at year end)", "count"),
-    Metric("hires", "Hires", "count"),
-    Metric("terminations", "Terminations", "count"),
-    Metric("total_pay", "Total pay (annual, active)", "money"),
-    Metric("participation_rate", "Participation (active, enrolled)", "fraction"),
-    Metric("employee_contributions", "Employee contributions", "money"),
-    Metric("employer_contributions", "Employer contributions", "money"),
-    Metric("employer_cost_pct", "Employer cost (% of pay)", "fraction"),
-)
 
 
 class Comparison:
@@ -68,7 +56,7 @@ class Comparison:
         """Index (metric, year), one column per scenario: the values."""
         long = self.metrics.melt(id_vars=["scenario", "year"], var_name="metric")
         table = long.pivot_table(index=["metric", "year"], columns="scenario", values="value", sort=False)
-        order = [m.column for m in METRICS]
+        order = [m.column for m in NUMERIC_METRICS]
         table = table.reindex(columns=self.names)
         table.columns.name = None
         return table.sort_index(level="metric", key=lambda index: index.map(order.index))
@@ -89,7 +77,7 @@ class Comparison:
         """(metric label, row label, one formatted cell per year) for the text and HTML views."""
         years = list(range(self.years[0], self.years[1] + 1))
         rows = []
-        for metric in METRICS:
+        for metric in KEY_METRICS:
             for name in self.names:
                 cells = [metric.format(self._value(metric.column, year, name)) for year in years]
                 rows.append((metric.label, name, cells))
@@ -127,7 +115,7 @@ class Comparison:
     def _repr_html_(self) -> str:
         years = list(range(self.years[0], self.years[1] + 1))
         head = "".join(f"<th style='text-align:right'>{year}</th>" for year in years)
-        columns = {metric.label: metric.column for metric in METRICS}
+        columns = {metric.label: metric.column for metric in KEY_METRICS}
         body, current = [], None
         for metric_label, label, cells in self.rows():
             if metric_label != current:
@@ -216,7 +204,7 @@ def compare_scenarios(
 ) -> Comparison:
     """Read the metrics of the scenarios' years (already checked up to date) into a Comparison."""
     names = [scenario.name for scenario in scenarios]
-    metrics = scenario_metrics(db, names, first, last)
+    metrics = scenario_metrics_frame(db, names, first, last)
     with db.connection(read_only=True) as conn:
         state = read_build_state(conn)
     fingerprints = {
@@ -226,3 +214,10 @@ def compare_scenarios(
         if (name, year) in state.years
     }
     return Comparison(scenarios, configs, metrics, (first, last), fingerprints)
+
+
+def scenario_metrics_frame(db: DatabaseConnectionManager, names: Sequence[str], first: int, last: int) -> pd.DataFrame:
+    """One row per (scenario, year) with every numeric metric of fct_year_metrics (single runs: one seed each)."""
+    frame = metrics_frame(read_year_metrics(db, names, first, last))
+    frame = frame.rename(columns={"scenario_id": "scenario", "simulation_year": "year"})
+    return frame[["scenario", "year", *(m.column for m in NUMERIC_METRICS)]].reset_index(drop=True)

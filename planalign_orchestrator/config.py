@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.exceptions import ConfigurationError, SimulationError
 
 CONFIG_FILE_NAME = "simulation_config.yaml"
 BASELINE_SCENARIO = "baseline"
@@ -25,6 +25,17 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 MAX_CONFIG_BYTES = 1_000_000
 MAX_YAML_VALUES = 10_000
 _MAX_SHOWN = 200
+
+
+def check_year_bounds(first: int, last: int, *, example_start: int = 2025) -> None:
+    """SimulationError for a year outside MIN_YEAR..MAX_YEAR, the range every face and the config accept."""
+    outside = [year for year in (first, last) if not MIN_YEAR <= year <= MAX_YEAR]
+    if outside:
+        raise SimulationError(
+            f"Year {outside[0]} is outside the years a simulation accepts ({MIN_YEAR}-{MAX_YEAR}).",
+            remediation=f"Simulate years between {MIN_YEAR} and {MAX_YEAR}, e.g. "
+            f"`planalign simulate {example_start}-{min(example_start + 2, MAX_YEAR)}`.",
+        )
 
 
 class _Section(BaseModel):
@@ -195,14 +206,6 @@ class SimulationConfig(_Section):
             "irs_indexing_rate": p.irs_indexing_rate,
         }
 
-    def config_key(self, var_name: str) -> str:
-        """The dotted config key behind a dbt var (vars are named after their config field)."""
-        for section_name in type(self).model_fields:
-            section = getattr(self, section_name)
-            if isinstance(section, BaseModel) and var_name in type(section).model_fields:
-                return f"{section_name}.{var_name}"
-        return var_name
-
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
@@ -321,6 +324,15 @@ def read_yaml_mapping(path: Path, *, remediation: str, empty_means_defaults: boo
             f"expected a mapping, got {type(raw).__name__}", config_path=path, remediation=remediation
         )
     return raw
+
+
+def config_key(var_name: str) -> str:
+    """The dotted config key behind a dbt var (vars are named after their config field)."""
+    for section_name, field in SimulationConfig.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel) and var_name in section.model_fields:
+            return f"{section_name}.{var_name}"
+    return var_name
 
 
 def known_keys() -> list[str]:
@@ -547,16 +559,17 @@ def _describe_field(field: Any) -> str:
     return f"{kind} " + " and ".join(bounds) if bounds else kind
 
 
-def key_range(key: str) -> tuple[float | None, float | None]:
-    """The closed-or-open bounds a dotted config key accepts (None where unbounded), for input widgets."""
+def key_bounds(key: str) -> tuple[tuple[float, bool] | None, tuple[float, bool] | None]:
+    """The bounds a dotted config key accepts, as (value, inclusive) or None where unbounded (for input widgets)."""
     section, name = key.split(".", 1)
     field = _section_model([section, name]).model_fields[name]
-    lower = upper = None
+    lower: tuple[float, bool] | None = None
+    upper: tuple[float, bool] | None = None
     for meta in field.metadata:
-        for attr in ("ge", "gt"):
+        for attr, inclusive in (("ge", True), ("gt", False)):
             if getattr(meta, attr, None) is not None:
-                lower = float(getattr(meta, attr))
-        for attr in ("le", "lt"):
+                lower = (float(getattr(meta, attr)), inclusive)
+        for attr, inclusive in (("le", True), ("lt", False)):
             if getattr(meta, attr, None) is not None:
-                upper = float(getattr(meta, attr))
+                upper = (float(getattr(meta, attr)), inclusive)
     return lower, upper

@@ -53,7 +53,7 @@ class Remedy:
         return self.render(f"`{self.cli}`{beside}")
 
 
-class NavigatorError(Exception):
+class PlanAlignError(Exception):
     """Base of every PlanAlign error: a message plus a remediation (and its structured remedy)."""
 
     default_remediation = "See the message above; re-run with --verbose for the full log."
@@ -71,7 +71,11 @@ class NavigatorError(Exception):
         return f"{self.message}\n  To fix: {self.remediation}"
 
 
-class ConfigurationError(NavigatorError):
+# The contract's name for the base class (`class InitializationError(NavigatorError)`): the same class.
+NavigatorError = PlanAlignError
+
+
+class ConfigurationError(PlanAlignError):
     """A simulation config value is missing, unknown, of the wrong type or out of range."""
 
     def __init__(
@@ -92,7 +96,7 @@ class ConfigurationError(NavigatorError):
         super().__init__(prefix + message, remediation=remediation, remedy=remedy)
 
 
-class CensusValidationError(NavigatorError):
+class CensusValidationError(PlanAlignError):
     """The census file exists but its rows cannot be simulated."""
 
     def __init__(
@@ -117,7 +121,7 @@ class CensusValidationError(NavigatorError):
         )
 
 
-class DatabaseError(NavigatorError):
+class DatabaseError(PlanAlignError):
     """A query against the simulation database failed."""
 
     def __init__(
@@ -160,7 +164,7 @@ class DatabaseLockedError(DatabaseError):
         )
 
 
-class DbtError(NavigatorError):
+class DbtError(PlanAlignError):
     """A dbt invocation failed; names the node that failed and dbt's own message."""
 
     def __init__(
@@ -184,7 +188,7 @@ class DbtError(NavigatorError):
         )
 
 
-class HookError(NavigatorError):
+class HookError(PlanAlignError):
     """A pre-simulation hook failed, so the simulation did not start."""
 
     def __init__(self, hook_name: str, original_error: BaseException) -> None:
@@ -199,11 +203,11 @@ class HookError(NavigatorError):
         )
 
 
-class SimulationError(NavigatorError):
+class SimulationError(PlanAlignError):
     """A simulation year cannot run or produced inconsistent results."""
 
 
-class WorkspaceBusyError(NavigatorError):
+class WorkspaceBusyError(PlanAlignError):
     """Another process is initializing or simulating the workspace, so a reader leaves it alone.
 
     DuckDB lets a process write a file only while nobody else has it open: even a

@@ -9,7 +9,6 @@ from planalign_orchestrator.config import CONFIG_FILE_NAME, SimulationConfig, lo
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.freshness.checker import FreshnessChecker
-from planalign_orchestrator.freshness.inputs import CurrentInputs
 from planalign_orchestrator.pipeline.hooks import HookManager
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.progress import ProgressObserver
@@ -26,31 +25,22 @@ def create_dbt_runner(
     threads: int = 1,
     dbt_executable: str = "dbt",
     project_dir: Path | None = None,
+    work_dir: Path | None = None,
 ) -> DbtRunner:
-    """A DbtRunner writing only into the workspace (target/ and logs/dbt), never into dbt/."""
+    """A DbtRunner writing only into the workspace (target/ and logs/dbt), never into dbt/.
+
+    `work_dir` puts dbt's target/ and logs/ there instead (an ensemble chunk's folder).
+    """
     workspace = Workspace(config)
     return DbtRunner(
         project_dir or dbt_project_dir(),
         db_path=db_path,
-        target_dir=workspace.dbt_target_dir,
-        log_dir=workspace.dbt_log_dir,
+        target_dir=work_dir / "target" if work_dir else workspace.dbt_target_dir,
+        log_dir=work_dir / "logs" if work_dir else workspace.dbt_log_dir,
         threads=threads,
         dbt_executable=dbt_executable,
         base_vars=config.dbt_vars(),
         census_path=config.census_path,
-    )
-
-
-def create_freshness_checker(
-    config: SimulationConfig, db_manager: DatabaseConnectionManager, dbt_runner: DbtRunner
-) -> FreshnessChecker:
-    """Judges the workspace's tables and years against the inputs as they are now."""
-    return FreshnessChecker(
-        db_manager,
-        CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
-        start_year=config.simulation.start_year,
-        config_key=config.config_key,
-        scenario=config.scenario,
     )
 
 
@@ -64,7 +54,8 @@ def create_auto_initializer(
     options.setdefault("step_log_path", Workspace(config).step_log_path)
     options.setdefault("census_path", config.census_path)
     options.setdefault("start_year", config.simulation.start_year)
-    options.setdefault("freshness", create_freshness_checker(config, db_manager, dbt_runner))
+    if "freshness" not in options:  # built only when the caller has none to share
+        options["freshness"] = FreshnessChecker.for_runner(db_manager, dbt_runner)
     return AutoInitializer(db_manager, dbt_runner, **options)  # type: ignore[arg-type]
 
 
@@ -90,7 +81,7 @@ def create_orchestrator(
         db_manager = DatabaseConnectionManager(Path(db_path) if db_path else config.database_path)
     dbt_runner = create_dbt_runner(config, db_manager.db_path, threads=threads, dbt_executable=dbt_executable)
     hooks = HookManager()
-    freshness = create_freshness_checker(config, db_manager, dbt_runner)
+    freshness = FreshnessChecker.for_runner(db_manager, dbt_runner)
     orchestrator = PipelineOrchestrator(config, db_manager, dbt_runner, hooks, freshness=freshness)
     if auto_initialize:
         options = {"freshness": freshness, **(initializer_options or {})}

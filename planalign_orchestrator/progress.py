@@ -5,6 +5,13 @@ SQLMesh's console: one engine, many faces. Events may be emitted from dbt's work
 threads, so observers must be quick and thread-safe; an observer that raises is
 logged and ignored, because an exception escaping into dbt's callback machinery can
 hang the run.
+
+What a run's events add up to (which step or year is running, done or failed, the
+current dbt node, how it ended and why) is kept by one state model, InitializationRun
+and SimulationRun, which every face renders: the notebook's widgets draw it, the
+terminal prints its changes. The words faces share about tables and initializations
+(TableState, TableTier, STANDARD_STEPS, InitializationResult) are re-exported here,
+so a face needs this module and the session, nothing deeper.
 """
 
 from __future__ import annotations
@@ -14,11 +21,41 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import Any, Literal, assert_never
 
-if TYPE_CHECKING:
-    from planalign_orchestrator.exceptions import Remedy
-    from planalign_orchestrator.self_healing.models import InitializationResult
+from planalign_orchestrator.exceptions import Remedy
+from planalign_orchestrator.initialization import STANDARD_STEPS, InitializationResult
+from planalign_orchestrator.tables import TableState, TableTier
+
+__all__ = [
+    "CANCELLED",
+    "SIMULATE_STEP",
+    "STANDARD_STEPS",
+    "DbtEvent",
+    "DbtPreparationFinished",
+    "DbtPreparationStarted",
+    "EnsembleChunkFinished",
+    "EnsembleYearFinished",
+    "Failure",
+    "InitializationFinished",
+    "InitializationResult",
+    "InitializationRun",
+    "ItemState",
+    "NodeFinished",
+    "NodeStarted",
+    "ProgressEmitter",
+    "ProgressEvent",
+    "ProgressObserver",
+    "SimulationRun",
+    "StepFinished",
+    "StepStarted",
+    "TableState",
+    "TableTier",
+    "YearFinished",
+    "YearStarted",
+    "utc_now",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -214,3 +251,300 @@ class ProgressEmitter:
                 observer(event)
             except Exception:  # an observer bug must never break or hang the engine
                 logger.exception("Progress observer %r failed on %s", observer, type(event).__name__)
+
+
+# -- the state a run's events add up to ----------------------------------------------
+
+_SUCCESS_NODE_STATUSES = {"success", "pass"}
+CANCELLED_MESSAGE = "Cancelled by interrupt."
+RunOutcome = Literal["completed", "failed", "cancelled"]
+
+
+class ItemState(str, Enum):
+    """The state of one step or one simulated year, as every face words it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a run stopped: the engine's message and its remedy (each face words the remedy)."""
+
+    message: str
+    remedy: Remedy | None = None
+    remediation: str | None = None
+    cancelled: bool = False
+
+    @classmethod
+    def of(cls, error: BaseException) -> Failure:
+        """The failure an exception reports (a PlanAlign error carries its remedy)."""
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        return cls(message, getattr(error, "remedy", None), getattr(error, "remediation", None))
+
+
+@dataclass
+class StepProgress:
+    name: str
+    display_name: str
+    state: ItemState = ItemState.PENDING
+    started_at: datetime | None = None
+    seconds: float | None = None
+
+
+@dataclass
+class YearProgress:
+    year: int
+    state: ItemState = ItemState.PENDING
+    seconds: float | None = None
+    started_at: datetime | None = None
+    reused: bool = False
+    summary: Any = None
+    # An ensemble year: how many seeds it simulated (its figures are bands, shown elsewhere).
+    seeds: int | None = None
+
+
+@dataclass
+class _DbtActivity:
+    """The dbt side of a running step or year: the current node, and dbt's load before the first one."""
+
+    node_label: str = ""
+    node_fraction: float = 0.0
+    # While dbt is imported and the project parsed: "importing" or "parsing", since `phase_started`.
+    phase: Literal["importing", "parsing"] | None = None
+    phase_started: datetime | None = None
+
+    def apply(self, event: DbtEvent, *, report_status: bool) -> None:
+        match event:
+            case DbtPreparationStarted():
+                self.phase, self.phase_started = ("importing" if event.importing else "parsing"), event.at
+            case DbtPreparationFinished():
+                self.phase = None
+            case NodeStarted():
+                self.node_label = event.label
+            case NodeFinished():
+                self.node_label = event.label
+                if report_status and event.status not in _SUCCESS_NODE_STATUSES:
+                    self.node_label = f"{event.label} {event.status}"
+                self.node_fraction = event.index / event.total if event.total else 0.0
+            case _:
+                assert_never(event)
+
+    def clear(self) -> None:
+        self.node_label, self.node_fraction, self.phase = "", 0.0, None
+
+
+class InitializationRun:
+    """One initialization as its events tell it: the four steps, the running dbt node, how it ended.
+
+    Not thread-safe by itself: a face applies events under its own lock.
+    """
+
+    def __init__(self) -> None:
+        self.steps = {name: StepProgress(name, display) for name, display in STANDARD_STEPS}
+        self.dbt = _DbtActivity()
+        self.outcome: RunOutcome | None = None
+        self.failure: Failure | None = None
+        self.result: InitializationResult | None = None
+        self.started_at: datetime | None = None
+
+    def apply(self, event: ProgressEvent) -> bool:
+        """Apply one event; False when it is not this run's (a simulated year's, say)."""
+        match event:
+            case StepStarted():
+                started = self.steps[event.step_name]
+                started.state, started.started_at, started.seconds = ItemState.RUNNING, event.at, None
+                self.started_at = self.started_at or event.at
+                self.dbt.clear()
+            case StepFinished():
+                self._step_finished(event)
+            case NodeStarted() | NodeFinished() | DbtPreparationStarted() | DbtPreparationFinished():
+                step = self.steps.get(event.step_name) if event.step_name else self.running()
+                if self.outcome is not None or step is None or step.state is not ItemState.RUNNING:
+                    return False
+                self.dbt.apply(event, report_status=True)
+            case InitializationFinished():
+                self._finished(event)
+            case YearStarted() | YearFinished() | EnsembleYearFinished() | EnsembleChunkFinished():
+                return False
+            case _:
+                assert_never(event)
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """End the run with the exception its caller received: the engine's final word on it."""
+        if isinstance(error, KeyboardInterrupt):
+            if self.outcome != "cancelled":
+                self._end("cancelled", _cancelled(Remedy(_RERUN_INIT, action="initialize", cli="planalign init")))
+        else:
+            self._end("failed", Failure.of(error))
+
+    def running(self) -> StepProgress | None:
+        running = [step for step in self.steps.values() if step.state is ItemState.RUNNING]
+        return running[-1] if running else None
+
+    @property
+    def fraction(self) -> float:
+        """How far the run got, 0..1: finished steps, plus the running step's share of its dbt nodes."""
+        states = [step.state for step in self.steps.values()]
+        if self.outcome == "completed":
+            return 1.0
+        done = float(sum(state is ItemState.DONE for state in states))
+        if self.outcome in ("failed", "cancelled"):  # the step that stopped it counts
+            done += any(state in (ItemState.FAILED, ItemState.CANCELLED) for state in states)
+        elif self.running() is not None:
+            done += self.dbt.node_fraction
+        return done / len(states)
+
+    def _step_finished(self, event: StepFinished) -> None:
+        step = self.steps[event.step_name]
+        step.seconds = event.duration_seconds
+        self.dbt.phase = None
+        if event.success:
+            step.state = ItemState.DONE
+            self.dbt.node_label = ""  # the next step's first node replaces it; never shown beside another step
+            return
+        step.state = ItemState.FAILED
+        self.failure = Failure(event.error or "step failed", event.remedy, event.remediation)
+
+    def _finished(self, event: InitializationFinished) -> None:
+        result = event.result
+        if event.cancelled:
+            self._end("cancelled", _cancelled(Remedy(_RERUN_INIT, action="initialize", cli="planalign init")))
+        elif result.success:
+            self._end("completed", None)
+        elif self.failure is not None and result.error in (None, self.failure.message):
+            # The result's error is the final word; a step's remedy is kept when it answers that error.
+            self._end("failed", self.failure)
+        else:
+            self._end("failed", Failure(result.error or "Initialization failed."))
+        self.result = result
+
+    def _end(self, outcome: RunOutcome, failure: Failure | None) -> None:
+        self.outcome, self.failure = outcome, failure
+        self.dbt.phase = None
+        if outcome == "completed":
+            self.dbt.node_label = ""
+        for step in self.steps.values():
+            if step.state is ItemState.PENDING:
+                step.state = ItemState.SKIPPED
+            elif outcome == "cancelled" and step.state in (ItemState.RUNNING, ItemState.FAILED):
+                step.state = ItemState.CANCELLED
+            elif step.state is ItemState.RUNNING:
+                step.state = ItemState.FAILED
+
+
+class SimulationRun:
+    """A multi-year run (or a seed ensemble) as its events tell it: one entry per year, the node, the outcome.
+
+    Not thread-safe by itself: a face applies events under its own lock.
+    """
+
+    def __init__(
+        self, start_year: int, end_year: int, *, scenario: str | None = None, seeds: int | None = None
+    ) -> None:
+        self.first, self.last = start_year, end_year
+        self.scenario = scenario
+        self.seeds = seeds  # an ensemble's number of seeds
+        # Empty for a reversed range, which the engine refuses.
+        self.years = {year: YearProgress(year) for year in range(start_year, end_year + 1)}
+        self.dbt = _DbtActivity()
+        self.outcome: RunOutcome | None = None
+        self.failure: Failure | None = None
+        self.started_at: datetime | None = None
+        # A distributed ensemble: (chunks done, chunks) while its years run on the workers.
+        self.chunks: tuple[int, int] | None = None
+
+    def apply(self, event: ProgressEvent) -> bool:
+        """Apply one event; False when it is not this run's (an initialization step's, say)."""
+        match event:
+            case YearStarted():
+                year = self.year(event.year)
+                year.state, year.started_at = ItemState.RUNNING, event.at
+                self.started_at = self.started_at or event.at
+                self.dbt.clear()
+            case YearFinished():
+                self._year_done(event.year, None if event.reused else event.duration_seconds, event.summary)
+                self.year(event.year).reused = event.reused
+            case EnsembleYearFinished():
+                self._year_done(event.year, event.duration_seconds, None, seeds=event.seeds)
+            case EnsembleChunkFinished():
+                self.chunks = (event.index, event.total)
+                if event.index == event.total and event.error is None:
+                    for year in self.years.values():
+                        year.state, year.seeds = ItemState.DONE, self.seeds
+                    self.outcome = "completed"
+            case NodeStarted() | NodeFinished() | DbtPreparationStarted() | DbtPreparationFinished():
+                if event.step_name != SIMULATE_STEP or self.running() is None:
+                    return False  # an initialization step's
+                self.dbt.apply(event, report_status=False)
+            case StepStarted() | StepFinished() | InitializationFinished():
+                return False
+            case _:
+                assert_never(event)
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        """End the run on an error or interrupt: the running year failed (or was cancelled)."""
+        cancelled = isinstance(error, KeyboardInterrupt)
+        self.outcome = "cancelled" if cancelled else "failed"
+        self.dbt.phase = None
+        self.failure = _cancelled(self._rerun_remedy()) if cancelled else Failure.of(error)
+        for year in self.years.values():
+            if year.state is ItemState.RUNNING:
+                year.state = ItemState.CANCELLED if cancelled else ItemState.FAILED
+            elif year.state is ItemState.PENDING:
+                year.state = ItemState.SKIPPED
+
+    def year(self, number: int) -> YearProgress:
+        """The entry of a year; an earlier year the engine re-runs first (it was stale) gets one too."""
+        if number not in self.years:
+            self.years = dict(sorted({**self.years, number: YearProgress(number)}.items()))
+        return self.years[number]
+
+    def running(self) -> YearProgress | None:
+        running = [y for y in self.years.values() if y.state is ItemState.RUNNING]
+        return running[-1] if running else None
+
+    @property
+    def fraction(self) -> float:
+        if self.chunks is not None and self.outcome is None:
+            return self.chunks[0] / self.chunks[1]
+        if not self.years:
+            return 0.0
+        states = [year.state for year in self.years.values()]
+        done = float(sum(state is ItemState.DONE for state in states))
+        if self.outcome in ("failed", "cancelled"):
+            done += any(state in (ItemState.FAILED, ItemState.CANCELLED) for state in states)
+        elif self.running() is not None:
+            done += self.dbt.node_fraction
+        return done / len(states)
+
+    def _year_done(self, number: int, seconds: float | None, summary: Any, *, seeds: int | None = None) -> None:
+        year = self.year(number)
+        year.state, year.seconds, year.summary, year.seeds = ItemState.DONE, seconds, summary, seeds
+        self.dbt.clear()
+        if all(y.state is ItemState.DONE for y in self.years.values()):
+            self.outcome = "completed"
+
+    def _rerun_remedy(self) -> Remedy:
+        options: dict[str, Any] = {"start_year": self.first, "end_year": self.last}
+        scenario = f" --scenario {self.scenario}" if self.scenario else ""
+        options.update({"scenario": self.scenario} if self.scenario else {})
+        return Remedy(
+            "Years already finished are kept; run {command} again to simulate the rest (up-to-date years are reused).",
+            action="simulate",
+            options=options,
+            cli=f"planalign simulate {self.first}-{self.last}{scenario}",
+        )
+
+
+_RERUN_INIT = "Run {command} again: it finds what is missing or incomplete and builds only that."
+
+
+def _cancelled(remedy: Remedy) -> Failure:
+    return Failure(CANCELLED_MESSAGE, remedy, remedy.for_terminal(), cancelled=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,19 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 class ScenarioStore:
-    """The scenarios of one workspace: `scenarios/<name>.yaml` beside its config."""
+    """The scenarios of one workspace: `scenarios/<name>.yaml` beside its config.
 
-    def __init__(self, workspace: Workspace) -> None:
+    Every face saves and opens scenarios here, so the rules hold however a scenario is
+    made: its overrides validate like the config, and it may not override a value the
+    shared tables are built from. `shared_vars` names the config values (dbt vars) the
+    workspace's shared tables were recorded as reading; beyond the static SHARED_KEYS,
+    overriding one of those is refused too.
+    """
+
+    def __init__(self, workspace: Workspace, *, shared_vars: Callable[[], Collection[str]] = tuple) -> None:
         self.workspace = workspace
         self.folder = workspace.root / SCENARIOS_DIR
+        self._shared_vars = shared_vars
 
     def path(self, name: str) -> Path:
         return self.folder / f"{check_name(name)}.yaml"
@@ -102,6 +110,17 @@ class ScenarioStore:
         return [BASELINE_SCENARIO, *(name for name in saved if name != BASELINE_SCENARIO)]
 
     def load(self, name: str) -> Scenario:
+        return self.open(name)[0]
+
+    def open(self, name: str) -> tuple[Scenario, SimulationConfig]:
+        """A saved scenario and the config it runs with, read and validated once."""
+        if check_name(name) == BASELINE_SCENARIO:
+            return Scenario(BASELINE_SCENARIO), self.workspace.config
+        scenario = self.read(name)
+        return scenario, self.config(scenario, config_path=self.path(name))
+
+    def read(self, name: str) -> Scenario:
+        """A saved scenario's overrides as written, not validated yet (open() validates them)."""
         if check_name(name) == BASELINE_SCENARIO:
             return Scenario(BASELINE_SCENARIO)
         path = self.path(name)
@@ -110,7 +129,7 @@ class ScenarioStore:
             raise ConfigurationError(
                 f"there is no scenario {name!r} in {self.workspace.root} (known: {known})",
                 remediation=(
-                    f"Create it by giving overrides, e.g. `planalign simulate --scenario {name} "
+                    f"Create it by giving overrides, e.g. `planalign simulate {self._years()} --scenario {name} "
                     f"--set plan.match_rate=1.0`, or nb.simulate(ws, scenario={name!r}, overrides={{...}})."
                 ),
             )
@@ -123,9 +142,12 @@ class ScenarioStore:
                 config_path=path,
                 remediation="Keep one top-level key, `overrides:`, mapping section.key to a value.",
             )
-        scenario = Scenario(name, {str(key): value for key, value in overrides.items()})
-        self.config(scenario, config_path=path)
-        return scenario
+        return Scenario(name, {str(key): value for key, value in overrides.items()})
+
+    def _years(self) -> str:
+        """The workspace config's years as a command takes them (2025-2027)."""
+        settings = self.workspace.config.simulation
+        return f"{settings.start_year}-{settings.end_year}"
 
     def validate(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
         """The config scenario `name` would run with these overrides; ConfigurationError if it cannot be."""
@@ -136,23 +158,24 @@ class ScenarioStore:
             )
         return self.config(Scenario(name, dict(overrides)))
 
-    def save(self, name: str, overrides: Mapping[str, Any]) -> Scenario:
-        """Create or replace a scenario's overrides, validated before anything is written."""
-        self.validate(name, overrides)
+    def save(self, name: str, overrides: Mapping[str, Any]) -> tuple[Scenario, SimulationConfig]:
+        """Create or replace a scenario's overrides, validated before anything is written; and its config."""
+        config = self.validate(name, overrides)
         if name == BASELINE_SCENARIO:
-            return Scenario(BASELINE_SCENARIO)
+            return Scenario(BASELINE_SCENARIO), config
         scenario = Scenario(name, dict(overrides))
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = (
             f"# Scenario {name!r}: the workspace's simulation_config.yaml with these overrides.\n"
-            f"# Run it with `planalign simulate --scenario {name}`; edit or add section.key: value lines.\n"
+            f"# Run it with `planalign simulate {self._years()} --scenario {name}`; "
+            "edit or add section.key: value lines.\n"
             + yaml.safe_dump({"overrides": scenario.overrides}, sort_keys=False)
         )
         staging = path.with_name(f".{path.name}.{os.getpid()}")
         staging.write_text(text)
         os.replace(staging, path)
-        return scenario
+        return scenario, config
 
     def config(self, scenario: Scenario, *, config_path: Path | None = None) -> SimulationConfig:
         """The base config with the scenario's overrides, validated like the config itself."""
@@ -160,8 +183,18 @@ class ScenarioStore:
         if scenario.is_baseline:
             return base
         raw = base.model_dump(mode="json")
+        shared = set(self._shared_vars()) if scenario.overrides else set()
         for key, value in scenario.overrides.items():
             section, name = _split_key(key, value, config_path)
+            if name in shared:
+                raise ConfigurationError(
+                    f"scenario {scenario.name!r} overrides a value the workspace's shared tables are built from; "
+                    "every scenario shares them",
+                    key=key,
+                    value=value,
+                    config_path=config_path or self.path(scenario.name),
+                    remediation=f"Set {key} in simulation_config.yaml instead, or remove it from the scenario.",
+                )
             raw[section][name] = value
         config = validate_config(raw, workspace_dir=base.workspace_dir, config_path=config_path)
         return config.model_copy(update={"scenario": scenario.name})

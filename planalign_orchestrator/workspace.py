@@ -18,11 +18,12 @@ from planalign_orchestrator.config import (
     load_config,
 )
 from planalign_orchestrator.exceptions import ConfigurationError, Remedy, WorkspaceNotWritableError
-from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CENSUS = _PACKAGE_DIR / "data" / "example_census.csv"
 LOCK_FILE_NAME = ".planalign_init.lock"
+# The JSON-lines record of every initialization step (see self_healing.step_log).
+STEP_LOG_FILE_NAME = "initialization.jsonl"
 
 
 def dbt_project_dir() -> Path:

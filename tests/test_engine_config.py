@@ -151,6 +151,6 @@ def test_tiers_replace_the_default_single_tier_so_a_scenario_can_switch_formula(
     store = ScenarioStore(workspace)
     safe_harbor = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
 
-    config = store.config(store.save("safe_harbor", {"plan.match_tiers": safe_harbor}))
+    _scenario, config = store.save("safe_harbor", {"plan.match_tiers": safe_harbor})
 
     assert config.dbt_vars()["match_tiers"] == safe_harbor

@@ -66,7 +66,7 @@ def test_data_tests_pass_after_five_simulated_years(simulated_workspace: Workspa
 def test_failing_model_raises_dbt_error_naming_the_node(initialized_workspace: Workspace, tmp_path: Path) -> None:
     broken = tmp_path / "broken_project"
     shutil.copytree(PROJECT, broken, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
-    (broken / "models" / "simulation" / "fct_yearly_events.sql").write_text("select * from a_table_that_does_not_exist")
+    (broken / "models" / "marts" / "fct_yearly_events.sql").write_text("select * from a_table_that_does_not_exist")
     runner = create_dbt_runner(initialized_workspace.config, initialized_workspace.database_path, project_dir=broken)
 
     with pytest.raises(DbtError) as caught:

@@ -20,7 +20,7 @@ from planalign_nb.simulation_widget import SimulationProgress
 from planalign_orchestrator.cli import TerminalConsole
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.factory import create_orchestrator
-from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
+from planalign_orchestrator.pipeline.results import SimulationSummary, year_summaries
 from planalign_orchestrator.progress import ProgressObserver
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import REALISM_YEARS, copy_workspace
@@ -370,9 +370,8 @@ def test_point8_projected_limits_index_and_round_down_and_are_flagged(realism_te
         "simulation_year"
     )
 
-    summary = SimulationSummary(
-        tuple(year_summary(DatabaseConnectionManager(realism_template / "simulation.duckdb"), y) for y in plan.index)
-    )
+    years = year_summaries(DatabaseConnectionManager(realism_template / "simulation.duckdb"), "baseline", 2025, 2030)
+    summary = SimulationSummary(tuple(years[y] for y in plan.index))
     assert summary.notes == [
         "IRS limits for 2027, 2028, 2029, 2030 are estimates, projected from the last published year "
         "at plan.irs_indexing_rate."

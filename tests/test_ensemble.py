@@ -3,7 +3,7 @@
 The shared ensemble is 5 seeds (42-46) of a generated 500-employee census over
 2025-2027, run in-process once per session (tests/conftest.py: ensemble_template);
 tests that write copy it. Figures are read from the database with duckdb directly or
-through the single-run metrics (pipeline.results.scenario_metrics), never through the
+through the single-run metrics (the session's comparison of those runs), never through the
 ensemble code under test.
 """
 
@@ -29,7 +29,6 @@ from planalign_orchestrator.cli import main
 from planalign_orchestrator.ensemble.metrics import METRICS
 from planalign_orchestrator.ensemble.result import EnsembleResult
 from planalign_orchestrator.exceptions import SimulationError
-from planalign_orchestrator.pipeline.results import scenario_metrics
 from planalign_orchestrator.progress import EnsembleChunkFinished, EnsembleYearFinished, ProgressEvent
 from planalign_orchestrator.session import WorkspaceSession
 from tests.conftest import ENSEMBLE_DETAIL_SEED, ENSEMBLE_SEEDS, ENSEMBLE_YEARS, copy_workspace
@@ -61,7 +60,7 @@ def test_each_seed_of_an_ensemble_equals_a_single_run_with_that_seed(ensemble_te
         single.simulate(FIRST, LAST)
         names.append(single.scenario.name)
 
-    singles = scenario_metrics(session.db_manager, names, FIRST, LAST)
+    singles = session.compare(names, FIRST, LAST).metrics
     ensemble = frame_of(stored(workspace.root))
 
     assert sorted(ensemble["seed"].unique()) == list(SEEDS)
@@ -245,8 +244,10 @@ def test_an_ensemble_whose_inputs_changed_is_stale_and_never_shown(ensemble_temp
 
     with pytest.raises(SimulationError) as caught:
         stored(workspace.root)
-    line = WorkspaceSession.open(workspace.root, create=False).ensemble_status()
-    assert line is not None
+    found = WorkspaceSession.open(workspace.root, create=False).ensemble_status()
+    assert found is not None
+    line, needs_run = found
+    assert needs_run
     assert line.startswith("Ensemble (baseline): 5 seeds, 2025-2027, stale: ")
     assert "workforce.termination_rate" in line
     assert "stale" in str(caught.value)

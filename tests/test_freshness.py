@@ -18,9 +18,9 @@ from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.freshness.state import SCHEMA
 from planalign_orchestrator.progress import NodeStarted, YearFinished, YearStarted
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, TableState
 from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
 from planalign_orchestrator.session import WorkspaceSession
+from planalign_orchestrator.tables import REQUIRED_TABLES, TableState
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import SIMULATED_YEARS
 from tests.support.helpers import (

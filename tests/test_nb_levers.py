@@ -72,7 +72,7 @@ def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     assert (scenarios_workspace.root / "scenarios" / "richer.yaml").read_text().count("plan.match_rate: 1.0") == 1
     assert sha256(scenarios_workspace.config_path) == before, "the baseline's config is never edited"
     deltas = comparison.deltas
-    assert (deltas.loc["headcount", ("richer", "abs")] == 0).all()
+    assert (deltas.loc["headcount_end", ("richer", "abs")] == 0).all()
     assert (deltas.loc["employer_contributions", ("richer", "abs")] > 0).all()
     record = levers.snapshot()
     assert "  Match rate               100.00%" in record.text.splitlines()

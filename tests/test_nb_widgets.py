@@ -31,6 +31,7 @@ from planalign_orchestrator.exceptions import (
     SimulationError,
 )
 from planalign_orchestrator.freshness.report import WorkspaceStatus
+from planalign_orchestrator.initialization import STANDARD_STEPS, InitializationResult, InitializationState
 from planalign_orchestrator.pipeline.results import SimulationSummary, YearSummary
 from planalign_orchestrator.progress import (
     SIMULATE_STEP,
@@ -45,14 +46,7 @@ from planalign_orchestrator.progress import (
     YearFinished,
     YearStarted,
 )
-from planalign_orchestrator.self_healing.models import (
-    REQUIRED_TABLES,
-    STANDARD_STEPS,
-    InitializationResult,
-    InitializationState,
-    TableState,
-)
-from planalign_orchestrator.self_healing.table_checker import TableStatus
+from planalign_orchestrator.tables import REQUIRED_TABLES, TableState, TableStatus
 from planalign_orchestrator.workspace import Workspace
 
 ROOT = Path("/data/analyst/workspace")
@@ -494,31 +488,34 @@ def test_a_simulated_years_dbt_events_do_not_reach_the_initialization_view() -> 
 def year_summary(
     year: int, start: int, end: int, hires: int, terms: int, *, target: int | None = None, warning: str | None = None
 ) -> YearSummary:
-    return YearSummary(
-        year=year,
-        headcount_start=start,
-        headcount_end=end,
-        target_headcount=end if target is None else target,
-        hires=hires,
-        terminations=terms,
-        experienced_terminations=terms - 280,
-        retirements=30,
-        reductions_in_force=0,
-        new_hire_terminations=250,
-        promotions=350,
-        promotions_raised_to_minimum=20,
-        deferral_escalations=2500,
-        growth_pct=round((end - start) / start * 100, 4),
-        target_growth_pct=3.0,
-        total_compensation=1.0,
-        average_compensation=1.0,
-        employee_contributions=1.0,
-        employer_contributions=1.0,
-        catch_up_pre_tax=1.0,
-        catch_up_roth=0.0,
-        irs_limits_estimated=False,
-        target_warning=warning,
-    )
+    metrics = {
+        "headcount_start": start,
+        "headcount_end": end,
+        "target_headcount": end if target is None else target,
+        "hires": hires,
+        "terminations": terms,
+        "experienced_terminations": terms - 280,
+        "retirements": 30,
+        "reductions_in_force": 0,
+        "new_hire_terminations": 250,
+        "promotions": 350,
+        "promotions_raised_to_minimum": 20,
+        "deferral_escalations": 2500,
+        "growth_rate": round((end - start) / start, 6),
+        "target_growth_rate": 0.03,
+        "total_compensation": 1.0,
+        "average_compensation": 1.0,
+        "participants": end,
+        "participation_rate": 1.0,
+        "employee_contributions": 1.0,
+        "employer_contributions": 1.0,
+        "employer_cost_rate": 1.0,
+        "catch_up_pre_tax": 1.0,
+        "catch_up_roth": 0.0,
+        "allow_layoffs": True,
+        "irs_limits_estimated": False,
+    }
+    return YearSummary(year, metrics, target_warning=warning)
 
 
 def test_simulation_widget_shows_each_year_its_figures_and_the_running_years_nodes(timings_on: None) -> None:
@@ -828,8 +825,11 @@ def test_status_widget_shows_stale_tables_with_why_and_says_what_its_button_will
 class ReplayingInitializer:
     """Stands in for the engine's session: initialize() replays recorded events, then ends as recorded."""
 
-    def __init__(self, events: list[ProgressEvent], error: BaseException | None = None) -> None:
-        self.events, self.error = events, error
+    def __init__(self, root: Path, events: list[ProgressEvent], error: BaseException | None = None) -> None:
+        self.root, self.events, self.error = root, events, error
+
+    def expected_step_seconds(self) -> dict[str, float]:
+        return {}
 
     def initialize(self, *, on_progress) -> InitializationResult:
         for event in self.events:
@@ -843,8 +843,11 @@ def test_initialize_after_a_kernel_interrupt_shows_cancelled_and_one_line_and_th
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     interrupt = KeyboardInterrupt()
-    runs = [ReplayingInitializer(interrupt_events(), interrupt), ReplayingInitializer(success_events())]
-    monkeypatch.setattr(api, "_session", lambda ws, options: runs.pop(0))
+    runs = [
+        ReplayingInitializer(workspace.root, interrupt_events(), interrupt),
+        ReplayingInitializer(workspace.root, success_events()),
+    ]
+    monkeypatch.setattr(api, "open_workspace", lambda ws, **options: runs.pop(0))
 
     with pytest.raises(KeyboardInterrupt) as raised:
         api.initialize(workspace)
@@ -868,7 +871,9 @@ def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate_with_
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     error = DatabaseCorruptionError(workspace.database_path)
-    monkeypatch.setattr(api, "_session", lambda ws, options: ReplayingInitializer(corrupt_events(), error))
+    monkeypatch.setattr(
+        api, "open_workspace", lambda ws, **options: ReplayingInitializer(workspace.root, corrupt_events(), error)
+    )
 
     with pytest.raises(DatabaseCorruptionError) as raised:
         api.initialize(workspace)
@@ -887,11 +892,15 @@ def test_initialize_shows_the_error_panel_and_lets_the_exception_propagate_with_
     assert str(workspace.root) not in record
 
 
+def with_metric(year: YearSummary, **values: float) -> YearSummary:
+    return replace(year, metrics={**year.metrics, **values})
+
+
 def test_the_run_summary_is_a_transposed_formatted_table_that_fits_a_notebook() -> None:
     missed = "2026: growth target missed by 5 employees."
     summary = SimulationSummary(
         (
-            replace(year_summary(2025, 5000, 5150, 1000, 850), employer_contributions=11_047_408.68),
+            with_metric(year_summary(2025, 5000, 5150, 1000, 850), employer_contributions=11_047_408.68),
             year_summary(2026, 5150, 5305, 1031, 876, target=5310, warning=missed),
         )
     )
@@ -902,6 +911,6 @@ def test_the_run_summary_is_a_transposed_formatted_table_that_fits_a_notebook() 
 
     assert re.findall(r"<th[^>]*>(\d*)</th>", page) == ["", "2025", "2026"], "one column per year"
     assert cells["headcount_end"] == ["5,150", "5,305"]
-    assert cells["growth_pct"] == ["3.00%", "3.01%"]
+    assert cells["growth_rate"] == ["3.00%", "3.01%"]
     assert cells["employer_contributions"] == ["$11,047,409", "$1"]
     assert f"<b>Warning:</b> {missed}" in page, "the missed target is said under the table"

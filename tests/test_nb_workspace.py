@@ -114,7 +114,7 @@ def test_simulate_returns_summary_snapshot_events_and_a_plot(
     assert sorted(run.snapshot["simulation_year"].unique()) == [2025, 2026]
     assert set(run.events["event_type"]) >= {"hire", "termination"}
     assert run.summary["total_compensation"].dtype == "int64"
-    assert run.summary.loc[2026, "growth_pct"] == round(run.simulation_summary.years[1].growth_pct, 2)
+    assert run.summary.loc[2026, "growth_rate"] == round(run.simulation_summary.years[1].growth_rate, 4)
     assert "e+" not in run.summary.to_string()
     figure = run.plot()
     assert isinstance(figure, Figure)

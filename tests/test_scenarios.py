@@ -17,8 +17,8 @@ import pytest
 
 from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.progress import NodeStarted, YearStarted
-from planalign_orchestrator.self_healing.models import TableState
 from planalign_orchestrator.session import WorkspaceSession
+from planalign_orchestrator.tables import TableState
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import SCENARIO_YEARS as YEARS
 from tests.support.helpers import EventRecorder, execute, query, sha256
@@ -130,7 +130,7 @@ def test_the_exported_workbook_holds_the_comparison_frames(scenarios_template: P
     records = {(row[0], row[1]): dict(zip(header, row, strict=True)) for row in sheet.iter_rows(2, values_only=True)}
     for row in comparison.metrics.itertuples(index=False):
         stored = records[(row.scenario, row.year)]
-        assert stored["headcount"] == row.headcount
+        assert stored["headcount_end"] == row.headcount_end
         assert stored["employer_contributions"] == pytest.approx(row.employer_contributions)
     overrides = {(row[0], row[1]): row[2] for row in book["overrides"].iter_rows(2, values_only=True)}
     assert overrides[("high_match", "plan.match_rate")] == 1.0

@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from planalign_orchestrator.self_healing.models import InitializationState
+from planalign_orchestrator.initialization import InitializationState
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (
     ALL_REQUIRED,

@@ -12,7 +12,7 @@ from planalign_orchestrator.exceptions import (
     DatabaseLockedError,
     InitializationError,
 )
-from planalign_orchestrator.self_healing.models import InitializationState
+from planalign_orchestrator.initialization import InitializationState
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (
     assert_all_required_tables_have_rows,

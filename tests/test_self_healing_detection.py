@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from planalign_orchestrator.initialization import InitializationState
 from planalign_orchestrator.progress import NodeStarted
-from planalign_orchestrator.self_healing.models import InitializationState
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (
     ALL_REQUIRED,

@@ -16,7 +16,7 @@ import pytest
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import ConcurrentInitializationError
-from planalign_orchestrator.self_healing.models import InitializationState
+from planalign_orchestrator.initialization import InitializationState
 from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (

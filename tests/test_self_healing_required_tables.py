@@ -10,7 +10,7 @@ import pytest
 
 from planalign_orchestrator.dbt_runner import DbtRunner, ProjectNode
 from planalign_orchestrator.factory import create_dbt_runner
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, TableTier
+from planalign_orchestrator.tables import REQUIRED_TABLES, TableTier
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 from tests.support.helpers import REQUIRED_FOUNDATION, REQUIRED_SEEDS
 

@@ -17,9 +17,9 @@ import filelock
 import pytest
 
 from planalign_orchestrator.exceptions import InitializationTimeoutError
+from planalign_orchestrator.initialization import InitializationState
 from planalign_orchestrator.progress import InitializationFinished, NodeFinished, NodeStarted, StepFinished
 from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
-from planalign_orchestrator.self_healing.models import InitializationState
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (
     EventRecorder,

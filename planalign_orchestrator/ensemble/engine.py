@@ -19,26 +19,27 @@ from pathlib import Path
 
 import duckdb
 
+from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.dbt_runner import DbtRunner
-from planalign_orchestrator.ensemble.metrics import year_seed_metrics
 from planalign_orchestrator.exceptions import SimulationError
+from planalign_orchestrator.factory import create_dbt_runner
+from planalign_orchestrator.metrics import METRICS_MODEL, read_year_metrics
+from planalign_orchestrator.pipeline.yearly_step import EVENTS_MODEL, run_year
 from planalign_orchestrator.progress import EnsembleYearFinished, ProgressObserver, YearStarted
-from planalign_orchestrator.scenarios import ScenarioStore
-from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 
-YEARLY_SELECTOR = "tag:yearly"
-EVENTS_MODEL = "fct_yearly_events"
 DETAIL_TABLES = ("fct_workforce_snapshot", EVENTS_MODEL, "fct_year_plan")
 DETAIL_PREFIX = "ensemble_detail_"
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk of an ensemble's seeds, everything a worker needs to run it (picklable)."""
+    """One chunk of an ensemble's seeds, everything a worker needs to run it (picklable).
 
-    workspace_root: str
-    scenario: str
+    The scenario's validated config travels with it, so a worker neither reopens the
+    workspace nor validates anything again.
+    """
+
+    config: SimulationConfig
     seeds: tuple[int, ...]
     last_year: int
     base_database: str
@@ -50,11 +51,11 @@ class ChunkTask:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """A finished chunk: (seed, year, *METRICS) rows of every seed and year, and where it ran."""
+    """A finished chunk: the fct_year_metrics rows of every seed and year, and where it ran."""
 
     label: str
     seeds: tuple[int, ...]
-    rows: list[tuple[object, ...]] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)
     database: str = ""
     seconds: float = 0.0
 
@@ -69,9 +70,7 @@ def chunk_label(seeds: tuple[int, ...]) -> str:
 def run_chunk(task: ChunkTask, on_progress: ProgressObserver | None = None) -> ChunkResult:
     """Simulate start_year..last_year for every seed of the chunk; its metric rows per (seed, year)."""
     started = time.perf_counter()
-    workspace = Workspace.open(task.workspace_root, create=False)
-    store = ScenarioStore(workspace)
-    config = store.config(store.load(task.scenario))
+    config = task.config
     work = Path(task.work_dir)
     database = work / Path(task.base_database).name
     if database.resolve() != Path(task.base_database).resolve():
@@ -81,42 +80,29 @@ def run_chunk(task: ChunkTask, on_progress: ProgressObserver | None = None) -> C
         database = work / Path(task.base_database).name
         work.mkdir(parents=True)
         shutil.copyfile(task.base_database, database)
-    runner = DbtRunner(
-        dbt_project_dir(),
-        db_path=database,
-        target_dir=work / "target",
-        log_dir=work / "logs",
-        threads=task.threads,
-        base_vars=config.dbt_vars(),
-        census_path=config.census_path,
-    )
+    runner = create_dbt_runner(config, database, threads=task.threads, work_dir=work)
     db = DatabaseConnectionManager(database)
     first = config.simulation.start_year
     total = task.last_year - first + 1
-    rows: list[tuple[object, ...]] = []
+    rows: list[dict[str, object]] = []
     for index, year in enumerate(range(first, task.last_year + 1), start=1):
         year_started = time.perf_counter()
         if on_progress is not None:
             on_progress(YearStarted(year, index, total, reason=f"{len(task.seeds)} seeds", scenario=config.scenario))
-        runner.run(
-            [YEARLY_SELECTOR],
-            vars={**config.dbt_vars(year), "random_seeds": list(task.seeds)},
-            # The metrics read the snapshot only: the event log (a quarter of a year's
-            # time) is built only when a seed's full detail is kept.
-            exclude=() if task.detail_seed is not None else [EVENTS_MODEL],
-        )
+        # The event log is built only when a seed's full detail is kept.
+        run_year(runner, config, year, seeds=task.seeds, with_events=task.detail_seed is not None)
+        year_rows = read_year_metrics(db, [config.scenario], year, year)
         with db.connection() as conn:
-            year_rows = year_seed_metrics(conn, config.scenario, year)
             _keep_detail(conn, task.detail_seed, year, created=index == 1)
             _prune(conn, year)
-        found = {int(str(row[0])) for row in year_rows}
+        found = {int(str(row["random_seed"])) for row in year_rows}
         if found != set(task.seeds):
             missing = sorted(set(task.seeds) - found)
             raise SimulationError(
                 f"Ensemble chunk {task.label}: year {year} produced no rows for seed(s) {missing[:10]}.",
                 remediation="This is a bug in the yearly models; report it with the workspace's logs/dbt/dbt.log.",
             )
-        rows.extend(tuple(row) for row in year_rows)
+        rows.extend(year_rows)
         if on_progress is not None:
             on_progress(
                 EnsembleYearFinished(
@@ -149,6 +135,7 @@ def _prune(conn: duckdb.DuckDBPyConnection, year: int) -> None:
     """Keep only what the next year reads (year's snapshot); metrics and detail are already taken."""
     conn.execute("delete from main.fct_workforce_snapshot where simulation_year < ?", [year])
     conn.execute("delete from main.fct_year_plan where simulation_year <= ?", [year])
+    conn.execute(f"delete from main.{METRICS_MODEL} where simulation_year <= ?", [year])
     built = conn.execute(
         "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?", [EVENTS_MODEL]
     ).fetchone()

@@ -1,8 +1,8 @@
-"""Per-(seed, year) key metrics and their distributions: all ensemble result arithmetic.
+"""The distribution of an ensemble's per-(seed, year) metrics: bands and threshold probabilities.
 
-The per-seed metrics are defined as `pipeline.results.scenario_metrics` defines them for
-a single run (a test holds the two to equal figures), counted per random_seed so one
-query covers every seed of a year, from the snapshot alone.
+Each seed's figures are its rows of the metrics model (fct_year_metrics), exactly as a
+single run's are, so an ensemble seed and a single run of that seed report the same
+numbers by construction.
 """
 
 from __future__ import annotations
@@ -10,65 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import duckdb
+from planalign_orchestrator.metrics import NUMERIC_METRICS, metrics_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The metrics an ensemble keeps per seed and year, in display order.
-METRICS: tuple[str, ...] = (
-    "headcount",
-    "hires",
-    "terminations",
-    "total_pay",
-    "participation_rate",
-    "employee_contributions",
-    "employer_contributions",
-)
+# Every numeric metric, in catalogue order: what an ensemble keeps per seed and year.
+METRICS: tuple[str, ...] = tuple(m.column for m in NUMERIC_METRICS)
 DEFAULT_MIN_SEEDS = 10
 PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 
-_SEED_METRICS_SQL = """
-select
-    random_seed as seed,
-    simulation_year as year,
-    count(*) filter (where employment_status = 'active') as headcount,
-    -- every hire and every leaver of the year has exactly one snapshot row in it, so
-    -- these equal the event log's counts (scenario_metrics), without building the log
-    count(*) filter (where is_new_hire) as hires,
-    count(*) filter (where employment_status = 'terminated') as terminations,
-    cast(coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as double) as total_pay,
-    count(*) filter (where employment_status = 'active' and enrolled)
-        / nullif(count(*) filter (where employment_status = 'active'), 0) as participation_rate,
-    cast(coalesce(sum(employee_contribution), 0) as double) as employee_contributions,
-    cast(coalesce(sum(employer_contribution), 0) as double) as employer_contributions
-from main.fct_workforce_snapshot
-where scenario_id = $scenario and simulation_year = $year
-group by random_seed, simulation_year
-order by random_seed
-"""
 
-
-def year_seed_metrics(conn: duckdb.DuckDBPyConnection, scenario: str, year: int) -> list[tuple[object, ...]]:
-    """(seed, year, *METRICS) rows of one simulated year, one per seed, from the run's fact tables."""
-    return conn.execute(_SEED_METRICS_SQL, {"scenario": scenario, "year": year}).fetchall()
-
-
-def metrics_frame(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
-    """Rows of (seed, year, *METRICS) as a DataFrame sorted by seed and year, with stable dtypes."""
-    import pandas as pd
-
-    return typed_metrics(pd.DataFrame([tuple(row) for row in rows], columns=["seed", "year", *METRICS]))
-
-
-def typed_metrics(frame: pd.DataFrame) -> pd.DataFrame:
-    """Metric rows with the same dtypes whether just computed or read back from the database."""
-    frame = frame.copy()
-    integers = ["seed", "year", "headcount", "hires", "terminations"]
-    frame[integers] = frame[integers].astype("int64")
-    floats = [name for name in METRICS if name not in integers]
-    frame[floats] = frame[floats].astype("float64")
-    return frame.sort_values(["seed", "year"], ignore_index=True)
+def seed_metrics(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
+    """fct_year_metrics rows of an ensemble as (seed, year, *METRICS), sorted by seed and year."""
+    frame = metrics_frame(rows).rename(columns={"random_seed": "seed", "simulation_year": "year"})
+    return frame[["seed", "year", *METRICS]].sort_values(["seed", "year"], ignore_index=True)
 
 
 def distribution(metrics: pd.DataFrame, min_seeds: int = DEFAULT_MIN_SEEDS) -> pd.DataFrame:

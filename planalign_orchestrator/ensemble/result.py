@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, METRICS, distribution, exceedance
+from planalign_orchestrator.metrics import KEY_METRICS, Metric, metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,22 +90,38 @@ class EnsembleResult:
     def __repr__(self) -> str:
         return str(self)
 
-    def __str__(self) -> str:
+    def key_bands(self) -> pd.DataFrame:
+        """The bands of the key metrics (what comparisons lead with), in catalogue order."""
         bands = self.bands
-        lines = [self.headline]
-        header = f"{'metric':<24} {'year':>5} {'P10':>14} {'P50':>14} {'P90':>14} {'n':>4}"
+        return bands[bands["metric"].isin([m.column for m in KEY_METRICS])].reset_index(drop=True)
+
+    def __str__(self) -> str:
+        lines = [self.headline, f"Seeds: {_seed_list(self.seeds)}"]
+        header = f"{'metric':<34} {'year':>5} {'P10':>14} {'P50':>14} {'P90':>14} {'n':>4}"
         lines.append(header)
-        for row in bands.itertuples(index=False):
-            p10, p50, p90 = (_figure(getattr(row, name)) for name in ("p10", "p50", "p90"))
-            lines.append(f"{row.metric:<24} {row.year:>5} {p10:>14} {p50:>14} {p90:>14} {row.n_seeds:>4}")
+        for row in self.key_bands().itertuples(index=False):
+            shown = metric(str(row.metric))
+            p10, p50, p90 = (_figure(shown, getattr(row, name)) for name in ("p10", "p50", "p90"))
+            lines.append(f"{shown.label:<34} {row.year:>5} {p10:>14} {p50:>14} {p90:>14} {row.n_seeds:>4}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        table = self.bands.set_index(["metric", "year"]).to_html(float_format=lambda v: f"{v:,.2f}", na_rep="withheld")
+        table = (
+            self.key_bands()
+            .set_index(["metric", "year"])
+            .to_html(float_format=lambda v: f"{v:,.2f}", na_rep="withheld")
+        )
         return f"<div class='planalign-ensemble'><b>{html.escape(self.headline)}</b>{table}</div>"
 
 
-def _figure(value: float) -> str:
+def _seed_list(seeds: tuple[int, ...]) -> str:
+    """The seeds that ran, as a range when they are consecutive."""
+    if len(seeds) > 2 and seeds == tuple(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(str(seed) for seed in seeds)
+
+
+def _figure(shown: Metric, value: float) -> str:
     if value != value:  # NaN: withheld
         return "withheld"
-    return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.0f}"
+    return shown.format(value)

@@ -25,9 +25,9 @@ from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.ensemble.engine import ChunkResult, ChunkTask, chunk_label, run_chunk
-from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, metrics_frame, typed_metrics
+from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, seed_metrics
 from planalign_orchestrator.ensemble.result import EnsembleResult
-from planalign_orchestrator.ensemble.store import ensemble_components, write_ensemble
+from planalign_orchestrator.ensemble.store import write_ensemble
 from planalign_orchestrator.exceptions import ConfigurationError, SimulationError
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.state import read_build_state
@@ -124,7 +124,7 @@ class EnsembleRunner:
             recipe = ProjectRecipes(runner.project_nodes(), runner.base_vars).year()
             with db.connection(read_only=True) as conn:
                 state = read_build_state(conn)
-            components = ensemble_components(self.orchestrator.freshness, state, recipe, seeds, last_year)
+            components = self.orchestrator.freshness.ensemble_components(recipe, state, seeds, last_year)
             if components is None:
                 raise SimulationError(
                     "The workspace's tables have no build records, so an ensemble could not be recorded as current.",
@@ -157,7 +157,7 @@ class EnsembleRunner:
             shutil.rmtree(self.scratch_root, ignore_errors=True)
             with contextlib.suppress(OSError):  # another scenario's ensemble may be running beside it
                 self.scratch_root.parent.rmdir()
-        shown = typed_metrics(metrics[metrics["year"].between(first_year, last_year)])
+        shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
         return EnsembleResult(
             self.config.scenario, seeds, first_year, last_year, shown, record.built_at, min_seeds, mode
         )
@@ -181,8 +181,7 @@ class EnsembleRunner:
 
     def _task(self, seeds: tuple[int, ...], last_year: int, base: Path, work: Path, detail: int | None) -> ChunkTask:
         return ChunkTask(
-            workspace_root=str(self.workspace_root),
-            scenario=self.config.scenario,
+            config=self.config,
             seeds=seeds,
             last_year=last_year,
             base_database=str(base),
@@ -245,7 +244,7 @@ class EnsembleRunner:
     def _combine(self, results: Sequence[ChunkResult], seeds: tuple[int, ...], last_year: int) -> pd.DataFrame:
         """Every chunk's rows as one frame; refused unless every (seed, year) is there exactly once."""
         rows = [row for result in results for row in result.rows]
-        metrics = metrics_frame(rows)
+        metrics = seed_metrics(rows)
         years = range(self.config.simulation.start_year, last_year + 1)
         expected = {(seed, year) for seed in seeds for year in years}
         found = list(zip(metrics["seed"], metrics["year"], strict=True))

@@ -1,6 +1,7 @@
 """Ensemble results in the workspace database, and whether they are still current.
 
-Per (scenario, seed, year) metric rows live in `main.ensemble_seed_metrics`; one build
+Per (scenario, seed, year) metrics live in `main.ensemble_year_metrics`, one row per
+metric (long, so a metric added to the metrics model needs no change here); one build
 record per scenario in `planalign_state.ensemble_builds` says which seeds and years
 they cover and what they were built from (the yearly recipe, the fingerprints of the
 tables it read, the config values, package and census), exactly as simulated years
@@ -20,20 +21,23 @@ import duckdb
 
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.ensemble.engine import DETAIL_PREFIX, DETAIL_TABLES
-from planalign_orchestrator.ensemble.metrics import METRICS, typed_metrics
+from planalign_orchestrator.ensemble.metrics import METRICS
 from planalign_orchestrator.exceptions import SimulationError
 from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import Recipe, fingerprint
-from planalign_orchestrator.freshness.state import SCHEMA, BuildRecord, BuildState, read_build_state
+from planalign_orchestrator.freshness.state import SCHEMA, BuildRecord, read_build_state
+from planalign_orchestrator.metrics import typed_metrics
 from planalign_orchestrator.progress import utc_now
-from planalign_orchestrator.self_healing.models import TableState
+from planalign_orchestrator.tables import TableState
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from planalign_orchestrator.ensemble.result import EnsembleResult
 
-METRICS_TABLE = "main.ensemble_seed_metrics"
+METRICS_TABLE = "main.ensemble_year_metrics"
+# Where releases before the metrics model kept the rows (one column per metric): dropped on the next write.
+_FORMER_METRICS_TABLE = "main.ensemble_seed_metrics"
 BUILDS_TABLE = f"{SCHEMA}.ensemble_builds"
 
 _CREATE = (
@@ -42,15 +46,11 @@ _CREATE = (
         scenario varchar not null,
         seed bigint not null,
         year integer not null,
-        headcount bigint not null,
-        hires bigint not null,
-        terminations bigint not null,
-        total_pay double not null,
-        participation_rate double,
-        employee_contributions double not null,
-        employer_contributions double not null,
-        primary key (scenario, seed, year)
+        metric varchar not null,
+        value double,
+        primary key (scenario, seed, year, metric)
     )""",
+    f"drop table if exists {_FORMER_METRICS_TABLE}",
     f"""create table if not exists {BUILDS_TABLE} (
         scenario varchar primary key,
         seeds varchar not null,
@@ -97,24 +97,6 @@ def describe_ensemble(record: EnsembleRecord, freshness: EnsembleFreshness) -> s
     return f"{what}, {freshness.state.value}: {freshness.reason}. Run it again to see its bands."
 
 
-def ensemble_components(
-    checker: FreshnessChecker, state: BuildState, recipe: Recipe, seeds: tuple[int, ...], last_year: int
-) -> dict[str, Any] | None:
-    """The inputs of an ensemble of `seeds` through `last_year` (None when a table it reads has no record).
-
-    Every simulated year reads the same files, config values and tables; only the year
-    differs, so the last year's inputs plus the span say it all.
-    """
-    memo: dict[str, str | None] = {}
-    upstream = {name: checker.table_fingerprint(name, state, memo) for name in recipe.upstream}
-    if any(value is None for value in upstream.values()):
-        return None
-    components = checker.inputs.components(recipe, upstream, overrides={"simulation_year": last_year})
-    components["years"] = [checker.start_year, last_year]
-    components["seeds"] = list(seeds)  # random_seeds is passed per run, not a config var the recipe lists
-    return components
-
-
 def write_ensemble(
     db: DatabaseConnectionManager,
     scenario: str,
@@ -135,7 +117,9 @@ def write_ensemble(
         conn.execute("begin transaction")
         try:
             conn.execute(f"delete from {METRICS_TABLE} where scenario = ?", [scenario])
-            frame = metrics.assign(scenario=scenario)[["scenario", "seed", "year", *METRICS]]
+            frame = metrics.melt(id_vars=["seed", "year"], value_vars=list(METRICS), var_name="metric")
+            frame = frame.assign(scenario=scenario, value=frame["value"].astype("float64"))
+            frame = frame[["scenario", "seed", "year", "metric", "value"]]
             conn.register("ensemble_frame", frame)
             conn.execute(f"insert into {METRICS_TABLE} select * from ensemble_frame")
             conn.unregister("ensemble_frame")
@@ -206,23 +190,17 @@ def read_ensemble(
     )
     if not with_metrics:
         return record, None
-    metrics = conn.execute(
-        f"select seed, year, {', '.join(METRICS)} from {METRICS_TABLE} where scenario = ? order by seed, year",
-        [scenario],
-    ).df()
-    return record, metrics
+    long = conn.execute(f"select seed, year, metric, value from {METRICS_TABLE} where scenario = ?", [scenario]).df()
+    return record, _wide(long)
 
 
-def ensemble_freshness(checker: FreshnessChecker, record: EnsembleRecord, state: BuildState) -> EnsembleFreshness:
-    """Whether the stored ensemble was built from the inputs as they are now."""
-    now = ensemble_components(checker, state, record.build.recipe, record.seeds, record.last_year)
-    if now is None:
-        return EnsembleFreshness(TableState.UNKNOWN, "a table it reads has no build record")
-    if now.get("years") != record.build.components.get("years"):
-        return EnsembleFreshness(TableState.STALE, f"simulation.start_year is now {checker.start_year}")
-    if fingerprint(now) == record.build.fingerprint:
-        return EnsembleFreshness(TableState.PRESENT)
-    return EnsembleFreshness(TableState.STALE, checker.explain(record.build, now))
+def _wide(long: pd.DataFrame) -> pd.DataFrame:
+    """(seed, year, metric, value) rows as (seed, year, *METRICS), typed as the metrics model types them."""
+    wide = long.pivot_table(index=["seed", "year"], columns="metric", values="value", dropna=False).reset_index()
+    wide.columns.name = None
+    present = [name for name in METRICS if name in wide]  # a stale ensemble may predate a metric
+    wide = typed_metrics(wide[["seed", "year", *present]]).astype({"seed": "int64", "year": "int64"})
+    return wide.sort_values(["seed", "year"], ignore_index=True)
 
 
 def inspect_ensemble(
@@ -237,7 +215,8 @@ def inspect_ensemble(
     if found is None:
         return None
     record, metrics = found
-    return record, metrics, ensemble_freshness(checker, record, state)
+    freshness = EnsembleFreshness(*checker.ensemble_status(record.build, record.seeds, record.last_year, state))
+    return record, metrics, freshness
 
 
 def current_ensemble(
@@ -275,5 +254,5 @@ def current_ensemble(
             f"not {first_year}-{last_year}.",
             remediation=again,
         )
-    shown = typed_metrics(metrics[metrics["year"].between(first_year, last_year)])
+    shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
     return EnsembleResult(scenario, record.seeds, first_year, last_year, shown, record.built_at, min_seeds)

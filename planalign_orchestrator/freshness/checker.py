@@ -10,38 +10,34 @@ naming the input. No dbt: the recipes recorded with each build say what to look 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planalign_orchestrator.config import BASELINE_SCENARIO
+from planalign_orchestrator.config import BASELINE_SCENARIO, config_key
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.freshness.inputs import CurrentInputs, FileDigests, Recipe, fingerprint
 from planalign_orchestrator.freshness.state import (
     BuildRecord,
     BuildState,
     read_build_state,
 )
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, TableState
-from planalign_orchestrator.self_healing.table_checker import (
-    TableStatus,
-    existing_tables,
-    required_row_counts,
-)
+from planalign_orchestrator.tables import REQUIRED_TABLES, TableState, TableStatus, existing_tables, required_row_counts
 
 SNAPSHOT_TABLE = "fct_workforce_snapshot"
 UNTRACKED_REASON = "no build state in this database (built by an earlier release, or by hand)"
 
 
-def simulated_years(conn: Any, existing: set[str], scenario: str) -> list[int]:
-    """Years of a scenario present in the snapshot table.
+def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[int], bool]:
+    """Years of a scenario present in the snapshot table, and whether the table lacks the scenario key.
 
     A snapshot written before scenarios existed has no scenario_id column; its rows
-    are the baseline's.
+    are the baseline's, and the next simulated year replaces them all.
     """
     if SNAPSHOT_TABLE not in existing:
-        return []
+        return [], False
     keyed = conn.execute(
         "select count(*) from information_schema.columns "
         "where table_schema = 'main' and table_name = ? and column_name = 'scenario_id'",
@@ -49,12 +45,12 @@ def simulated_years(conn: Any, existing: set[str], scenario: str) -> list[int]:
     ).fetchone()[0]
     if not keyed:
         if scenario != BASELINE_SCENARIO:
-            return []
+            return [], True
         sql, params = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1", []
     else:
         sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = ? order by 1"
         params = [scenario]
-    return [int(year) for (year,) in conn.execute(sql, params).fetchall()]
+    return [int(year) for (year,) in conn.execute(sql, params).fetchall()], not keyed
 
 
 @dataclass(frozen=True)
@@ -81,6 +77,8 @@ class Inspection:
     tables: list[TableStatus]
     years: list[YearStatus]
     state: BuildState
+    # The results tables were written by a release before scenarios (no scenario_id column).
+    unkeyed_results: bool = False
     table_fingerprints: dict[str, str | None] = field(default_factory=dict)
     year_fingerprints: dict[int, str | None] = field(default_factory=dict)
 
@@ -101,14 +99,27 @@ class FreshnessChecker:
         inputs: CurrentInputs,
         *,
         start_year: int,
-        config_key: Callable[[str], str] = lambda name: name,
         scenario: str = BASELINE_SCENARIO,
     ) -> None:
         self.db_manager = db_manager
         self.inputs = inputs
         self.start_year = start_year
-        self.config_key = config_key
         self.scenario = scenario
+
+    @classmethod
+    def for_runner(cls, db_manager: DatabaseConnectionManager, dbt_runner: DbtRunner) -> FreshnessChecker:
+        """The checker of what `dbt_runner` builds: its project, its vars (scenario and start year), its census.
+
+        The one way a checker is made, so the initializer, the year loop and the
+        read-only views of one workspace and scenario always judge the same inputs.
+        """
+        vars = dbt_runner.base_vars
+        return cls(
+            db_manager,
+            CurrentInputs(dbt_runner.project_dir, vars, dbt_runner.census_path),
+            start_year=int(vars["start_year"]),
+            scenario=str(vars.get("scenario_id") or BASELINE_SCENARIO),
+        )
 
     def inspect(self, *, read_only: bool = True) -> Inspection:
         """Look once at the database and judge every table and year.
@@ -122,9 +133,11 @@ class FreshnessChecker:
             existing = existing_tables(conn)
             counts = required_row_counts(conn, existing)
             state = read_build_state(conn)
-            years = simulated_years(conn, existing, self.scenario)
+            years, unkeyed = simulated_years(conn, existing, self.scenario)
         FileDigests.remember(state.file_digests)
-        return self._judge(existing, counts, state, years)
+        inspection = self._judge(existing, counts, state, years)
+        inspection.unkeyed_results = unkeyed
+        return inspection
 
     # -- judging -------------------------------------------------------------------
 
@@ -224,6 +237,38 @@ class FreshnessChecker:
         components = self.year_components(year, record.recipe, state, inspection.year_fingerprints) or {}
         return YearStatus(year, TableState.STALE, self.explain(record, components, year=year), self.scenario, built)
 
+    # -- seed ensembles --------------------------------------------------------------
+
+    def ensemble_components(
+        self, recipe: Recipe, state: BuildState, seeds: Sequence[int], last_year: int
+    ) -> dict[str, Any] | None:
+        """The inputs of an ensemble of `seeds` through `last_year` (None when a table it reads has no record).
+
+        Every simulated year of it reads the same files, config values and tables; only
+        the year differs, so the last year's inputs, the span and the seeds say it all.
+        """
+        memo: dict[str, str | None] = {}
+        upstream = {name: self.table_fingerprint(name, state, memo) for name in recipe.upstream}
+        if any(value is None for value in upstream.values()):
+            return None
+        components = self.inputs.components(recipe, upstream, overrides={"simulation_year": last_year})
+        components["years"] = [self.start_year, last_year]
+        components["seeds"] = list(seeds)  # random_seeds is passed per run, not a config var the recipe lists
+        return components
+
+    def ensemble_status(
+        self, build: BuildRecord, seeds: Sequence[int], last_year: int, state: BuildState
+    ) -> tuple[TableState, str | None]:
+        """Whether a stored ensemble was built from the inputs as they are now, judged as years are."""
+        now = self.ensemble_components(build.recipe, state, seeds, last_year)
+        if now is None:
+            return TableState.UNKNOWN, "a table it reads has no build record"
+        if now.get("years") != build.components.get("years"):
+            return TableState.STALE, f"simulation.start_year is now {self.start_year}"
+        if fingerprint(now) == build.fingerprint:
+            return TableState.PRESENT, None
+        return TableState.STALE, self.explain(build, now)
+
     # -- reasons -------------------------------------------------------------------
 
     def explain(self, record: BuildRecord, now: dict[str, Any], *, year: int | None = None) -> str:
@@ -244,7 +289,7 @@ class FreshnessChecker:
         old_vars, new_vars = before.get("vars", {}), now.get("vars", {})
         for name in sorted(set(old_vars) | set(new_vars)):
             if old_vars.get(name) != new_vars.get(name):
-                key = self.config_key(name)
+                key = config_key(name)
                 reasons.append(f"config {key} changed ({old_vars.get(name)!r} -> {new_vars.get(name)!r})")
         old_up, new_up = before.get("upstream", {}), now.get("upstream", {})
         changed = [name for name in sorted(set(old_up) | set(new_up)) if old_up.get(name) != new_up.get(name)]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from planalign_orchestrator.dbt_runner import ProjectNode
 from planalign_orchestrator.freshness.inputs import Recipe
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES
+from planalign_orchestrator.tables import REQUIRED_TABLES
 
 YEARLY_TAG = "yearly"
 # The ephemeral staging model that reads the census file (see dbt/models/staging).

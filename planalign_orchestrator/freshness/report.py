@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planalign_orchestrator.freshness.checker import YearStatus
-from planalign_orchestrator.self_healing.models import TableState, TableTier
-from planalign_orchestrator.self_healing.table_checker import TableStatus
+from planalign_orchestrator.tables import TableState, TableStatus, TableTier
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from planalign_orchestrator.activity import recorded_run
-from planalign_orchestrator.config import MAX_YEAR, MIN_YEAR, SimulationConfig
+from planalign_orchestrator.config import SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import Remedy, SimulationError
-from planalign_orchestrator.freshness.checker import FreshnessChecker
-from planalign_orchestrator.freshness.inputs import CurrentInputs, Recipe
-from planalign_orchestrator.freshness.recipes import ProjectRecipes
+from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
+from planalign_orchestrator.freshness.inputs import Recipe
 from planalign_orchestrator.freshness.recorder import BuildRecorder
 from planalign_orchestrator.freshness.report import PlannedYear
 from planalign_orchestrator.pipeline.hooks import HookManager
-from planalign_orchestrator.pipeline.results import SimulationSummary, year_summary
+from planalign_orchestrator.pipeline.results import SimulationSummary, year_summaries
+from planalign_orchestrator.pipeline.yearly_step import run_year, yearly_recipe
 from planalign_orchestrator.progress import (
     SIMULATE_STEP,
     DbtEvent,
@@ -35,15 +35,13 @@ from planalign_orchestrator.progress import (
     YearFinished,
     YearStarted,
 )
-from planalign_orchestrator.self_healing.models import TableState
+from planalign_orchestrator.tables import TableState
 from planalign_orchestrator.workspace import lock_path_for
 
 if TYPE_CHECKING:
     from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
 
 logger = logging.getLogger(__name__)
-
-YEARLY_SELECTOR = "tag:yearly"
 
 
 class PipelineOrchestrator:
@@ -62,13 +60,7 @@ class PipelineOrchestrator:
         self.db_manager = db_manager
         self.dbt_runner = dbt_runner
         self.hook_manager = hook_manager or HookManager()
-        self.freshness = freshness or FreshnessChecker(
-            db_manager,
-            CurrentInputs(dbt_runner.project_dir, dbt_runner.base_vars, config.census_path),
-            start_year=config.simulation.start_year,
-            config_key=config.config_key,
-            scenario=config.scenario,
-        )
+        self.freshness = freshness or FreshnessChecker.for_runner(db_manager, dbt_runner)
         self.auto_initializer: AutoInitializer | None = None  # set by the factory when auto-initializing
         self._progress = ProgressEmitter()
 
@@ -94,46 +86,58 @@ class PipelineOrchestrator:
         """
         first = self.config.simulation.start_year if start_year is None else int(start_year)
         last = self.config.simulation.end_year if end_year is None else int(end_year)
-        self._check_year_range(first, last)
+        self.check_year_range(first, last)
         # Recorded for the whole run, so `planalign status` never opens the database under it.
         with recorded_run(lock_path_for(self.db_manager.db_path).parent, "simulate", f"{first}-{last}"):
             return self._simulate(first, last)
 
     def _simulate(self, first: int, last: int) -> SimulationSummary:
         self.hook_manager.run_pre_simulation_hooks()
-        plan = self.plan_years(first, last)
+        # The initializer's last look (under its lock, after anything it built) is the
+        # database as it is now; without one (nothing had changed), look once here.
+        initializer = self.auto_initializer
+        inspection = (initializer.last_inspection if initializer else None) or self.freshness.inspect()
+        plan = self._plan(first, last, inspection)
         scenario = self.config.scenario
         # Tables written before scenarios existed lack the scenario key: the first year
         # run replaces them (all their years are unknown, so the run starts there).
-        full_refresh = any(p.runs for p in plan) and self._unkeyed_results()
-        summaries = {}
+        full_refresh = any(p.runs for p in plan) and inspection.unkeyed_results
+        reused = [p.year for p in plan if not p.runs]
+        summaries = year_summaries(self.db_manager, scenario, min(reused), max(reused)) if reused else {}
         recipe: Recipe | None = None
         recorded: dict[int, str | None] = {}
         for index, planned in enumerate(plan, start=1):
             if not planned.runs:
-                summary = year_summary(self.db_manager, planned.year, scenario)
+                summary = summaries[planned.year]
                 self._progress.emit(
                     YearFinished(planned.year, index, len(plan), 0.0, summary, reused=True, scenario=scenario)
                 )
-                summaries[planned.year] = summary
                 continue
             self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario))
             started = time.perf_counter()
-            self.dbt_runner.run(
-                [YEARLY_SELECTOR],
-                vars=self.config.dbt_vars(planned.year),
-                full_refresh=full_refresh,
-                on_node=self._on_node,
-            )
+            run_year(self.dbt_runner, self.config, planned.year, full_refresh=full_refresh, on_node=self._on_node)
             full_refresh = False
-            recipe = recipe or ProjectRecipes(self.dbt_runner.project_nodes(), self.dbt_runner.base_vars).year()
+            recipe = recipe or yearly_recipe(self.dbt_runner)
             BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)
-            summary = year_summary(self.db_manager, planned.year, scenario)
+            summary = year_summaries(self.db_manager, scenario, planned.year, planned.year)[planned.year]
             duration = time.perf_counter() - started
             logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
             summaries[planned.year] = summary
             self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary, scenario=scenario))
-        return SimulationSummary(tuple(summaries[year] for year in range(first, last + 1)))
+        return SimulationSummary(
+            tuple(summaries[year] for year in range(first, last + 1)),
+            scenario,
+            self._stale_later_years(last, inspection, ran=recipe is not None),
+        )
+
+    def _stale_later_years(self, last: int, before: Inspection, *, ran: bool) -> tuple[int, ...]:
+        """Years after `last`, simulated before, that need a run now (a re-run year changed what they stand on).
+
+        Looked up again only when this run simulated something and such years exist.
+        """
+        if not ran or not any(status.year > last for status in before.years):
+            return ()
+        return tuple(s.year for s in self.freshness.inspect().years if s.year > last and s.state.needs_build)
 
     def _on_node(self, event: DbtEvent) -> None:
         """A running year's dbt events (its nodes, dbt's first load), marked as the simulate step."""
@@ -141,8 +145,11 @@ class PipelineOrchestrator:
 
     def plan_years(self, first: int, last: int) -> list[PlannedYear]:
         """Which years a simulation of first..last runs, and why; reads the database only."""
-        self._check_year_range(first, last)
-        statuses = {status.year: status for status in self.freshness.inspect().years}
+        self.check_year_range(first, last)
+        return self._plan(first, last, self.freshness.inspect())
+
+    def _plan(self, first: int, last: int, inspection: Inspection) -> list[PlannedYear]:
+        statuses = {status.year: status for status in inspection.years}
         begin = first
         for year in range(self.config.simulation.start_year, first):
             status = statuses.get(year)
@@ -161,29 +168,10 @@ class PipelineOrchestrator:
             plan.append(PlannedYear(year, reason))
         return plan
 
-    def _unkeyed_results(self) -> bool:
-        """The snapshot exists without a scenario_id column (written by an earlier release)."""
-        if not self.db_manager.exists():
-            return False
-        with self.db_manager.connection(read_only=True) as conn:
-            columns = {
-                name
-                for (name,) in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'main' and table_name = 'fct_workforce_snapshot'"
-                ).fetchall()
-            }
-        return bool(columns) and "scenario_id" not in columns
-
-    def _check_year_range(self, first: int, last: int) -> None:
+    def check_year_range(self, first: int, last: int) -> None:
+        """SimulationError, with the command to run instead, for years this workspace cannot simulate."""
         base = self.config.simulation.start_year
-        outside = [year for year in (first, last) if not MIN_YEAR <= year <= MAX_YEAR]
-        if outside:
-            raise SimulationError(
-                f"Year {outside[0]} is outside the years a simulation accepts ({MIN_YEAR}-{MAX_YEAR}).",
-                remediation=f"Simulate years between {MIN_YEAR} and {MAX_YEAR}, e.g. "
-                f"`planalign simulate {base}-{min(base + 2, MAX_YEAR)}`.",
-            )
+        check_year_bounds(first, last, example_start=base)
         if last < first:
             raise SimulationError(
                 f"End year {last} is before start year {first}.",

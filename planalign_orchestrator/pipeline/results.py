@@ -1,106 +1,154 @@
 """Reading simulation results back: per-year summaries, snapshots and events.
 
-All result SQL lives here so every face (CLI table, notebook DataFrames and plots)
-reports the same numbers.
+The yearly figures come from the metrics model (fct_year_metrics, read through
+planalign_orchestrator.metrics), so every face (CLI table, notebook DataFrames and
+plots, compare, ensembles) reports the same numbers; the per-employee tables are read
+here as they are.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.figures import Metric
+from planalign_orchestrator.metrics import KEY_COLUMNS, SUMMARY_METRICS, read_year_metrics
 
 if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself never needs pandas
     import pandas as pd
 
-_YEAR_SUMMARY_SQL = """
-with snap as (
-    select * from main.fct_workforce_snapshot where scenario_id = $scenario and simulation_year = $year
-), ev as (
-    select event_type, event_details from main.fct_yearly_events
-    where scenario_id = $scenario and simulation_year = $year
-), plan as (
-    select * from main.fct_year_plan where scenario_id = $scenario and simulation_year = $year
-)
-select
-    (select count(*) from snap where not is_new_hire) as headcount_start,
-    (select count(*) from snap where employment_status = 'active') as headcount_end,
-    (select count(*) from ev where event_type = 'hire') as hires,
-    (select count(*) from ev where event_type = 'termination' and event_details in ('experienced', 'census'))
-        as experienced_terminations,
-    (select count(*) from ev where event_type = 'retirement') as retirements,
-    (select count(*) from ev where event_type = 'reduction_in_force') as reductions_in_force,
-    (select count(*) from ev where event_type = 'termination' and event_details = 'new_hire')
-        as new_hire_terminations,
-    (select count(*) from ev where event_type = 'promotion') as promotions,
-    (select count(*) from ev where event_type = 'promotion_to_range_minimum') as promotions_raised_to_minimum,
-    (select count(*) from ev where event_type = 'deferral_escalation') as deferral_escalations,
-    (select coalesce(sum(compensation), 0) from snap where employment_status = 'active')
-        as total_compensation,
-    (select coalesce(sum(employee_contribution), 0) from snap) as employee_contributions,
-    (select coalesce(sum(employer_contribution), 0) from snap) as employer_contributions,
-    (select coalesce(sum(catch_up_pre_tax), 0) from snap) as catch_up_pre_tax,
-    (select coalesce(sum(catch_up_roth), 0) from snap) as catch_up_roth,
-    (select target_end_active from plan) as target_headcount,
-    (select target_growth_rate from plan) as target_growth_rate,
-    (select allow_layoffs from plan) as allow_layoffs,
-    (select irs_limits_estimated from plan) as irs_limits_estimated
-"""
-
 
 @dataclass(frozen=True)
 class YearSummary:
-    """One simulated year, as every face reports it.
+    """One simulated year, as every face reports it: its row of fct_year_metrics.
 
+    `metrics` holds every column of the metrics model (see planalign_orchestrator.metrics);
+    the properties name the figures the engine and the faces word themselves.
     `terminations` counts every leaver: experienced (including census terminations),
     retirements, reductions in force and new-hire terminations.
     """
 
     year: int
-    headcount_start: int
-    headcount_end: int
-    target_headcount: int
-    hires: int
-    terminations: int
-    experienced_terminations: int
-    retirements: int
-    reductions_in_force: int
-    new_hire_terminations: int
-    promotions: int
-    promotions_raised_to_minimum: int
-    deferral_escalations: int
-    growth_pct: float
-    target_growth_pct: float
-    total_compensation: float
-    average_compensation: float
-    employee_contributions: float
-    employer_contributions: float
-    catch_up_pre_tax: float
-    catch_up_roth: float
-    irs_limits_estimated: bool
+    metrics: Mapping[str, Any]
     target_warning: str | None = None
+
+    def __getitem__(self, column: str) -> Any:
+        return self.metrics[column]
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other metric of the model by name (year.retirements), as `year["retirements"]`."""
+        metrics = self.__dict__.get("metrics")
+        if metrics is None or name.startswith("__") or name not in metrics:
+            raise AttributeError(f"{type(self).__name__!r} has no metric or attribute {name!r}")
+        return metrics[name]
+
+    @property
+    def headcount_start(self) -> int:
+        return int(self.metrics["headcount_start"])
+
+    @property
+    def headcount_end(self) -> int:
+        return int(self.metrics["headcount_end"])
+
+    @property
+    def target_headcount(self) -> int:
+        return int(self.metrics["target_headcount"])
+
+    @property
+    def hires(self) -> int:
+        return int(self.metrics["hires"])
+
+    @property
+    def terminations(self) -> int:
+        return int(self.metrics["terminations"])
+
+    @property
+    def promotions(self) -> int:
+        return int(self.metrics["promotions"])
+
+    @property
+    def growth_rate(self) -> float:
+        return float(self.metrics["growth_rate"])
+
+    @property
+    def target_growth_rate(self) -> float:
+        return float(self.metrics["target_growth_rate"])
+
+    @property
+    def average_compensation(self) -> float:
+        return float(self.metrics["average_compensation"])
+
+    @property
+    def employee_contributions(self) -> float:
+        return float(self.metrics["employee_contributions"])
+
+    @property
+    def employer_contributions(self) -> float:
+        return float(self.metrics["employer_contributions"])
+
+    @property
+    def irs_limits_estimated(self) -> bool:
+        return bool(self.metrics["irs_limits_estimated"])
 
     @property
     def target_missed_by(self) -> int:
         """Active employees above (+) or below (-) the growth target at year end."""
         return self.headcount_end - self.target_headcount
 
+    def figures(self) -> str:
+        """The year in one line, as the terminal and the notebook's progress rows word it."""
+        return (
+            f"{self.headcount_start:,} -> {self.headcount_end:,} active ({self.growth_rate:+.2%}), "
+            f"{self.hires:,} hires, {self.terminations:,} terminations"
+        )
+
 
 @dataclass(frozen=True)
 class SimulationSummary:
-    """Per-year results of one execute_multi_year_simulation() call."""
+    """Per-year results of one execute_multi_year_simulation() call.
+
+    `stale_later_years` are years after the range, simulated before, that this run made
+    stale (they were built on a year it re-simulated with other inputs): nothing
+    refreshes them until the range is run through them, so every face says so.
+    """
 
     years: tuple[YearSummary, ...]
+    scenario: str = BASELINE_SCENARIO
+    stale_later_years: tuple[int, ...] = ()
+
+    @property
+    def first_year(self) -> int:
+        return self.years[0].year
+
+    @property
+    def last_year(self) -> int:
+        return self.years[-1].year
 
     @property
     def warnings(self) -> list[str]:
-        """What an analyst must not miss: years whose growth target was not reached, and why."""
-        return [y.target_warning for y in self.years if y.target_warning]
+        """What an analyst must not miss: missed growth targets, and later years this run made stale."""
+        warnings = [y.target_warning for y in self.years if y.target_warning]
+        if self.stale_later_years:
+            warnings.append(self.stale_later_years_warning(self.refresh_command()))
+        return warnings
+
+    def stale_later_years_warning(self, command: str) -> str:
+        """The stale-later-years warning with `command` (each face words the refresh its own way)."""
+        years = self.stale_later_years
+        named = f"{years[0]}" if len(years) == 1 else f"{years[0]}-{years[-1]}"
+        return (
+            f"{named} {'is' if len(years) == 1 else 'are'} now stale: simulated before on the earlier "
+            f"{self.last_year} this run replaced. Run {command} to bring {'it' if len(years) == 1 else 'them'} "
+            "up to date."
+        )
+
+    def refresh_command(self) -> str:
+        """The terminal command that brings the stale later years up to date."""
+        scenario = "" if self.scenario == BASELINE_SCENARIO else f" --scenario {self.scenario}"
+        return f"`planalign simulate {self.first_year}-{self.stale_later_years[-1]}{scenario}`"
 
     @property
     def notes(self) -> list[str]:
@@ -114,10 +162,14 @@ class SimulationSummary:
         ]
 
     def to_dataframe(self) -> pd.DataFrame:
-        import pandas as pd
+        """One row per year (index `year`), a column per metric of fct_year_metrics."""
+        from planalign_orchestrator.metrics import metrics_frame
 
-        columns = [f.name for f in fields(YearSummary)]
-        return pd.DataFrame([asdict(y) for y in self.years], columns=columns).set_index("year")
+        rows = [
+            {"scenario_id": self.scenario, "random_seed": 0, "simulation_year": y.year, **y.metrics} for y in self.years
+        ]
+        frame = metrics_frame(rows).drop(columns=["scenario_id", "random_seed"])
+        return frame.rename(columns={"simulation_year": "year"}).set_index("year")
 
     def __len__(self) -> int:
         return len(self.years)
@@ -129,7 +181,7 @@ class SimulationSummary:
         )
         rows = [
             f"{y.year:>6} {y.headcount_start:>7,} {y.headcount_end:>7,} {y.hires:>6,} "
-            f"{y.terminations:>6,} {y.promotions:>6,} {y.growth_pct:>6.2f}% "
+            f"{y.terminations:>6,} {y.promotions:>6,} {y.growth_rate:>7.2%} "
             f"{y.average_compensation:>10,.0f} {y.employee_contributions:>12,.0f} "
             f"{y.employer_contributions:>12,.0f}"
             for y in self.years
@@ -144,11 +196,10 @@ class SimulationSummary:
         body = "".join(
             f"<tr class='planalign-metric-{metric.column}'><td style='text-align:left'>{html.escape(metric.label)}</td>"
             + "".join(
-                f"<td style='text-align:right'>{html.escape(metric.format(getattr(y, metric.column)))}</td>"
-                for y in self.years
+                f"<td style='text-align:right'>{html.escape(metric.format(y[metric.column]))}</td>" for y in self.years
             )
             + "</tr>"
-            for metric in SUMMARY_FIGURES
+            for metric in SUMMARY_METRICS
         )
         remarks = [("warning", "Warning", w) for w in self.warnings] + [("note", "Note", n) for n in self.notes]
         return (
@@ -160,91 +211,27 @@ class SimulationSummary:
         )
 
 
-# The rows of the summary's notebook view, in the order an analyst reads a year.
-SUMMARY_FIGURES = (
-    Metric("headcount_start", "Active on Jan 1", "count"),
-    Metric("hires", "Hires", "count"),
-    Metric("experienced_terminations", "Experienced terminations", "count"),
-    Metric("retirements", "Retirements", "count"),
-    Metric("reductions_in_force", "Reductions in force", "count"),
-    Metric("new_hire_terminations", "New-hire terminations", "count"),
-    Metric("headcount_end", "Active at year end", "count"),
-    Metric("target_headcount", "Growth target (active at year end)", "count"),
-    Metric("growth_pct", "Growth", "percent"),
-    Metric("promotions", "Promotions", "count"),
-    Metric("promotions_raised_to_minimum", "Promotions topped up to the range minimum", "count"),
-    Metric("deferral_escalations", "Deferral escalations", "count"),
-    Metric("total_compensation", "Total pay (active)", "money"),
-    Metric("average_compensation", "Average pay (active)", "money"),
-    Metric("employee_contributions", "Employee contributions", "money"),
-    Metric("employer_contributions", "Employer contributions", "money"),
-    Metric("catch_up_pre_tax", "Catch-up, pre-tax", "money"),
-    Metric("catch_up_roth", "Catch-up, Roth", "money"),
-)
+def year_summaries(db: DatabaseConnectionManager, scenario: str, first: int, last: int) -> dict[int, YearSummary]:
+    """The summaries of a scenario's simulated years first..last, from fct_year_metrics (one query)."""
+    summaries = {}
+    for row in read_year_metrics(db, [scenario], first, last):
+        year = int(str(row["simulation_year"]))
+        values = {name: value for name, value in row.items() if name not in KEY_COLUMNS}
+        summary = YearSummary(year, values)
+        summaries[year] = replace(summary, target_warning=_target_warning(summary))
+    return summaries
 
 
-def year_summary(db: DatabaseConnectionManager, year: int, scenario: str = BASELINE_SCENARIO) -> YearSummary:
-    with db.connection(read_only=True) as conn:
-        row = conn.execute(_YEAR_SUMMARY_SQL, {"scenario": scenario, "year": year}).fetchone()
-    assert row is not None  # a select of scalar subqueries always returns one row
-    (
-        start,
-        end,
-        hires,
-        exp_terms,
-        retirements,
-        reductions,
-        nh_terms,
-        promotions,
-        raised_to_minimum,
-        escalations,
-        total_comp,
-        ee,
-        er,
-        catch_up_pre_tax,
-        catch_up_roth,
-        target,
-        target_growth_rate,
-        allow_layoffs,
-        irs_estimated,
-    ) = row
-    summary = YearSummary(
-        year=year,
-        headcount_start=int(start),
-        headcount_end=int(end),
-        target_headcount=int(target),
-        hires=int(hires),
-        terminations=int(exp_terms + retirements + reductions + nh_terms),
-        experienced_terminations=int(exp_terms),
-        retirements=int(retirements),
-        reductions_in_force=int(reductions),
-        new_hire_terminations=int(nh_terms),
-        promotions=int(promotions),
-        promotions_raised_to_minimum=int(raised_to_minimum),
-        deferral_escalations=int(escalations),
-        growth_pct=round((end - start) / start * 100, 4) if start else 0.0,
-        target_growth_pct=round(float(target_growth_rate) * 100, 4),
-        total_compensation=round(float(total_comp), 2),
-        average_compensation=round(float(total_comp) / end, 2) if end else 0.0,
-        employee_contributions=round(float(ee), 2),
-        employer_contributions=round(float(er), 2),
-        catch_up_pre_tax=round(float(catch_up_pre_tax), 2),
-        catch_up_roth=round(float(catch_up_roth), 2),
-        irs_limits_estimated=bool(irs_estimated),
-    )
-    return replace(summary, target_warning=_target_warning(summary, bool(allow_layoffs)))
-
-
-def _target_warning(year: YearSummary, allow_layoffs: bool) -> str | None:
+def _target_warning(year: YearSummary) -> str | None:
     """Why a year ended off its growth target, in the analyst's terms, or None when it did not."""
     missed = year.target_missed_by
     if missed == 0:
         return None
     reached = (
         f"{year.year}: growth target missed by {abs(missed):,} employees: {year.target_headcount:,} active "
-        f"planned ({year.target_growth_pct:+.2f}%), {year.headcount_end:,} reached ({year.growth_pct:+.2f}%)"
+        f"planned ({year.target_growth_rate:+.2%}), {year.headcount_end:,} reached ({year.growth_rate:+.2%})"
     )
-    if missed > 0 and not allow_layoffs:
+    if missed > 0 and not year["allow_layoffs"]:
         return (
             f"{reached}. Attrition left more people than the target and workforce.allow_layoffs is false, "
             "so nobody was laid off. Set workforce.allow_layoffs: true for reductions in force, "
@@ -275,54 +262,3 @@ def _by_years(
         params += [int(y) for y in years]
     with db.connection(read_only=True) as conn:
         return conn.execute(f"select * from main.{table} {where} order by {order}", params).df()
-
-
-_SCENARIO_METRICS_SQL = """
-with snap as (
-    select
-        scenario_id,
-        simulation_year,
-        count(*) filter (where employment_status = 'active') as headcount,
-        coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_pay,
-        count(*) filter (where employment_status = 'active' and enrolled) as participants,
-        coalesce(sum(employee_contribution), 0) as employee_contributions,
-        coalesce(sum(employer_contribution), 0) as employer_contributions
-    from main.fct_workforce_snapshot
-    where scenario_id in (select unnest($scenarios)) and simulation_year between $first and $last
-    group by all
-), ev as (
-    select
-        scenario_id,
-        simulation_year,
-        count(*) filter (where event_type = 'hire') as hires,
-        count(*) filter (where event_type in ('termination', 'retirement', 'reduction_in_force')) as terminations
-    from main.fct_yearly_events
-    where scenario_id in (select unnest($scenarios)) and simulation_year between $first and $last
-    group by all
-)
-select
-    s.scenario_id as scenario,
-    s.simulation_year as year,
-    s.headcount,
-    coalesce(e.hires, 0) as hires,
-    coalesce(e.terminations, 0) as terminations,
-    cast(s.total_pay as double) as total_pay,
-    s.participants / nullif(s.headcount, 0) as participation_rate,
-    cast(s.employee_contributions as double) as employee_contributions,
-    cast(s.employer_contributions as double) as employer_contributions,
-    cast(s.employer_contributions as double) / nullif(cast(s.total_pay as double), 0) as employer_cost_pct
-from snap as s
-left join ev as e using (scenario_id, simulation_year)
-order by s.scenario_id, s.simulation_year
-"""
-
-
-def scenario_metrics(db: DatabaseConnectionManager, scenarios: Sequence[str], first: int, last: int) -> pd.DataFrame:
-    """The key metrics per scenario and year: one row per (scenario, year), in one query.
-
-    participation_rate is the share of year-end active employees enrolled;
-    employer_cost_pct is employer contributions over total_pay (the year-end annual pay
-    of active employees), so both are fractions.
-    """
-    with db.connection(read_only=True) as conn:
-        return conn.execute(_SCENARIO_METRICS_SQL, {"scenarios": list(scenarios), "first": first, "last": last}).df()

@@ -37,10 +37,16 @@ from planalign_orchestrator.exceptions import (
     InitializationTimeoutError,
     Remedy,
 )
-from planalign_orchestrator.freshness.checker import FreshnessChecker
-from planalign_orchestrator.freshness.inputs import CurrentInputs
+from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.recorder import BuildRecorder
+from planalign_orchestrator.initialization import (
+    STANDARD_STEPS,
+    InitializationResult,
+    InitializationState,
+    InitializationStep,
+    standard_step,
+)
 from planalign_orchestrator.interrupts import Deadline
 from planalign_orchestrator.progress import (
     CANCELLED,
@@ -53,19 +59,10 @@ from planalign_orchestrator.progress import (
     utc_now,
 )
 from planalign_orchestrator.self_healing import preflight
-from planalign_orchestrator.self_healing.models import (
-    STANDARD_STEPS,
-    InitializationResult,
-    InitializationState,
-    InitializationStep,
-    RequiredTable,
-    TableState,
-    TableTier,
-    standard_step,
-)
-from planalign_orchestrator.self_healing.step_log import STEP_LOG_FILE_NAME, StepLog
-from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker, TableStatus
-from planalign_orchestrator.workspace import lock_path_for
+from planalign_orchestrator.self_healing.step_log import StepLog
+from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
+from planalign_orchestrator.tables import RequiredTable, TableState, TableStatus, TableTier
+from planalign_orchestrator.workspace import STEP_LOG_FILE_NAME, lock_path_for
 
 logger = logging.getLogger(__name__)
 
@@ -115,11 +112,10 @@ class AutoInitializer:
         self.census_path = Path(census) if census else None
         self.start_year = int(start_year or base_vars.get("start_year") or 2025)
         self.checker = TableExistenceChecker(db_manager)
-        self.freshness = freshness or FreshnessChecker(
-            db_manager,
-            CurrentInputs(dbt_runner.project_dir, base_vars, self.census_path),
-            start_year=self.start_year,
-        )
+        self.freshness = freshness or FreshnessChecker.for_runner(db_manager, dbt_runner)
+        # The last look at the database, as of the end of ensure_initialized() (None when the
+        # verified-state shortcut spared it): the year loop plans from it instead of looking again.
+        self.last_inspection: Inspection | None = None
         self._pending: dict[str, TableStatus] = {}
         self.lock_file = lock_path_for(db_manager.db_path)
         self.step_log = StepLog(step_log_path or db_manager.db_path.parent / "logs" / STEP_LOG_FILE_NAME)
@@ -146,6 +142,7 @@ class AutoInitializer:
 
     def _ensure_initialized(self) -> InitializationResult:
         started_at = utc_now()
+        self.last_inspection = None
         check = standard_step("check_tables")
         with self._guard(started_at):
             lock = self._run_in_step(check, self._acquire_lock, finish=False)
@@ -243,7 +240,8 @@ class AutoInitializer:
     def _checked_work(self) -> list[TableStatus]:
         """Inspect; remember the signatures when all was fresh and nothing changed meanwhile."""
         before = self._signature()
-        work = self.freshness.inspect(read_only=False).tables_needing_build
+        self.last_inspection = self.freshness.inspect(read_only=False)
+        work = self.last_inspection.tables_needing_build
         if not work and before is not None and before == self._signature():
             _VERIFIED[self.db_manager.db_path] = before
         return work

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from planalign_orchestrator.census import validate_census
 from planalign_orchestrator.exceptions import InitializationError
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, RequiredTable, TableTier
+from planalign_orchestrator.tables import REQUIRED_TABLES, RequiredTable, TableTier
 
 PREFLIGHT_STEP = "check_tables"
 

@@ -14,11 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from planalign_orchestrator.self_healing.models import InitializationStep
+from planalign_orchestrator.initialization import InitializationStep
 
 logger = logging.getLogger("planalign_orchestrator.self_healing")
-
-STEP_LOG_FILE_NAME = "initialization.jsonl"
 
 STEP_FIELDS = (
     "event",

@@ -9,59 +9,15 @@ by planalign_orchestrator.freshness.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, RequiredTable, TableState, TableTier
-
-
-@dataclass(frozen=True)
-class TableStatus:
-    """One required table as the database holds it now, and whether it can be trusted.
-
-    `freshness` is PRESENT, STALE or UNKNOWN for a table that exists with rows; `state`
-    folds existence and rows in (MISSING, EMPTY), so faces show one word per table.
-    """
-
-    table: RequiredTable
-    present: bool
-    row_count: int | None
-    freshness: TableState = TableState.PRESENT
-    reason: str | None = None
-    built_at: datetime | None = None
-
-    @property
-    def state(self) -> TableState:
-        if not self.present:
-            return TableState.MISSING
-        if self.row_count == 0:
-            return TableState.EMPTY
-        return self.freshness
-
-    @property
-    def explanation(self) -> str:
-        """Why the table needs a build, in words (empty when it does not)."""
-        if self.state is TableState.MISSING:
-            return "does not exist"
-        if self.state is TableState.EMPTY:
-            return "exists but holds no rows"
-        return self.reason or ""
-
-
-def existing_tables(conn: Any) -> set[str]:
-    rows = conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
-    return {name for (name,) in rows}
-
-
-def required_row_counts(conn: Any, existing: set[str]) -> dict[str, int]:
-    """Row counts of the required tables that exist, in one query."""
-    present = [t.name for t in REQUIRED_TABLES if t.name in existing]
-    if not present:
-        return {}
-    union = " union all ".join(f"select '{name}', count(*) from main.\"{name}\"" for name in present)
-    return {name: int(count) for name, count in conn.execute(union).fetchall()}
+from planalign_orchestrator.tables import (
+    REQUIRED_TABLES,
+    RequiredTable,
+    TableStatus,
+    TableTier,
+    existing_tables,
+    required_row_counts,
+)
 
 
 class TableExistenceChecker:

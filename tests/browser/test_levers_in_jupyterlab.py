@@ -76,14 +76,14 @@ def test_levers_refuse_a_bad_rate_then_run_a_richer_match_with_live_progress_and
         headers = live_headers.evaluate_all("headers => headers.map(header => header.innerText)")
         live_years.update(year for text in headers for year in running_year.findall(text))
         time.sleep(0.05)
-    comparison.locator(".planalign-metric-employer_cost_pct").first.wait_for()
+    comparison.locator(".planalign-metric-employer_cost_rate").first.wait_for()
     _screenshot(widget, "levers_compared")
 
     assert live_years, "the scenario's years were shown running, live, while it simulated"
     assert f"Scenarios compared: baseline, {SCENARIO}" in comparison.inner_text()
-    cost_delta = comparison.locator(".planalign-metric-employer_cost_pct.planalign-delta").inner_text()
+    cost_delta = comparison.locator(".planalign-metric-employer_cost_rate.planalign-delta").inner_text()
     employer_delta = comparison.locator(".planalign-metric-employer_contributions.planalign-delta").inner_text()
-    headcount_delta = comparison.locator(".planalign-metric-headcount.planalign-delta").inner_text()
+    headcount_delta = comparison.locator(".planalign-metric-headcount_end.planalign-delta").inner_text()
     assert re.findall(r"\+\d+\.\d\d pp", cost_delta), cost_delta
     assert "+0.00 pp" not in cost_delta
     assert re.findall(r"\+\$[\d,]+ \(\+\d", employer_delta), employer_delta

@@ -19,10 +19,10 @@ from typing import Any
 import duckdb
 
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.exceptions import NavigatorError
+from planalign_orchestrator.exceptions import PlanAlignError
 from planalign_orchestrator.factory import create_auto_initializer, create_dbt_runner
 from planalign_orchestrator.self_healing.auto_initializer import AutoInitializer
-from planalign_orchestrator.self_healing.models import REQUIRED_TABLES, TableTier
+from planalign_orchestrator.tables import REQUIRED_TABLES, TableTier
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
 
 SUPPORT_DIR = Path(__file__).resolve().parent
@@ -123,7 +123,7 @@ class EventRecorder:
 
 def assert_remediation(error: BaseException) -> None:
     """Acceptance point 14: a non-empty remediation that the message itself shows."""
-    assert isinstance(error, NavigatorError), type(error)
+    assert isinstance(error, PlanAlignError), type(error)
     assert error.remediation, f"no remediation on {error!r}"
     assert error.remediation.strip(), f"blank remediation on {error!r}"
     assert error.remediation in str(error), "str(error) must include the remediation"

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from planalign_orchestrator.exceptions import ConcurrentInitializationError, NavigatorError
+from planalign_orchestrator.exceptions import ConcurrentInitializationError, PlanAlignError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.progress import NodeStarted, StepStarted
 from planalign_orchestrator.workspace import Workspace
@@ -80,7 +80,7 @@ def main() -> int:
     except ConcurrentInitializationError as error:
         report.update(outcome="concurrent", lock_file=str(error.lock_file))
         report.update(error_type=type(error).__name__, message=str(error), remediation=error.remediation)
-    except NavigatorError as error:
+    except PlanAlignError as error:
         report.update(
             outcome="error", error_type=type(error).__name__, message=str(error), remediation=error.remediation
         )

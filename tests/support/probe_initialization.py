@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from planalign_orchestrator.exceptions import ConcurrentInitializationError, NavigatorError
+from planalign_orchestrator.exceptions import ConcurrentInitializationError, PlanAlignError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.workspace import Workspace
 
@@ -41,7 +41,7 @@ def main() -> int:
         except ConcurrentInitializationError:
             counts["concurrent"] += 1
             continue
-        except NavigatorError as error:
+        except PlanAlignError as error:
             counts["errors"].append(f"{type(error).__name__}: {error}")
             continue
         counts["initialized" if result.missing_tables_found else "already_initialized"] += 1

@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['scenario_id', 'simulation_year'],
-    on_schema_change='sync_all_columns',
-    tags=['yearly']
-) }}
 {#-
   One row per simulation_year: the headcount plan the year was solved with (growth
   target, leavers, reductions in force, hires) and whether the target was met, plus the

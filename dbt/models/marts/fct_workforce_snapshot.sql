@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['scenario_id', 'simulation_year'],
-    on_schema_change='sync_all_columns',
-    tags=['yearly']
-) }}
 {#-
   One row per employee per simulation_year for everyone employed at some point in the
   year. Leavers appear once, in their termination year, with employment_status

@@ -1,10 +1,3 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['scenario_id', 'simulation_year'],
-    on_schema_change='sync_all_columns',
-    tags=['yearly']
-) }}
 {#-
   Event log of simulation_year. At most one event per (scenario_id, random_seed,
   simulation_year, employee_id, event_type); delete+insert on (scenario_id, simulation_year): re-running

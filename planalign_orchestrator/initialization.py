@@ -1,7 +1,8 @@
-"""The self-healing data model: which tables must exist, and what an initialization did.
+"""What an initialization did: its standard steps, their timing and outcome, and the result.
 
 `InitializationResult` renders itself (text and HTML) because analysts see it as the
 last value of a notebook cell; keeping that here means every face shows the same words.
+The progress events carry these types, so they sit below everything that emits them.
 """
 
 from __future__ import annotations
@@ -18,61 +19,6 @@ class InitializationState(str, Enum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FAILED = "failed"
-
-
-class TableTier(str, Enum):
-    """Build order: seeds are always loaded before foundation models are built."""
-
-    SEED = "seed"
-    FOUNDATION = "foundation"
-
-    @property
-    def heading(self) -> str:
-        return {TableTier.SEED: "Seed tables", TableTier.FOUNDATION: "Foundation models"}[self]
-
-
-class TableState(str, Enum):
-    """The one status vocabulary of tables and simulated years, shared by every face.
-
-    present: exists, has rows, and was built from the inputs as they are now.
-    missing: does not exist (the contract's notion). empty: exists without rows.
-    stale: built from inputs that have changed since (the status says which).
-    unknown: exists, but no build record says what it was built from.
-    """
-
-    PRESENT = "present"
-    MISSING = "missing"
-    EMPTY = "empty"
-    STALE = "stale"
-    UNKNOWN = "unknown"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def needs_build(self) -> bool:
-        return self is not TableState.PRESENT
-
-
-@dataclass(frozen=True)
-class RequiredTable:
-    name: str
-    tier: TableTier
-    dbt_selector: str
-
-
-REQUIRED_TABLES: tuple[RequiredTable, ...] = (
-    RequiredTable("config_age_bands", TableTier.SEED, "config_age_bands"),
-    RequiredTable("config_tenure_bands", TableTier.SEED, "config_tenure_bands"),
-    RequiredTable("config_job_levels", TableTier.SEED, "config_job_levels"),
-    RequiredTable("comp_levers", TableTier.SEED, "comp_levers"),
-    RequiredTable("irs_contribution_limits", TableTier.SEED, "irs_contribution_limits"),
-    RequiredTable("config_retirement_rates", TableTier.SEED, "config_retirement_rates"),
-    RequiredTable("config_compa_ratio_bands", TableTier.SEED, "config_compa_ratio_bands"),
-    RequiredTable("int_baseline_workforce", TableTier.FOUNDATION, "int_baseline_workforce"),
-    RequiredTable("int_employee_compensation_by_year", TableTier.FOUNDATION, "int_employee_compensation_by_year"),
-    RequiredTable("int_employee_benefits", TableTier.FOUNDATION, "int_employee_benefits"),
-)
 
 
 class StepStatus(str, Enum):

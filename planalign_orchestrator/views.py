@@ -1,0 +1,57 @@
+"""The read-only views the faces render, in one public module beside the session.
+
+What a session method returns (a workspace's status, a build plan, a run's summary, a
+comparison, an ensemble's result) and the catalogues a face lays out (the metrics with
+their labels and formats, the levers with their ranges, the fields of the structured
+step log) are defined deeper in the engine; a face imports them from here, so the
+import contract can hold it to the session, this module, the progress vocabulary and
+the exceptions.
+"""
+
+from planalign_orchestrator.comparison import Comparison
+from planalign_orchestrator.ensemble.result import EnsembleResult
+from planalign_orchestrator.freshness.checker import YearStatus
+from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, PlannedYear, WorkspaceStatus
+from planalign_orchestrator.levers import (
+    LEVERS,
+    MATCH_DESIGNS,
+    MATCH_TIERS,
+    SINGLE_TIER,
+    SINGLE_TIER_KEYS,
+    Bound,
+    Lever,
+    describe_match,
+)
+from planalign_orchestrator.metrics import KEY_METRICS, METRICS, Metric, metric
+from planalign_orchestrator.pipeline.results import SimulationSummary, YearSummary
+from planalign_orchestrator.scenarios import Scenario
+from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, StructuredFormatter
+from planalign_orchestrator.tables import TableStatus
+
+__all__ = [
+    "KEY_METRICS",
+    "LEVERS",
+    "MATCH_DESIGNS",
+    "MATCH_TIERS",
+    "METRICS",
+    "SINGLE_TIER",
+    "SINGLE_TIER_KEYS",
+    "STEP_FIELDS",
+    "Bound",
+    "BuildPlan",
+    "Comparison",
+    "EnsembleResult",
+    "Lever",
+    "Metric",
+    "PlannedTable",
+    "PlannedYear",
+    "Scenario",
+    "SimulationSummary",
+    "StructuredFormatter",
+    "TableStatus",
+    "WorkspaceStatus",
+    "YearStatus",
+    "YearSummary",
+    "describe_match",
+    "metric",
+]
