@@ -218,5 +218,5 @@ def _project_files(project_dir: Path) -> list[Path]:
     for folder in ("models", "macros", "seeds"):
         root = project_dir / folder
         if root.is_dir():
-            files.extend(path for path in root.rglob("*") if path.suffix in {".sql", ".yml", ".csv"})
+            files.extend(path for path in root.rglob("*") if path.suffix in {".sql", ".yml", ".yaml", ".csv"})
     return files
