@@ -2,24 +2,22 @@
 
 Initializing and simulating cost seconds, so a session builds one initialized and
 one simulated template and each test gets its own copy of the folder. Every dbt
-invocation in this process reuses one parsed manifest.
+invocation in this process reuses one parsed manifest. The environment of every run
+(no seconds in records, a private cache) is set by the repository's root conftest.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.workspace import Workspace
@@ -35,35 +33,6 @@ SCENARIOS: dict[str, dict[str, object] | None] = {
     "high_match": {"plan.match_rate": 1.0},
     "fast_growth": {"simulation.target_growth_rate": 0.06, "plan.opt_out_rate": 0.2},
 }
-_CACHE_ENV = "XDG_CACHE_HOME"
-# The notebooks' records are compared by nbval, so they are made, as the shipped ones
-# were (tools/execute_notebooks.py), without seconds. Tests of the timings turn them on.
-TEST_ENVIRONMENT = {RECORD_TIMINGS_ENV: "0"}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Keep dbt's saved parse (and any other per-user cache) out of the user's home; records without seconds.
-
-    Tests build many throwaway copies of the dbt project; each would leave its saved
-    parse in ~/.cache/planalign. Subprocesses and notebook kernels inherit this too.
-    """
-    cache = tempfile.mkdtemp(prefix="planalign-test-cache-")
-    config._planalign_cache = cache  # type: ignore[attr-defined]
-    overrides = {_CACHE_ENV: cache, **TEST_ENVIRONMENT}
-    config._planalign_previous_env = {name: os.environ.get(name) for name in overrides}  # type: ignore[attr-defined]
-    os.environ.update(overrides)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    cache = getattr(config, "_planalign_cache", None)
-    if cache is None:
-        return
-    for name, previous in config._planalign_previous_env.items():  # type: ignore[attr-defined]
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
-    shutil.rmtree(cache, ignore_errors=True)
 
 
 def copy_workspace(template: Path, destination: Path) -> Workspace:

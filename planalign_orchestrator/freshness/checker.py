@@ -18,7 +18,8 @@ from typing import Any
 from planalign_orchestrator.config import BASELINE_SCENARIO, config_key
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
-from planalign_orchestrator.freshness.inputs import CurrentInputs, FileDigests, Recipe, fingerprint
+from planalign_orchestrator.freshness.canonical import form_of
+from planalign_orchestrator.freshness.inputs import ABSENT, CurrentInputs, FileDigests, Recipe, fingerprint
 from planalign_orchestrator.freshness.state import (
     BuildRecord,
     BuildState,
@@ -28,6 +29,10 @@ from planalign_orchestrator.tables import REQUIRED_TABLES, TableState, TableStat
 
 SNAPSHOT_TABLE = "fct_workforce_snapshot"
 UNTRACKED_REASON = "no build state in this database (built by an earlier release, or by hand)"
+FINGERPRINTED_DIFFERENTLY = (
+    "its dbt code was fingerprinted by an earlier release, which counted comments, descriptions and formatting "
+    "(rebuilt once to record it as this release does)"
+)
 
 
 def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[int], bool]:
@@ -281,11 +286,7 @@ class FreshnessChecker:
         if before.get("census") != now.get("census"):
             name = self.inputs.census_path.name if self.inputs.census_path else "the census"
             reasons.append(f"{name} changed {when}")
-        old_files, new_files = before.get("files", {}), now.get("files", {})
-        for name in sorted(set(old_files) | set(new_files)):
-            if old_files.get(name) != new_files.get(name):
-                what = f"seed {Path(name).name}" if name.endswith(".csv") else f"dbt code {name}"
-                reasons.append(f"{what} changed {when}")
+        reasons.extend(_file_reasons(before.get("files", {}), now.get("files", {}), when))
         old_vars, new_vars = before.get("vars", {}), now.get("vars", {})
         for name in sorted(set(old_vars) | set(new_vars)):
             if old_vars.get(name) != new_vars.get(name):
@@ -298,3 +299,26 @@ class FreshnessChecker:
         if year is not None and before.get("prior_year") != now.get("prior_year"):
             reasons.append(f"year {year - 1} changed {when}")
         return "; ".join(reasons) or f"its inputs changed {when}"
+
+
+def _file_reasons(before: dict[str, str], now: dict[str, str], when: str) -> list[str]:
+    """The files whose digests differ, by name; digests of different forms only as one fact, not as changes."""
+    reasons: list[str] = []
+    differently = False
+    for name in sorted(set(before) | set(now)):
+        old, new = before.get(name), now.get(name)
+        if old == new:
+            continue
+        if _of_different_forms(old, new):
+            differently = True
+            continue
+        what = f"seed {Path(name).name}" if name.endswith(".csv") else f"dbt code {name}"
+        reasons.append(f"{what} changed {when}")
+    return [*reasons, FINGERPRINTED_DIFFERENTLY] if differently else reasons
+
+
+def _of_different_forms(old: str | None, new: str | None) -> bool:
+    """Digests of a file present then and now, made of different forms: they say nothing about a change."""
+    if old is None or new is None or ABSENT in (old, new):
+        return False
+    return form_of(old) != form_of(new)

@@ -4,8 +4,19 @@ A build's inputs are the contents of the files its dbt code comes from (includin
 seed CSVs), the config values (dbt vars) it reads, the census contents when it reads
 the census, the fingerprints of the tables it reads, the year it starts from, and the
 package version. Contents are hashed, never trusted by name or date: touching a file
-without changing its bytes changes nothing. Hashes are kept against the file's size
-and modification time, so an unchanged file is never read twice.
+without changing its bytes changes nothing. Code files (SQL, YAML) are hashed in their
+canonical form (see freshness.canonical), so a description, a comment or a new
+indentation changes nothing either. Hashes are kept against the file's size and
+modification time, so an unchanged file is never read twice.
+
+Workspaces recorded before canonical forms hold digests of their code files' bytes.
+They are not kept compatible: the first check after the upgrade finds their tables and
+years stale once, saying the code was fingerprinted by an earlier release, and the next
+run rebuilds them. A release upgrade already rebuilds everything (the package version is
+an input), and judging old records by bytes would keep a second way of hashing alive for
+the sake of one rebuild. What must never happen, a persisted digest of bytes taken for a
+canonical one, cannot: each digest names its form, and `FileDigests.remember` adopts only
+digests of the form their file is judged by now.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
+
+from planalign_orchestrator.freshness.canonical import form_for, is_of_current_form
 
 PACKAGE_NAME = "planalign-notebook"
 ABSENT = "absent"
@@ -39,7 +52,7 @@ class FileStamp:
 
 
 class FileDigests:
-    """sha256 of files by path, recomputed only when a file's size or mtime changed.
+    """Digests of files by path (see content_digest), recomputed only when a file's size or mtime changed.
 
     Process-wide, because every AutoInitializer and status check of a process looks at
     the same few files; `remember` seeds it with digests persisted in the workspace's
@@ -59,7 +72,7 @@ class FileDigests:
 
     @classmethod
     def digest(cls, path: Path) -> str:
-        """The file's sha256, or ABSENT when it does not exist or cannot be read."""
+        """The file's content digest, or ABSENT when it does not exist or cannot be read."""
         key = str(path)
         stamp = cls.stamp(path)
         if stamp is None:
@@ -69,7 +82,7 @@ class FileDigests:
         if known is not None and known[0] == stamp:
             return known[1]
         try:
-            digest = _sha256(path)
+            digest = content_digest(path)
         except OSError:
             return ABSENT
         with cls._lock:
@@ -78,14 +91,19 @@ class FileDigests:
 
     @classmethod
     def remember(cls, rows: Iterable[tuple[str, int, int, str]]) -> None:
-        """Adopt persisted (path, size, mtime_ns, sha256) rows that nothing newer replaced."""
+        """Adopt persisted (path, size, mtime_ns, digest) rows that nothing newer replaced.
+
+        A row whose digest is not of the form its file is judged by now (an earlier
+        release's digest of a model's bytes) is left out: it would pass for a canonical one.
+        """
         with cls._lock:
             for path, size, mtime_ns, digest in rows:
-                cls._known.setdefault(path, (FileStamp(size, mtime_ns), digest))
+                if is_of_current_form(Path(path), digest):
+                    cls._known.setdefault(path, (FileStamp(size, mtime_ns), digest))
 
     @classmethod
     def known_rows(cls, paths: Iterable[Path]) -> list[tuple[str, int, int, str]]:
-        """(path, size, mtime_ns, sha256) of the given files, for persisting."""
+        """(path, size, mtime_ns, digest) of the given files, for persisting."""
         rows = []
         with cls._lock:
             for path in paths:
@@ -93,6 +111,12 @@ class FileDigests:
                 if known is not None:
                     rows.append((str(path), known[0].size, known[0].mtime_ns, known[1]))
         return rows
+
+
+def content_digest(path: Path) -> str:
+    """A dbt code file's digest in its canonical form; any other file's sha256 (read in blocks: a census is large)."""
+    form = form_for(path)
+    return _sha256(path) if form is None else form.digest(path.read_bytes())
 
 
 def _sha256(path: Path) -> str:
@@ -194,5 +218,5 @@ def _project_files(project_dir: Path) -> list[Path]:
     for folder in ("models", "macros", "seeds"):
         root = project_dir / folder
         if root.is_dir():
-            files.extend(path for path in root.rglob("*") if path.suffix in {".sql", ".yml", ".csv"})
+            files.extend(path for path in root.rglob("*") if path.suffix in {".sql", ".yml", ".yaml", ".csv"})
     return files

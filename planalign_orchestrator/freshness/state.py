@@ -42,6 +42,8 @@ _CREATE = (
         built_at varchar not null,
         primary key (scenario, simulation_year)
     )""",
+    # sha256 holds a FileDigests digest: a file's sha256, or a canonical form's name and
+    # the sha256 of the file in that form (freshness.canonical).
     f"""create table if not exists {SCHEMA}.file_digests (
         path varchar primary key,
         size bigint not null,
