@@ -160,6 +160,11 @@ class WorkspaceSession:
     def root(self) -> Path:
         return self.workspace.root
 
+    @property
+    def database_path(self) -> Path:
+        """The workspace's DuckDB file (for an analyst's own queries; the engine opens it itself)."""
+        return self.workspace.database_path
+
     def require_writable(self) -> None:
         """Refuse, naming the folder, before a run that must write into the workspace starts."""
         self.workspace.require_writable()
