@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -234,6 +235,11 @@ def _parser() -> argparse.ArgumentParser:
         help="override a config value in the scenario (repeatable), e.g. --set plan.match_rate=1.0; "
         "saved in scenarios/NAME.yaml",
     )
+    simulate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --set change a scenario saved with other overrides (replacing its results)",
+    )
     seeds = simulate.add_mutually_exclusive_group()
     seeds.add_argument(
         "--seeds",
@@ -342,7 +348,7 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
     if not scenario:
         return session
     if assignments:
-        return session.with_assignments(scenario, assignments)
+        return session.with_assignments(scenario, assignments, overwrite=args.overwrite)
     return session.for_scenario(scenario)
 
 
@@ -373,9 +379,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(line)
     if status.up_to_date and not ensemble_stale:
         return EXIT_OK
+    # The commands must work when pasted: years (those out of date included), scenario and workspace.
+    first, last = session.resolve_years(None, None)
+    stale = [year.year for year in status.years_needing_run]
+    years = f"{min([first, *stale])}-{max([last, *stale])}"
+    where = "" if args.workspace == Path(".") else f" --workspace {shlex.quote(str(args.workspace))}"
+    scenario = "" if session.scenario.is_baseline else f" --scenario {session.scenario.name}"
     print(
-        "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "
-        "`planalign plan` shows what that would build."
+        f"Run `planalign simulate {years}{scenario}{where}` (or `planalign init{where}` for the tables only) "
+        f"to bring it up to date; `planalign plan {years}{scenario}{where}` shows what that would build."
     )
     return EXIT_MISSING
 

@@ -11,13 +11,15 @@ after the first.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.config import SimulationConfig
+from planalign_orchestrator.config import BASELINE_SCENARIO, SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.export import flat_config, write_workbook
 from planalign_orchestrator.freshness.inputs import package_version
@@ -29,8 +31,86 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def simulate_commands(scenario: str, first: int, last: int) -> str:
+    """The terminal command that simulates a scenario's years, with the notebook call beside it."""
+    flag = "" if scenario == BASELINE_SCENARIO else f" --scenario {scenario}"
+    keyword = "" if scenario == BASELINE_SCENARIO else f", scenario={scenario!r}"
+    return f"`planalign simulate {first}-{last}{flag}` (or nb.simulate(ws, {first}, {last}{keyword}))"
+
+
+def years_text(years: Sequence[int]) -> str:
+    """Sorted years as runs: [2025, 2028, 2029] -> '2025, 2028-2029'."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+
+
+@dataclass(frozen=True)
+class LeftOutYears:
+    """Up-to-date years of the compared scenarios outside the compared range, so a comparison never hides them.
+
+    `years` maps each scenario to its up-to-date years outside first..last; `asked`
+    says whether that range was asked for or is the config's simulation years.
+    """
+
+    years: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    first: int = 0
+    last: int = 0
+    asked: bool = False
+
+    @classmethod
+    def of(cls, fresh: Mapping[str, Collection[int]], first: int, last: int, *, asked: bool) -> LeftOutYears:
+        """From each scenario's up-to-date years."""
+        outside = {name: tuple(sorted(y for y in years if not first <= y <= last)) for name, years in fresh.items()}
+        return cls(outside, first, last, asked)
+
+    def lines(self) -> list[str]:
+        """Which years were left out and why; for the config's range, how to include them.
+
+        Commands are the terminal's, with the notebook call beside them.
+        """
+        left = sorted({year for years in self.years.values() for year in years})
+        if not left:
+            return []
+        names = list(self.years)
+        why = "the years asked for" if self.asked else "the config's simulation years (simulation.start_year/end_year)"
+        lines = [f"Not compared: {years_text(left)}, outside {self.first}-{self.last}, {why}."]
+        if self.asked:
+            return lines
+        lo, hi = min(left[0], self.first), max(left[-1], self.last)
+        lacking = {name: [y for y in left if y not in self.years[name]] for name in names}
+        for name, missing in lacking.items():
+            if missing:
+                lines.append(
+                    f"{name} has no up-to-date results for {years_text(missing)}: simulate them with "
+                    f"{simulate_commands(name, lo, hi)}."
+                )
+        then = "Then compare" if any(lacking.values()) else "Compare"
+        lines.append(
+            f"{then} {lo}-{hi}: `planalign compare {' '.join(names)} --years {lo}-{hi}` "
+            f"(or nb.compare(ws, {names!r}, {lo}, {hi}))."
+        )
+        return lines
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _with_code(text: str) -> str:
+    """Escaped text whose `backticked` commands become <code>."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
+
+
 class Comparison:
-    """Scenarios side by side: `.metrics` (tidy), `.table`, `.deltas`, text/HTML views, `.to_excel()`."""
+    """Scenarios side by side: `.metrics` (tidy), `.table`, `.deltas`, text/HTML views, `.to_excel()`.
+
+    `left_out` holds the up-to-date years of the compared scenarios that fall outside
+    the compared range; the text and HTML views say which and why.
+    """
 
     def __init__(
         self,
@@ -39,12 +119,14 @@ class Comparison:
         metrics: pd.DataFrame,
         years: tuple[int, int],
         fingerprints: dict[tuple[str, int], str],
+        left_out: LeftOutYears | None = None,
     ) -> None:
         self.scenarios = list(scenarios)
         self.configs = configs
         self.metrics = metrics
         self.years = years
         self.fingerprints = fingerprints
+        self.left_out = left_out or LeftOutYears(first=years[0], last=years[1])
         self.created_at = datetime.now(UTC)
 
     @property
@@ -107,7 +189,8 @@ class Comparison:
                 current = metric_label
                 lines.append(metric_label)
             lines.append(f"  {label:<{width - 2}}" + "".join(f"{c:>{cell + 1}}" for c in cells))
-        return "\n".join(lines)
+        notes = self.left_out.lines()
+        return "\n".join(lines + (["", *notes] if notes else []))
 
     def __repr__(self) -> str:
         return str(self)
@@ -133,9 +216,10 @@ class Comparison:
                 + "</tr>"
             )
         title = f"Scenarios compared: {', '.join(self.names)} (deltas against {self.names[0]})"
+        notes = "".join(f"<p class='planalign-left-out'>{_with_code(line)}</p>" for line in self.left_out.lines())
         return (
             f"<div class='planalign-comparison'><b>{html.escape(title)}</b>"
-            f"<table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
+            f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>{notes}</div>"
         )
 
     def to_excel(self, path: Path | str) -> Path:
@@ -201,6 +285,8 @@ def compare_scenarios(
     configs: dict[str, SimulationConfig],
     first: int,
     last: int,
+    *,
+    left_out: LeftOutYears | None = None,
 ) -> Comparison:
     """Read the metrics of the scenarios' years (already checked up to date) into a Comparison."""
     names = [scenario.name for scenario in scenarios]
@@ -213,7 +299,7 @@ def compare_scenarios(
         for year in range(first, last + 1)
         if (name, year) in state.years
     }
-    return Comparison(scenarios, configs, metrics, (first, last), fingerprints)
+    return Comparison(scenarios, configs, metrics, (first, last), fingerprints, left_out)
 
 
 def scenario_metrics_frame(db: DatabaseConnectionManager, names: Sequence[str], first: int, last: int) -> pd.DataFrame:

@@ -224,6 +224,25 @@ class WorkspaceBusyError(PlanAlignError):
         )
 
 
+class ScenarioExistsError(ConfigurationError):
+    """Saving a scenario would silently replace the different overrides (and so the results) saved under its name.
+
+    `changes` says what would change, one "key: before -> after" per key, so a face
+    can ask before replacing them (the levers' Run) or the user can pass overwrite.
+    """
+
+    def __init__(self, name: str, changes: Sequence[str]) -> None:
+        self.scenario = name
+        self.changes = tuple(changes)
+        super().__init__(
+            f"scenario {name!r} already exists with other overrides; saving would change " + "; ".join(self.changes),
+            remediation=(
+                f"Pass overwrite=True (in a terminal, add --overwrite) to replace {name!r} and its results, "
+                "or choose another scenario name."
+            ),
+        )
+
+
 class WorkspaceNotWritableError(ConfigurationError):
     """The workspace folder (or a file PlanAlign must create in it) cannot be written."""
 

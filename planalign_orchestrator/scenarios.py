@@ -28,7 +28,7 @@ from planalign_orchestrator.config import (
     read_yaml_mapping,
     validate_config,
 )
-from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.exceptions import ConfigurationError, ScenarioExistsError
 from planalign_orchestrator.workspace import Workspace
 
 SCENARIOS_DIR = "scenarios"
@@ -55,6 +55,30 @@ class Scenario:
         if not self.overrides:
             return "the workspace's simulation_config.yaml" if self.is_baseline else "no overrides"
         return ", ".join(f"{key}={value!r}" for key, value in self.overrides.items())
+
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class OverrideChange:
+    """One key whose override a scenario's new overrides would change, with the values the scenario runs with.
+
+    `before` and `after` are the values in effect: the override, or the base config's
+    value where there is none (`overridden_before` / `overridden_after` say which).
+    """
+
+    key: str
+    before: Any
+    after: Any
+    overridden_before: bool
+    overridden_after: bool
+
+    def describe(self) -> str:
+        """'plan.match_rate: 1.0 -> 0.8', saying when a side is the base config's value rather than an override."""
+        before = f"{self.before!r}" + ("" if self.overridden_before else " (the config's)")
+        after = f"{self.after!r}" + ("" if self.overridden_after else " (the config's)")
+        return f"{self.key}: {before} -> {after}"
 
 
 def check_name(name: str) -> str:
@@ -158,11 +182,46 @@ class ScenarioStore:
             )
         return self.config(Scenario(name, dict(overrides)))
 
-    def save(self, name: str, overrides: Mapping[str, Any]) -> tuple[Scenario, SimulationConfig]:
-        """Create or replace a scenario's overrides, validated before anything is written; and its config."""
+    def changes(self, name: str, overrides: Mapping[str, Any]) -> list[OverrideChange]:
+        """What saving these overrides under `name` would change in the scenario saved there (empty if none is)."""
+        if check_name(name) == BASELINE_SCENARIO or not self.path(name).is_file():
+            return []
+        saved = self.read(name).overrides
+        base = self.workspace.config.model_dump(mode="json")
+        changes = []
+        for key in dict.fromkeys([*saved, *overrides]):
+            before, after = saved.get(key, _UNSET), overrides.get(key, _UNSET)
+            if before == after:
+                continue
+            section, _, field_name = key.partition(".")
+            values = base.get(section)
+            inherited = values.get(field_name) if isinstance(values, dict) else None
+            changes.append(
+                OverrideChange(
+                    key,
+                    inherited if before is _UNSET else before,
+                    inherited if after is _UNSET else after,
+                    overridden_before=before is not _UNSET,
+                    overridden_after=after is not _UNSET,
+                )
+            )
+        return changes
+
+    def save(
+        self, name: str, overrides: Mapping[str, Any], *, overwrite: bool = False
+    ) -> tuple[Scenario, SimulationConfig]:
+        """Create a scenario, or replace its overrides, validated before anything is written; and its config.
+
+        A scenario saved with other overrides is replaced only with `overwrite`: its
+        results belong to the overrides it has, and replacing them unasked loses both.
+        Saving the same overrides again changes nothing.
+        """
         config = self.validate(name, overrides)
         if name == BASELINE_SCENARIO:
             return Scenario(BASELINE_SCENARIO), config
+        changes = self.changes(name, overrides)
+        if changes and not overwrite:
+            raise ScenarioExistsError(name, [change.describe() for change in changes])
         scenario = Scenario(name, dict(overrides))
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)

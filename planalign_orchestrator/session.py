@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planalign_orchestrator.activity import active_runs
-from planalign_orchestrator.comparison import Comparison, compare_scenarios, scenario_metrics_frame
+from planalign_orchestrator.comparison import (
+    Comparison,
+    LeftOutYears,
+    compare_scenarios,
+    scenario_metrics_frame,
+    simulate_commands,
+)
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS
@@ -45,7 +51,7 @@ from planalign_orchestrator.levers import lever_overrides, lever_values
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
 from planalign_orchestrator.progress import ProgressObserver
-from planalign_orchestrator.scenarios import Scenario, ScenarioStore, parse_assignment
+from planalign_orchestrator.scenarios import OverrideChange, Scenario, ScenarioStore, parse_assignment
 from planalign_orchestrator.self_healing.step_log import last_durations, read_step_log
 from planalign_orchestrator.tables import TableState
 from planalign_orchestrator.workspace import Workspace
@@ -133,9 +139,17 @@ class WorkspaceSession:
             opened=(self.scenario, self.config),
         )
 
-    def for_scenario(self, name: str, overrides: Mapping[str, Any] | None = None) -> WorkspaceSession:
-        """The session of scenario `name`; given overrides create or replace its scenario file first."""
-        opened = self._store.save(name, overrides) if overrides is not None else self._store.open(name)
+    def for_scenario(
+        self, name: str, overrides: Mapping[str, Any] | None = None, *, overwrite: bool = False
+    ) -> WorkspaceSession:
+        """The session of scenario `name`; given overrides create its scenario file first.
+
+        Overrides that differ from the ones saved under `name` replace them only with
+        `overwrite` (ScenarioExistsError says what would change otherwise).
+        """
+        opened = (
+            self._store.save(name, overrides, overwrite=overwrite) if overrides is not None else self._store.open(name)
+        )
         return WorkspaceSession(
             self.workspace,
             threads=self.threads,
@@ -143,18 +157,27 @@ class WorkspaceSession:
             opened=opened,
         )
 
-    def with_assignments(self, name: str, assignments: Sequence[str]) -> WorkspaceSession:
+    def with_assignments(self, name: str, assignments: Sequence[str], *, overwrite: bool = False) -> WorkspaceSession:
         """The session of scenario `name` with `KEY=VALUE` assignments merged into its saved overrides.
 
         A new scenario starts empty; assignments update its overrides key by key (the
-        terminal's `--set`).
+        terminal's `--set`), and changing a saved scenario takes `overwrite`.
         """
         existing = self._store.read(name).overrides if name in self._store.names() else {}
-        return self.for_scenario(name, {**existing, **dict(parse_assignment(text) for text in assignments)})
+        overrides = {**existing, **dict(parse_assignment(text) for text in assignments)}
+        return self.for_scenario(name, overrides, overwrite=overwrite)
 
     def scenario_config(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
         """The config scenario `name` would run with these overrides, validated; nothing is written."""
         return self._store.validate(name, overrides)
+
+    def scenario_changes(self, name: str, overrides: Mapping[str, Any]) -> list[OverrideChange]:
+        """What saving these overrides as scenario `name` would change in the one saved there (empty: nothing)."""
+        return self._store.changes(name, overrides)
+
+    def scenario_exists(self, name: str) -> bool:
+        """Whether `name` is the baseline or a saved scenario of this workspace (nothing is validated)."""
+        return name in self._store.names()
 
     @property
     def root(self) -> Path:
@@ -237,14 +260,14 @@ class WorkspaceSession:
         first, last = self.resolve_years(start_year, end_year)
         self.require_idle()
         sessions = [self if name == self.scenario.name else self.for_scenario(name) for name in names]
-        for session in sessions:
-            session._require_fresh_years(first, last)
+        fresh = {session.scenario.name: session._require_fresh_years(first, last) for session in sessions}
         return compare_scenarios(
             self._db,
             [session.scenario for session in sessions],
             {session.scenario.name: session.config for session in sessions},
             first,
             last,
+            left_out=LeftOutYears.of(fresh, first, last, asked=start_year is not None or end_year is not None),
         )
 
     def snapshot(self, years: Sequence[int] | None = None) -> pd.DataFrame:
@@ -425,7 +448,8 @@ class WorkspaceSession:
             state = read_build_state(conn)
         return {var for record in state.tables.values() for var in record.recipe.vars}
 
-    def _require_fresh_years(self, first: int, last: int) -> None:
+    def _require_fresh_years(self, first: int, last: int) -> set[int]:
+        """Every up-to-date simulated year of this scenario; SimulationError unless first..last all are."""
         years = {status.year: status for status in self.status().years}
         problems = []
         for year in range(first, last + 1):
@@ -438,11 +462,9 @@ class WorkspaceSession:
             name = self.scenario.name
             raise SimulationError(
                 f"Scenario {name!r} has no up-to-date results for {first}-{last}: {'; '.join(problems)}.",
-                remediation=(
-                    f"Simulate it first: `planalign simulate {first}-{last} --scenario {name}` "
-                    f"(or nb.simulate(ws, {first}, {last}, scenario={name!r}))."
-                ),
+                remediation=f"Simulate it first: {simulate_commands(name, first, last)}.",
             )
+        return {year for year, status in years.items() if not status.state.needs_build}
 
 
 def _planned_tables(inspection: Inspection) -> list[PlannedTable]:

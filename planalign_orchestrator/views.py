@@ -9,7 +9,7 @@ the exceptions.
 """
 
 from planalign_orchestrator.comparison import Comparison
-from planalign_orchestrator.ensemble.result import EnsembleResult
+from planalign_orchestrator.ensemble.result import BandTable, EnsembleResult
 from planalign_orchestrator.freshness.checker import YearStatus
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, PlannedYear, WorkspaceStatus
 from planalign_orchestrator.levers import (
@@ -24,7 +24,7 @@ from planalign_orchestrator.levers import (
 )
 from planalign_orchestrator.metrics import KEY_METRICS, METRICS, Metric, metric
 from planalign_orchestrator.pipeline.results import SimulationSummary, YearSummary
-from planalign_orchestrator.scenarios import Scenario
+from planalign_orchestrator.scenarios import OverrideChange, Scenario
 from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, StructuredFormatter
 from planalign_orchestrator.tables import TableStatus
 
@@ -37,12 +37,14 @@ __all__ = [
     "SINGLE_TIER",
     "SINGLE_TIER_KEYS",
     "STEP_FIELDS",
+    "BandTable",
     "Bound",
     "BuildPlan",
     "Comparison",
     "EnsembleResult",
     "Lever",
     "Metric",
+    "OverrideChange",
     "PlannedTable",
     "PlannedYear",
     "Scenario",

@@ -211,3 +211,28 @@ def test_a_runs_workbook_and_its_csv_and_parquet_exports_hold_its_frames(
     assert [path.name for path in csv_files] == ["high_match_snapshot.csv", "high_match_events.csv"]
     assert len(pd.read_csv(csv_files[0])) == len(run.snapshot)
     pd.testing.assert_frame_equal(pd.read_parquet(parquet_files[1]), run.events, check_dtype=False)
+
+
+def test_compare_says_which_simulated_years_it_left_out_and_why(scenarios_workspace: Workspace) -> None:
+    """Issue 21, item 6: high_match runs a year past the config's; compare names it instead of hiding it."""
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from planalign_orchestrator.cli import main
+
+    WorkspaceSession(scenarios_workspace).for_scenario("high_match").simulate(YEARS[0], YEARS[1] + 1)
+    out = StringIO()
+
+    with redirect_stdout(out):
+        code = main(["compare", "baseline", "high_match", "-w", str(scenarios_workspace.root)])
+
+    text = out.getvalue()
+    extra = YEARS[1] + 1
+    assert code == 0, text
+    assert text.splitlines()[2].split() == [str(year) for year in range(YEARS[0], YEARS[1] + 1)]
+    assert f"Not compared: {extra}, outside {YEARS[0]}-{YEARS[1]}, the config's simulation years" in text
+    assert (
+        f"baseline has no up-to-date results for {extra}: simulate them with "
+        f"`planalign simulate {YEARS[0]}-{extra}` (or nb.simulate(ws, {YEARS[0]}, {extra}))." in text
+    )
+    assert f"`planalign compare baseline high_match --years {YEARS[0]}-{extra}`" in text

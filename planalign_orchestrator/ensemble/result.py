@@ -95,23 +95,96 @@ class EnsembleResult:
         bands = self.bands
         return bands[bands["metric"].isin([m.column for m in KEY_METRICS])].reset_index(drop=True)
 
+    def table(self, *, full: bool = False) -> BandTable:
+        """The bands formatted as the metric catalogue formats each metric (counts, $, %).
+
+        Compact (the default): P10, P50 and P90 of the key metrics. Full: mean, standard
+        deviation, every percentile and the number of seeds, for every metric.
+        """
+        return BandTable(self.bands if full else self.key_bands(), full=full)
+
     def __str__(self) -> str:
-        lines = [self.headline, f"Seeds: {_seed_list(self.seeds)}"]
-        header = f"{'metric':<34} {'year':>5} {'P10':>14} {'P50':>14} {'P90':>14} {'n':>4}"
-        lines.append(header)
-        for row in self.key_bands().itertuples(index=False):
-            shown = metric(str(row.metric))
-            p10, p50, p90 = (_figure(shown, getattr(row, name)) for name in ("p10", "p50", "p90"))
-            lines.append(f"{shown.label:<34} {row.year:>5} {p10:>14} {p50:>14} {p90:>14} {row.n_seeds:>4}")
-        return "\n".join(lines)
+        return "\n".join([self.headline, f"Seeds: {_seed_list(self.seeds)}", str(self.table())])
 
     def _repr_html_(self) -> str:
-        table = (
-            self.key_bands()
-            .set_index(["metric", "year"])
-            .to_html(float_format=lambda v: f"{v:,.2f}", na_rep="withheld")
+        return (
+            f"<div class='planalign-ensemble'><b>{html.escape(self.headline)}</b>"
+            f"<div>Seeds: {html.escape(_seed_list(self.seeds))}</div>{self.table()._repr_html_()}</div>"
         )
-        return f"<div class='planalign-ensemble'><b>{html.escape(self.headline)}</b>{table}</div>"
+
+
+_COMPACT = ("p10", "p50", "p90")
+_FULL = ("mean", "std", "p10", "p25", "p50", "p75", "p90", "n_seeds")
+_HEADINGS = {"mean": "mean", "std": "std", "n_seeds": "n"} | {f"p{p}": f"P{p}" for p in (10, 25, 50, 75, 90)}
+
+
+@dataclass(frozen=True, repr=False)
+class BandTable:
+    """Bands as a reader sees them: one row per metric and year, each figure in its metric's format.
+
+    Percentiles and the mean read like the metric ($, %, counts); the standard
+    deviation of a fraction reads in percentage points; a withheld band reads
+    "withheld", never 0.
+    """
+
+    bands: pd.DataFrame
+    full: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return _FULL if self.full else _COMPACT
+
+    def rows(self) -> list[tuple[str, int, list[str]]]:
+        """(metric label, year, the formatted figures) in catalogue order."""
+        rows = []
+        for row in self.bands.itertuples(index=False):
+            shown = metric(str(row.metric))
+            cells = [_cell(shown, name, getattr(row, name)) for name in self.columns]
+            rows.append((shown.label, int(str(row.year)), cells))
+        return rows
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        label = max([len("metric"), *(len(name) for name, _, _ in rows)])
+        width = max([12, *(len(cell) for _, _, cells in rows for cell in cells)])
+        header = f"{'metric':<{label}} {'year':>5}" + "".join(f" {_HEADINGS[c]:>{width}}" for c in self.columns)
+        lines = [header]
+        for name, year, cells in rows:
+            lines.append(f"{name:<{label}} {year:>5}" + "".join(f" {cell:>{width}}" for cell in cells))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        right = "text-align:right;padding:1px 0 1px 14px"
+        head = "".join(f"<th style='{right}'>{_HEADINGS[c]}</th>" for c in self.columns)
+        body, current = [], None
+        for name, year, cells in self.rows():
+            shown = "" if name == current else html.escape(name)
+            current = name
+            body.append(
+                f"<tr><td style='text-align:left;padding:1px 8px 1px 0'>{shown}</td>"
+                f"<td style='{right}'>{year}</td>"
+                + "".join(f"<td style='{right}'>{html.escape(c)}</td>" for c in cells)
+                + "</tr>"
+            )
+        head = f"<tr><th style='text-align:left'>metric</th><th style='{right}'>year</th>{head}</tr>"
+        table = "<table class='planalign-bands' style='margin:4px 0;border-collapse:collapse'>"
+        return f"{table}{head}{''.join(body)}</table>"
+
+
+def _cell(shown: Metric, column: str, value: float) -> str:
+    """One figure of a band table: the metric's own format, a spread for std, a count for n."""
+    if column == "n_seeds":
+        return f"{int(value):,}"
+    if value != value:  # NaN: withheld
+        return "withheld"
+    if column != "std":
+        return shown.format(value)
+    if shown.kind == "fraction":
+        return f"{value * 100:.2f} pp"
+    return f"{'$' if shown.kind == 'money' else ''}{value:,.{0 if shown.kind == 'money' else 1}f}"
 
 
 def _seed_list(seeds: tuple[int, ...]) -> str:
@@ -119,9 +192,3 @@ def _seed_list(seeds: tuple[int, ...]) -> str:
     if len(seeds) > 2 and seeds == tuple(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}-{seeds[-1]}"
     return ", ".join(str(seed) for seed in seeds)
-
-
-def _figure(shown: Metric, value: float) -> str:
-    if value != value:  # NaN: withheld
-        return "withheld"
-    return shown.format(value)
