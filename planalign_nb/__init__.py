@@ -11,8 +11,9 @@ or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
 
 A thin face over planalign_orchestrator: the engine checks, builds and simulates and
 reports through progress events; the widgets show those events, and each leaves a
-static record in the notebook when its work is done. Importing this package does
-not import dbt.
+static record in the notebook: progress views when their work is done, and every view
+in the saved notebook (planalign_nb.saving, also a Jupyter server extension).
+Importing this package does not import dbt.
 """
 
 from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
@@ -27,6 +28,12 @@ from planalign_nb.results import SimulationResult
 from planalign_nb.simulation_widget import SimulationProgress
 from planalign_nb.status_widget import TableStatusWidget
 from planalign_orchestrator.progress import ItemState
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension: notebooks are saved with the records of their live views."""
+    return [{"module": "planalign_nb.saving"}]
+
 
 __all__ = [
     "EnsembleView",

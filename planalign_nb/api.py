@@ -71,9 +71,9 @@ def status(workspace: WorkspaceLike, **initializer_options: Any) -> TableStatusW
     workspace yet it says so (and offers to create it) without writing anything.
     `initializer_options` are AutoInitializer keyword arguments (timeout_seconds, ...)
     used by the action buttons ("Build 2 missing, rebuild 3 stale"; on a corrupt
-    database "Recreate (keeps a backup)"). Make the widget the cell's value: it is
-    interactive until the next cell runs, then stays as its record; without a widget
-    front-end it shows as text/HTML.
+    database "Recreate (keeps a backup)"). Make the widget the cell's value: it stays
+    interactive while the kernel runs, and the saved notebook keeps its record;
+    without a widget front-end it shows as text/HTML.
     """
     from planalign_orchestrator.session import WorkspaceSession
 
@@ -151,15 +151,18 @@ def simulate(
     *,
     scenario: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
     **initializer_options: Any,
 ) -> SimulationResult:
     """Heal the workspace if needed, then simulate start_year..end_year with live per-year progress.
 
     Years default to the workspace config's simulation.start_year/end_year.
     `scenario` names a scenario (default: the baseline, the workspace's own config);
-    `overrides` (dotted keys, e.g. {"plan.match_rate": 1.0}) create it or replace its
-    overrides first, validated like the config and saved as scenarios/<name>.yaml.
-    Years still up to date are reused, not re-simulated.
+    `overrides` (dotted keys, e.g. {"plan.match_rate": 1.0}) create it first,
+    validated like the config and saved as scenarios/<name>.yaml. A scenario saved
+    with other overrides is replaced only with `overwrite=True` (otherwise
+    ScenarioExistsError says what would change). Years still up to date are reused,
+    not re-simulated.
     Initialization progress is shown only when something has to be built (or fails).
     Returns a SimulationResult (`.summary`, `.snapshot`, `.events`, `.plot()`, exports).
     Errors are shown in the panel with what to do and then raised with a one-line
@@ -171,7 +174,7 @@ def simulate(
         session = open_workspace(workspace, **initializer_options)
         if scenario is not None or overrides:
             # The baseline takes no overrides: for_scenario refuses them with the remedy.
-            session = session.for_scenario(scenario or "baseline", overrides)
+            session = session.for_scenario(scenario or "baseline", overrides, overwrite=overwrite)
         first, last = session.resolve_years(start_year, end_year)
     except BaseException as error:
         raise_for_notebook(error, cancelled="simulation cancelled", root=folder, panel=False)
@@ -221,8 +224,11 @@ def levers(workspace: WorkspaceLike, *, scenario: str = "what_if") -> LeversWidg
 
     Run simulates the scenario (the workspace's config plus the levers you changed),
     with live progress, and shows its comparison against the baseline. Invalid values
-    are refused with the config's own message before anything runs. Like the status
-    widget it is interactive until the next cell runs, then stays as its record.
+    are refused with the config's own message before anything runs, and a scenario
+    saved with other overrides is replaced only after the widget asked. On a scenario
+    that exists the controls start from its values, with its comparison when its years
+    are up to date; nothing runs until Run. Like the status widget it stays interactive
+    while the kernel runs, and the saved notebook keeps its record.
     """
     return LeversWidget(open_workspace(workspace), scenario=scenario)
 

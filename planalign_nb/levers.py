@@ -2,11 +2,18 @@
 
 Every change is validated at once by the config's own rules (the same check a scenario
 file gets): a bad value shows the config's message in the error panel and disables
-Run, instead of being clamped silently to a bound the analyst never sees. Run saves the
-scenario (the workspace's config plus the levers that differ from it), brings the
-baseline up to date, simulates the scenario with the live progress views, then shows
-the comparison against the baseline. Its static rendering (nbval, HTML export) lists
-the lever values used.
+Run, instead of being clamped silently to a bound the analyst never sees; beside each
+value the widget shows the range the config accepts, its ends open or closed. Run
+saves the scenario (the workspace's config plus the levers that differ from it), brings
+the baseline up to date, simulates the scenario with the live progress views, then
+shows the comparison against the baseline. A scenario saved with other overrides is
+never replaced unasked: the engine refuses, and the widget says what would change and
+asks first.
+
+Opened on a scenario that exists, the controls start from its values and, when its
+years are up to date, its comparison shows at once: reopening the levers runs nothing.
+The widget's record (what nbval, an HTML export and the saved notebook show) lists the
+lever values of the last run, its comparison and the call that reopens the controls.
 """
 
 from __future__ import annotations
@@ -16,11 +23,26 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-from IPython.display import display
 
-from planalign_nb.live import display_interactive
-from planalign_nb.rendering import ErrorReport, Snapshot, css, error_report, escape, show_error, styled
-from planalign_orchestrator.exceptions import PlanAlignError
+from planalign_nb.live import InteractiveDisplay
+from planalign_nb.rendering import (
+    CELL,
+    ROW,
+    TABLE,
+    ErrorReport,
+    Snapshot,
+    code,
+    css,
+    error_report,
+    escape,
+    frame,
+    header,
+    muted,
+    show_error,
+    styled,
+    workspace_reference,
+)
+from planalign_orchestrator.exceptions import PlanAlignError, ScenarioExistsError
 
 if TYPE_CHECKING:
     from planalign_nb.comparison import ScenarioComparison
@@ -41,12 +63,17 @@ class LeversWidget(widgets.VBox):
 
         self._session = session
         self._lock = threading.RLock()
-        base = session.lever_values()
+        self.comparison: ScenarioComparison | None = None
+        self.error: ErrorReport | None = None  # what is wrong with the levers as set now
+        self.run_error: ErrorReport | None = None  # why the last run failed
+        # The scenario and lever values of the last run (or of the saved scenario opened), else None.
+        self._used: tuple[str, dict[str, Any]] | None = None
+        start = self._open(scenario)
         self.controls: dict[str, widgets.FloatText | widgets.Checkbox] = {}
         self.from_seed: dict[str, widgets.Checkbox] = {}
-        rows = [self._row(lever, base[lever.key]) for lever in LEVERS]
+        rows = [self._row(lever, start[lever.key]) for lever in LEVERS]
         self.formulas = dict(MATCH_DESIGNS)
-        configured = base[MATCH_TIERS]
+        configured = start[MATCH_TIERS]
         if configured is not None and configured not in self.formulas.values():
             self.formulas[CONFIGURED] = configured
         self.match_formula = styled(
@@ -55,7 +82,8 @@ class LeversWidget(widgets.VBox):
                 value=next(name for name, tiers in self.formulas.items() if tiers == configured),
                 description="Match formula",
                 style=_WIDE,
-                layout=widgets.Layout(width="38em"),
+                # As wide as its longest formula, which a narrower list cuts off.
+                layout=widgets.Layout(width="48em", max_width="100%"),
             ),
             "lever",
             "lever-match-formula",
@@ -65,27 +93,59 @@ class LeversWidget(widgets.VBox):
         )
         self.run_button = styled(widgets.Button(description="Run", icon="play", button_style="primary"), "run")
         self.run_button.on_click(lambda _button: self.run(in_widget=True))
-        self.header = widgets.HTML(f"<b>{escape(self._title())}</b>")
+        self.notice = styled(widgets.HTML(), "scenario-notice")
+        self.confirm_text = widgets.HTML()
+        self.confirm_button = styled(
+            widgets.Button(description="Overwrite", button_style="danger"), "confirm-overwrite"
+        )
+        self.cancel_button = styled(widgets.Button(description="Cancel"), "cancel-overwrite")
+        self.confirm_button.on_click(lambda _button: self.run(overwrite=True, in_widget=True))
+        self.cancel_button.on_click(lambda _button: self._hide_confirmation())
+        self.confirm_box = styled(widgets.HBox([self.confirm_text, self.confirm_button, self.cancel_button]), "confirm")
+        self.confirm_box.layout.display = "none"
+        self.header = widgets.HTML(header(self._title(), "levers-header"))
         self.error_panel = styled(widgets.HTML(), "error-panel")
         self.output = widgets.Output()
-        self.comparison: ScenarioComparison | None = None
-        self.error: ErrorReport | None = None
-        # The lever values of the last run (the record shows them), else None.
-        self._used: tuple[str, dict[str, Any]] | None = None
         super().__init__(
             children=[
                 self.header,
                 self.match_formula,
                 *rows,
                 widgets.HBox([self.name, self.run_button]),
+                self.notice,
+                self.confirm_box,
                 self.error_panel,
                 self.output,
             ]
         )
         styled(self, "levers")
         for control in [*self.controls.values(), *self.from_seed.values(), self.match_formula, self.name]:
-            control.observe(lambda _change: self.check(), names="value")
+            control.observe(lambda _change: self._edited(), names="value")
+        self._display = InteractiveDisplay(self, self.snapshot)
+        self._show_comparison()
         self.check()
+
+    def _open(self, name: str) -> dict[str, Any]:
+        """The values to start from: a saved scenario's (with its comparison when up to date), else the config's.
+
+        Reading a saved scenario runs nothing; a scenario whose years are not up to date
+        simply shows no comparison until Run.
+        """
+        from planalign_nb.comparison import ScenarioComparison
+
+        session = self._session
+        if name == BASELINE or not session.scenario_exists(name):
+            return session.lever_values()
+        try:
+            values = session.for_scenario(name).lever_values()
+        except PlanAlignError as error:
+            self.run_error = error_report(error, session.root)
+            return session.lever_values()
+        self._used = (name, values)
+        first, last = session.resolve_years(None, None)
+        with contextlib.suppress(PlanAlignError):
+            self.comparison = ScenarioComparison(session.compare([BASELINE, name], first, last))
+        return values
 
     def _row(self, lever: Lever, value: Any) -> widgets.HBox:
         control: widgets.FloatText | widgets.Checkbox
@@ -102,8 +162,8 @@ class LeversWidget(widgets.VBox):
         styled(control, "lever", f"lever-{lever.key.replace('.', '-')}")
         self.controls[lever.key] = control
         row: list[widgets.Widget] = [control]
-        if lever.kind == "rate":
-            row.append(widgets.HTML(f"<span class='{css('lever-range')}'>{escape(lever.range_text())}</span>"))
+        if lever.kind != "switch" and lever.range_text():
+            row.append(widgets.HTML(muted(lever.range_text(), "lever-range")))
         if lever.optional:
             seed = widgets.Checkbox(value=value is None, description="from seed", indent=False)
             control.disabled = value is None
@@ -132,45 +192,67 @@ class LeversWidget(widgets.VBox):
         return self._session.lever_overrides(self.values())
 
     def check(self) -> bool:
-        """Validate the levers as the scenario would be; show the config's message and disable Run if bad."""
+        """Validate the levers as the scenario would be; show the config's message and disable Run if bad.
+
+        When the scenario name is taken by a scenario saved with other overrides, say
+        what Run would change (Run asks before replacing it).
+        """
         from planalign_orchestrator.views import SINGLE_TIER_KEYS
 
         tiers = self.formulas[self.match_formula.value]
         for key in SINGLE_TIER_KEYS:
             self.controls[key].disabled = tiers is not None
+        name = self.name.value.strip()
         try:
-            self._session.scenario_config(self.name.value.strip(), self.overrides())
+            self._session.scenario_config(name, self.overrides())
+            changes = self._session.scenario_changes(name, self.overrides())
         except PlanAlignError as error:
             self.error = error_report(error, self._session.root)
+            self.notice.value = ""
             show_error(self.error_panel, self.error)
             self.run_button.disabled = True
             return False
         self.error = None
-        show_error(self.error_panel, None)
+        self.notice.value = (
+            muted(f"{name} exists; Run asks before replacing it: " + "; ".join(c.describe() for c in changes), "notice")
+            if changes
+            else ""
+        )
+        show_error(self.error_panel, self.run_error)
         self.run_button.disabled = False
         return True
 
+    def _edited(self) -> None:
+        """A control changed: a pending question about replacing a scenario no longer applies."""
+        self._hide_confirmation()
+        self.check()
+
     # -- running -------------------------------------------------------------------------
 
-    def run(self, *, in_widget: bool = False) -> ScenarioComparison | None:
+    def run(self, *, overwrite: bool = False, in_widget: bool = False) -> ScenarioComparison | None:
         """Validate and save the scenario, simulate it (and the baseline), then compare; None on an error.
 
-        Called in a cell, the progress records go to the cell's output, like nb.simulate's,
-        and the comparison shows in the widget's record. From the Run button
-        (`in_widget`), there is no cell to write to, so the widget's own output area holds
-        the live progress and the comparison.
+        A scenario saved under the same name with other overrides is replaced only with
+        `overwrite=True`: without it the engine refuses and says what would change (from
+        the Run button, the widget asks). Called in a cell, the progress records go to
+        the cell's output, like nb.simulate's, and the comparison shows in the widget's
+        record. From the buttons (`in_widget`), there is no cell to write to, so the
+        widget's own output area holds the live progress and the comparison.
         """
         from planalign_nb.comparison import ScenarioComparison
         from planalign_nb.runs import simulate_live
 
         with self._lock:
-            self.comparison = None
-            self.output.outputs = ()
+            self._hide_confirmation()
             if not self.check():
                 return None
             self.run_button.disabled = True
+            self.run_error = None
+            show_error(self.error_panel, None)
             try:
-                scenario = self._session.for_scenario(self.name.value.strip(), self.overrides())
+                scenario = self._session.for_scenario(self.name.value.strip(), self.overrides(), overwrite=overwrite)
+                self.comparison = None
+                self.output.outputs = ()
                 self._used = (scenario.scenario.name, scenario.lever_values())
                 first, last = scenario.resolve_years(None, None)
                 with self.output if in_widget else contextlib.nullcontext():
@@ -179,14 +261,43 @@ class LeversWidget(widgets.VBox):
                     self.comparison = ScenarioComparison(
                         self._session.compare([BASELINE, scenario.scenario.name], first, last)
                     )
-                    if in_widget:
-                        display(self.comparison)
+                if in_widget:
+                    self._show_comparison()
+            except ScenarioExistsError as error:
+                if in_widget:
+                    self._ask_to_overwrite(error)
+                else:
+                    self._failed(error)
             except (PlanAlignError, KeyboardInterrupt) as error:
-                self.error = error_report(error, self._session.root)
-                show_error(self.error_panel, self.error)
+                self._failed(error)
             finally:
                 self.run_button.disabled = False
+                self.check()
+            self._display.refresh()
             return self.comparison
+
+    def _show_comparison(self) -> None:
+        """Add the comparison to the widget's output area (below any progress records there)."""
+        if self.comparison is not None:
+            shown = {"text/plain": repr(self.comparison), "text/html": self.comparison._repr_html_()}
+            self.output.outputs += ({"output_type": "display_data", "data": shown, "metadata": {}},)
+
+    def _failed(self, error: BaseException) -> None:
+        self.run_error = error_report(error, self._session.root)
+        show_error(self.error_panel, self.run_error)
+
+    def _ask_to_overwrite(self, error: ScenarioExistsError) -> None:
+        """Say what replacing the saved scenario changes, and offer to (its results go with its overrides)."""
+        changes = "".join(f"<li>{escape(change)}</li>" for change in error.changes)
+        self.confirm_text.value = (
+            f"<div class='{css('confirm-text')}'>Scenario <b>{escape(error.scenario)}</b> is saved with other "
+            f"overrides. Replace them (and its results)?<ul style='margin:2px 0'>{changes}</ul></div>"
+        )
+        self.confirm_button.description = f"Overwrite {error.scenario}"
+        self.confirm_box.layout.display = None
+
+    def _hide_confirmation(self) -> None:
+        self.confirm_box.layout.display = "none"
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -207,34 +318,46 @@ class LeversWidget(widgets.VBox):
                 continue
             if lever.kind == "switch":
                 shown.append((lever.label, "on" if value else "off"))
+            elif value is None:
+                shown.append((lever.label, "from seed"))
             else:
-                shown.append((lever.label, "from seed" if value is None else f"{value:.2%}"))
+                shown.append((lever.label, f"{value:.2%}" if lever.kind == "rate" else f"{value:g}"))
         return shown
 
-    def snapshot(self) -> Snapshot:
-        """The lever values of the last run (or the current ones), and the comparison it produced."""
+    def reopen_call(self) -> str:
+        """The call that brings these controls back, with the last run's values, without running anything."""
         name = self._used[0] if self._used is not None else self.name.value
+        return f"nb.levers({workspace_reference(self._session.root)!r}, scenario={name!r})"
+
+    def snapshot(self) -> Snapshot:
+        """The lever values of the last run (or the current ones), the comparison it produced, how to reopen."""
+        name = self._used[0] if self._used is not None else self.name.value
+        reopen = "Reopen the controls (nothing runs until Run): "
         lines = [self._title(), f"  scenario: {name}"]
         rows = []
         for label, shown in self.shown_values():
             lines.append(f"  {label:<24} {shown}")
-            cells = f"<td style='text-align:left'>{escape(label)}</td><td style='text-align:right'>{escape(shown)}</td>"
-            rows.append(f"<tr>{cells}</tr>")
+            rows.append(
+                f"<tr style='{ROW}'><td style='{CELL}'>{escape(label)}</td>"
+                f"<td style='{CELL};text-align:right'>{escape(shown)}</td></tr>"
+            )
         html_parts = [
-            f"<div class='{css('levers', 'record')}'><b>{escape(self._title())}</b>",
-            f"<div>Scenario: {escape(name)}</div><table>{''.join(rows)}</table>",
+            header(self._title(), "levers-header"),
+            f"<div>Scenario: <b>{escape(name)}</b></div><table style='{TABLE}'>{''.join(rows)}</table>",
         ]
-        if self.error:
-            lines += self.error.text_lines()
-            html_parts.append(self.error.html())
+        if self.run_error:
+            lines += self.run_error.text_lines()
+            html_parts.append(self.run_error.html())
         if self.comparison is not None:
             lines.append(str(self.comparison))
             html_parts.append(self.comparison._repr_html_())
-        return Snapshot("\n".join(lines), "".join(html_parts) + "</div>")
+        lines.append(reopen + self.reopen_call())
+        html_parts.append(f"<div class='{css('reopen')}'>{escape(reopen)}{code(self.reopen_call())}</div>")
+        return Snapshot("\n".join(lines), frame(css("levers", "record"), "".join(html_parts)))
 
     def _ipython_display_(self) -> None:
-        """Interactive until the next cell runs, then its record (see planalign_nb.live)."""
-        display_interactive(self, self.snapshot, on_freeze=lambda: None)
+        """Interactive, with its record beside it for the saved notebook (see planalign_nb.live)."""
+        self._display.show()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}

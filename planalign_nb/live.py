@@ -1,19 +1,21 @@
-"""Live views that leave their final record behind, in the saved notebook too.
+"""Live views that leave their record behind, in the saved notebook too.
 
 A widget output is only as good as the kernel behind it: saved and reopened after a
-restart it shows "Error displaying widget: model not found". So a live view never
-stays in the notebook. Two ways out, both built on display ids (which JupyterLab,
-Notebook 7 and nbclient/nbconvert all honour when they keep a notebook's outputs):
+restart it shows "Error displaying widget: model not found". So every output a view
+displays is marked (planalign_nb.saving.LIVE_VIEW_METADATA) and the notebook is saved
+with its record instead of its widget view. Two kinds of view, both built on display
+ids (which JupyterLab, Notebook 7 and nbclient/nbconvert all honour):
 
-- LiveDisplay, for work a cell waits on (initialize, simulate): the live widget is
-  displayed as a bare widget view; when the work ends, that output is emptied in
-  place and the record (text/plain and text/html) is displayed right after it.
-  nbval does not replay display updates, so it compares what it saw: an empty
+- LiveDisplay, for work a cell waits on (initialize, simulate, ensemble): the live
+  widget is displayed as a bare widget view; when the work ends, that output is
+  emptied in place and the record (text/plain and text/html) is displayed right after
+  it. nbval does not replay display updates, so it compares what it saw: an empty
   widget view (skipped) and the record, which equal the saved outputs.
-- display_interactive, for views with buttons (status): the widget is displayed with
-  its record beside it in the same output, and stays interactive until the next cell
-  runs; then that output is updated in place to the record alone. Until something is
-  clicked, the record is the same text nbval saw when the cell ran.
+- InteractiveDisplay, for views with controls (status, levers): the widget is displayed
+  with its record beside it in the same output, and stays interactive for as long as
+  its kernel runs; whenever the view's state changes (a refresh, a build, a run), the
+  output is updated in place with the new record, so the record a save keeps is
+  always the current one.
 
 In terminal IPython and plain Python there is no live front-end: only the record is
 shown (printed outside IPython), once, when the work ends.
@@ -31,6 +33,7 @@ from IPython import get_ipython
 from IPython.display import display
 
 from planalign_nb.rendering import Snapshot
+from planalign_nb.saving import LIVE_VIEW_METADATA
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +118,7 @@ class LiveDisplay(Generic[V]):
         self.requested = True
         if live_frontend():
             assert isinstance(self.view, widgets.Widget)
-            self._handle = display(widget_view(self.view), raw=True, display_id=True)
+            self._handle = display(widget_view(self.view), raw=True, display_id=True, metadata=LIVE_VIEW_METADATA)
             self._heartbeat.start()
 
     def finish(self) -> None:
@@ -132,39 +135,34 @@ class LiveDisplay(Generic[V]):
             close_tree(self.view)
 
 
-_to_freeze: list[Callable[[], None]] = []
-_hooked_shells: set[int] = set()
+class InteractiveDisplay:
+    """The outputs that show an interactive view, each with its current record beside the widget view.
 
-
-def display_interactive(view: widgets.Widget, snapshot: Callable[[], Snapshot], on_freeze: Callable[[], None]) -> None:
-    """Display an interactive view with its record; at the next cell, leave the record alone in its place.
-
-    Outside a live front-end only the record is displayed. `on_freeze` runs when the
-    view stops being interactive (before its widgets are closed).
+    `show()` adds an output (a view may be displayed more than once); `refresh()`
+    updates every one of them after the view changed. Outside a live front-end only
+    the record is displayed, and refresh has nothing to update.
     """
-    record = snapshot()
-    shell = get_ipython()
-    if not live_frontend() or shell is None:
-        display(record)
-        return
-    handle = display({**widget_view(view), **record._repr_mimebundle_()}, raw=True, display_id=True)
 
-    def freeze() -> None:
-        on_freeze()
-        handle.update(snapshot())
-        close_tree(view)
+    def __init__(self, view: widgets.Widget, snapshot: Callable[[], Snapshot]) -> None:
+        self._view = view
+        self._snapshot = snapshot
+        self._handles: list[Any] = []
 
-    _to_freeze.append(freeze)
-    if id(shell) not in _hooked_shells:
-        shell.events.register("pre_run_cell", _freeze_interactive_views)
-        _hooked_shells.add(id(shell))
+    def show(self) -> None:
+        record = self._snapshot()
+        if not live_frontend():
+            display(record)
+            return
+        handle = display(self._bundle(record), raw=True, display_id=True, metadata=LIVE_VIEW_METADATA)
+        self._handles.append(handle)
 
+    def refresh(self) -> None:
+        """Put the view's current record beside it in every output that shows it."""
+        if not self._handles:
+            return
+        bundle = self._bundle(self._snapshot())
+        for handle in self._handles:
+            handle.update(bundle, raw=True, metadata=LIVE_VIEW_METADATA)
 
-def _freeze_interactive_views(*_info: object) -> None:
-    """pre_run_cell: every interactive view of the cells before becomes its record."""
-    while _to_freeze:
-        freeze = _to_freeze.pop(0)
-        try:
-            freeze()
-        except Exception:  # one broken view must not stop the next cell
-            logger.exception("Could not replace an interactive view by its record")
+    def _bundle(self, record: Snapshot) -> dict[str, Any]:
+        return {**widget_view(self._view), **record._repr_mimebundle_()}

@@ -21,7 +21,6 @@ from typing import Any
 import ipywidgets as widgets
 
 from planalign_nb.rendering import (
-    STYLE,
     ErrorReport,
     Snapshot,
     barline,
@@ -29,12 +28,15 @@ from planalign_nb.rendering import (
     escape,
     estimate,
     format_seconds,
+    frame,
+    header,
     icon,
+    node_line,
     record_timings,
     report_of,
-    row,
     seconds_cell,
     state_class,
+    state_row,
     styled,
     table,
 )
@@ -209,8 +211,9 @@ class InitializationProgress(widgets.VBox):
 
     def _html(self, live: bool) -> str:
         rows = [
-            row(
+            state_row(
                 f"{css('step', 'step-' + s.name)} {state_class(s.state)}",
+                s.state,
                 icon(s.state),
                 escape(s.display_name),
                 s.state.value,
@@ -218,15 +221,13 @@ class InitializationProgress(widgets.VBox):
             )
             for s in self.run.steps.values()
         ]
-        node = self._node_line(live)
-        node_html = f"<div class='{css('node')}'>{escape(node)}</div>" if node else ""
         extras = "".join(f"<div>{escape(line)}</div>" for line in self._extra_lines())
         error = self.error
         classes = css("progress", "record") if not live else css("progress")
-        return (
-            f"{STYLE}<div class='{classes}'><div class='{css('progress-header')}'><b>{escape(self._title())}</b></div>"
-            f"{barline(self.run.fraction, self.run.outcome, self._meta(live))}{node_html}{table(rows)}{extras}"
-            f"{error.html() if error else ''}</div>"
+        return frame(
+            classes,
+            f"{header(self._title())}{barline(self.run.fraction, self.run.outcome, self._meta(live))}"
+            f"{node_line(self._node_line(live))}{table(rows)}{extras}{error.html() if error else ''}",
         )
 
     def _render(self) -> None:

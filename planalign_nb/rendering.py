@@ -1,4 +1,4 @@
-"""Static renderings shared by every widget: state words, icons, CSS, bars, errors, paths.
+"""Static renderings shared by every widget: state words, icons, colours, bars, errors, paths.
 
 A widget's live view and its final record are drawn by the same functions here, so
 they look alike: the live view is the record plus what only makes sense while work
@@ -9,8 +9,16 @@ therefore deterministic when the timings are switched off (PLANALIGN_NB_RECORD_T
 which the shipped notebooks are executed with): no widget ids and no absolute paths
 (paths inside the workspace are shown relative to it).
 
-Live views and records carry the same stable CSS classes, so browser tests and
-stylesheets never depend on ipywidgets internals:
+Every style is written inline, on the element it styles. A notebook from a clone or
+from GitHub is untrusted, and JupyterLab's sanitizer then drops <style> blocks, CSS
+variables and `inherit` (it keeps plain inline declarations); a record styled by a
+stylesheet would lose its alignment, bars and colours until the notebook was saved
+once. For the same reason colours are literal, and chosen to read on JupyterLab's light
+and dark themes alike: text keeps the theme's own colour, muted text is translucent,
+backgrounds are translucent tints, and the state colours are mid-tones.
+
+Live views and records carry the same stable CSS classes, so browser tests never
+depend on ipywidgets internals:
   planalign-status, -summary, -tier and -tier-<seed|foundation>, -table and
   -table-<name> and -table-<present|missing|empty|stale|unknown>, -refresh,
   -initialize, -recreate, -confirm;
@@ -18,8 +26,6 @@ stylesheets never depend on ipywidgets internals:
   -node, -step and -step-<name>; planalign-simulation, -year and -year-<year>;
   rows add -state-<state>; error panels: -error-panel, -error, -error-message,
   -remediation; records add planalign-record.
-Colours come from JupyterLab's theme variables (with fallbacks for other viewers),
-so panels read the same in light and dark themes.
 """
 
 from __future__ import annotations
@@ -62,44 +68,31 @@ def state_class(state: ItemState) -> str:
 
 TABLE_STATE_ICONS = {"present": "✓", "missing": "✗", "empty": "!", "stale": "↻", "unknown": "?"}
 
-# One stylesheet for live views and records. Every colour is a JupyterLab theme
-# variable with a light-theme fallback (nbconvert HTML, other front-ends). The table
-# rules repeat a class to outrank JupyterLab's rendered-HTML table style (centred,
-# right-aligned, striped), which records would otherwise get and live views do not.
-STYLE = """<style>
-.planalign-progress, .planalign-simulation, .planalign-status {
-  font-family: var(--jp-ui-font-family, sans-serif); font-size: var(--jp-ui-font-size1, 13px);
-  color: var(--jp-content-font-color1, rgba(0,0,0,.87)); max-width: 760px; line-height: 1.45; }
-.planalign-progress-header, .planalign-summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.planalign-barline { display: flex; align-items: center; gap: 10px; margin: 4px 0; }
-.planalign-bar { flex: 1 1 auto; max-width: 420px; height: 8px; border-radius: 4px;
-  background: var(--jp-layout-color3, #bdbdbd); overflow: hidden; }
-.planalign-bar-fill { height: 100%; background: var(--jp-brand-color1, #1976d2); }
-.planalign-bar-completed .planalign-bar-fill { background: var(--jp-success-color1, #388e3c); }
-.planalign-bar-failed .planalign-bar-fill { background: var(--jp-error-color1, #d32f2f); }
-.planalign-bar-cancelled .planalign-bar-fill { background: var(--jp-warn-color1, #f57c00); }
-.planalign-meta, .planalign-node, .planalign-seconds, .planalign-why {
-  color: var(--jp-content-font-color2, rgba(0,0,0,.54)); white-space: nowrap; }
-.planalign-node { overflow: hidden; text-overflow: ellipsis; }
-table.planalign-rows.planalign-rows { border-collapse: collapse; table-layout: auto; margin: 2px 0;
-  color: inherit; font-size: inherit; }
-table.planalign-rows.planalign-rows tr:nth-child(n) { background: transparent; }
-table.planalign-rows.planalign-rows td:nth-child(n) { text-align: left; padding: 1px 12px 1px 0;
-  vertical-align: top; line-height: inherit; }
-.planalign-state-failed td, .planalign-table-missing td:first-child { color: var(--jp-error-color1, #d32f2f); }
-.planalign-state-cancelled td { color: var(--jp-warn-color1, #f57c00); }
-.planalign-state-done td:first-child, .planalign-table-present td:first-child {
-  color: var(--jp-success-color1, #388e3c); }
-.planalign-table-stale td:first-child, .planalign-table-empty td:first-child,
-.planalign-table-unknown td:first-child { color: var(--jp-warn-color1, #f57c00); }
-.planalign-error { margin: 6px 0; padding: 6px 10px; border-left: 4px solid var(--jp-error-color1, #d32f2f);
-  background: var(--jp-rendermime-error-background, #fdd); border-radius: 2px; }
-.planalign-error-label { color: var(--jp-error-color1, #d32f2f); font-weight: bold; }
-.planalign-error-message { white-space: pre-wrap; }
-.planalign-remediation { margin-top: 4px; }
-.planalign-error code, .planalign-status code { font-family: var(--jp-code-font-family, monospace);
-  background: var(--jp-layout-color2, #eee); padding: 0 3px; border-radius: 2px; }
-</style>"""
+# Mid-tones: at least 3:1 against white and against JupyterLab Dark's near-black.
+GREEN = "#3a9d4a"
+RED = "#e53935"
+ORANGE = "#e65100"
+BLUE = "#1e88e5"
+TRACK = "rgba(128,128,128,.3)"
+ERROR_TINT = "rgba(229,57,53,.12)"
+CODE_TINT = "rgba(128,128,128,.18)"
+MUTED = "opacity:.7"
+
+# The frame of every view, its one-line header and its tables. The table and cell
+# declarations outrank JupyterLab's rendered-HTML table style (centred, right-aligned,
+# striped), which records would otherwise get and live views do not.
+FRAME = "font-size:13px;line-height:1.45;max-width:760px"
+HEADER = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+TABLE = "border-collapse:collapse;table-layout:auto;width:auto;margin:2px 0;border:none;font-size:13px"
+ROW = "background:transparent"
+CELL = "text-align:left;padding:1px 12px 1px 0;vertical-align:top;border:none;line-height:1.45"
+CODE = f"font-family:monospace;background:{CODE_TINT};padding:0 3px;border-radius:2px"
+
+# Colours of a step or year row by state: the whole row, or only its icon.
+ROW_COLOURS = {ItemState.FAILED: RED, ItemState.CANCELLED: ORANGE}
+ICON_COLOURS = {ItemState.DONE: GREEN}
+TABLE_STATE_COLOURS = {"present": GREEN, "missing": RED, "empty": ORANGE, "stale": ORANGE, "unknown": ORANGE}
+_BAR_COLOURS = {"completed": GREEN, "failed": RED, "cancelled": ORANGE}
 
 
 def record_timings() -> bool:
@@ -128,34 +121,72 @@ def escape(text: object) -> str:
 
 def show_error(panel: Any, error: ErrorReport | None) -> None:
     """Fill a live error panel (an HTML widget), or hide it when there is no error."""
-    panel.value = STYLE + error.html() if error else ""
+    panel.value = error.html() if error else ""
     panel.layout.display = None if error else "none"
 
 
-def row(classes: str, *cells: str) -> str:
-    """One table row of a live view or record; cells are HTML already."""
-    return f"<tr class='{classes}'>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+def frame(classes: str, body: str) -> str:
+    """A view or record as a whole: its classes and the font, spacing and width every view shares."""
+    return f"<div class='{classes}' style='{FRAME}'>{body}</div>"
+
+
+def header(title: str, name: str = "progress-header") -> str:
+    """A view's bold title on one line that never wraps (an ellipsis when it is too long)."""
+    return f"<div class='{css(name)}' style='{HEADER}'><b>{escape(title)}</b></div>"
+
+
+def muted(text: str, name: str, *, nowrap: bool = True) -> str:
+    """Secondary text (seconds, figures, why): translucent, so it reads in either theme."""
+    wrap = ";white-space:nowrap" if nowrap else ""
+    return f"<span class='{css(name)}' style='{MUTED}{wrap}'>{escape(text)}</span>"
+
+
+def row(classes: str, *cells: str, colour: str | None = None, icon_colour: str | None = None) -> str:
+    """One table row of a live view or record; cells are HTML already, the first is the row's icon.
+
+    `colour` colours the whole row (a failed step), `icon_colour` only its icon (a done step).
+    """
+    row_style = ROW + (f";color:{colour}" if colour else "")
+    first = CELL + (f";color:{icon_colour};font-weight:bold" if icon_colour else "")
+    tds = [f"<td style='{first if index == 0 else CELL}'>{cell}</td>" for index, cell in enumerate(cells)]
+    return f"<tr class='{classes}' style='{row_style}'>{''.join(tds)}</tr>"
+
+
+def state_row(classes: str, state: ItemState, *cells: str) -> str:
+    """A step or year row, coloured by its state."""
+    return row(classes, *cells, colour=ROW_COLOURS.get(state), icon_colour=ICON_COLOURS.get(state))
 
 
 def table(rows: list[str]) -> str:
-    return f"<table class='{css('rows')}'>{''.join(rows)}</table>" if rows else ""
+    return f"<table class='{css('rows')}' style='{TABLE}'>{''.join(rows)}</table>" if rows else ""
 
 
 def bar(fraction: float, outcome: str | None) -> str:
-    """A progress bar as static HTML, coloured by how the run ended (the brand colour while it runs)."""
+    """A progress bar as static HTML, coloured by how the run ended (blue while it runs)."""
     percent = max(0.0, min(1.0, fraction)) * 100
     classes = css("bar", f"bar-{outcome or 'running'}")
-    return f"<div class='{classes}'><div class='{css('bar-fill')}' style='width:{percent:.1f}%'></div></div>"
+    track = (
+        f"flex:1 1 auto;min-width:120px;max-width:420px;height:8px;border-radius:4px;background:{TRACK};overflow:hidden"
+    )
+    fill = f"height:100%;width:{percent:.1f}%;background:{_BAR_COLOURS.get(outcome or '', BLUE)}"
+    return f"<div class='{classes}' style='{track}'><div class='{css('bar-fill')}' style='{fill}'></div></div>"
 
 
 def barline(fraction: float, outcome: str | None, meta: list[str]) -> str:
     """The bar with its figures beside it (percent, elapsed, estimate), on one line that never wraps."""
-    figures = f"<span class='{css('meta')}'>{escape(' · '.join(meta))}</span>" if meta else ""
-    return f"<div class='{css('barline')}'>{bar(fraction, outcome)}{figures}</div>"
+    figures = muted(" · ".join(meta), "meta") if meta else ""
+    style = "display:flex;align-items:center;gap:10px;margin:4px 0"
+    return f"<div class='{css('barline')}' style='{style}'>{bar(fraction, outcome)}{figures}</div>"
+
+
+def node_line(text: str) -> str:
+    """The dbt node a view is on (or stopped at), muted, on one line."""
+    style = f"{MUTED};white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+    return f"<div class='{css('node')}' style='{style}'>{escape(text)}</div>" if text else ""
 
 
 def seconds_cell(seconds: float | None) -> str:
-    return f"<span class='{css('seconds')}'>{escape(format_seconds(seconds))}</span>" if seconds is not None else ""
+    return muted(format_seconds(seconds), "seconds") if seconds is not None else ""
 
 
 def relative_to_workspace(text: str, root: Path | None) -> str:
@@ -188,9 +219,14 @@ def estimate(elapsed: float, expected: float | None) -> str | None:
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
+def code(text: str) -> str:
+    """Text set as code (a command or call), escaped."""
+    return f"<code style='{CODE}'>{escape(text)}</code>"
+
+
 def with_code(text: str) -> str:
     """Escaped text whose `backticked` spans become <code> (remediations name commands that way)."""
-    return _CODE_SPAN.sub(lambda match: f"<code>{match.group(1)}</code>", escape(text))
+    return _CODE_SPAN.sub(lambda match: f"<code style='{CODE}'>{match.group(1)}</code>", escape(text))
 
 
 _NOTEBOOK_CALLS = {"initialize": "nb.initialize", "simulate": "nb.simulate", "status": "nb.status", "plan": "nb.plan"}
@@ -237,14 +273,19 @@ class ErrorReport:
         return lines
 
     def html(self) -> str:
+        """A panel that stands out in either theme: a red rule and label on a translucent red tint."""
         fix = (
-            f"<div class='{css('remediation')}'><b>To fix:</b> {with_code(self.remediation)}</div>"
+            f"<div class='{css('remediation')}' style='margin-top:4px'><b>To fix:</b> "
+            f"{with_code(self.remediation)}</div>"
             if self.remediation
             else ""
         )
+        panel = f"margin:6px 0;padding:6px 10px;border-left:4px solid {RED};background:{ERROR_TINT};border-radius:2px"
+        label = f"<span class='{css('error-label')}' style='color:{RED};font-weight:bold'>Error:</span>"
         return (
-            f"<div class='{css('error')}'><div class='{css('error-message')}'>"
-            f"<span class='{css('error-label')}'>Error:</span> {escape(self.message)}</div>{fix}</div>"
+            f"<div class='{css('error')}' style='{panel}'>"
+            f"<div class='{css('error-message')}' style='white-space:pre-wrap'>{label} {escape(self.message)}</div>"
+            f"{fix}</div>"
         )
 
 

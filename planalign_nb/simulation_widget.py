@@ -18,19 +18,22 @@ import ipywidgets as widgets
 
 from planalign_nb.progress_widget import failure_report, phase_label
 from planalign_nb.rendering import (
-    STYLE,
+    ORANGE,
     ErrorReport,
     Snapshot,
     barline,
     css,
     escape,
     format_seconds,
+    frame,
+    header,
     icon,
+    node_line,
     notebook_call,
     record_timings,
-    row,
     seconds_cell,
     state_class,
+    state_row,
     styled,
     table,
     with_code,
@@ -182,8 +185,9 @@ class SimulationProgress(widgets.VBox):
 
     def _html(self, live: bool) -> str:
         rows = [
-            row(
+            state_row(
                 f"{css('year', f'year-{y.year}')} {state_class(y.state)}",
+                y.state,
                 icon(y.state),
                 str(y.year),
                 y.state.value,
@@ -192,17 +196,16 @@ class SimulationProgress(widgets.VBox):
             )
             for y in self.run.years.values()
         ]
-        node = self._node_line(live)
-        node_html = f"<div class='{css('node')}'>{escape(node)}</div>" if node else ""
         error = self.error
         warnings = "".join(
-            f"<div class='{css('warning')}'><b>Warning:</b> {with_code(text)}</div>" for text in self.warnings
+            f"<div class='{css('warning')}'><b style='color:{ORANGE}'>Warning:</b> {with_code(text)}</div>"
+            for text in self.warnings
         )
         classes = css("simulation") if live else css("simulation", "record")
-        return (
-            f"{STYLE}<div class='{classes}'><div class='{css('progress-header')}'><b>{escape(self._title())}</b></div>"
-            f"{barline(self.run.fraction, self.run.outcome, self._meta(live))}{node_html}{table(rows)}"
-            f"{warnings}{error.html() if error else ''}</div>"
+        return frame(
+            classes,
+            f"{header(self._title())}{barline(self.run.fraction, self.run.outcome, self._meta(live))}"
+            f"{node_line(self._node_line(live))}{table(rows)}{warnings}{error.html() if error else ''}",
         )
 
     def _render(self) -> None:

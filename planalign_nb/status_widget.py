@@ -17,18 +17,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-from IPython.display import display
 
-from planalign_nb.live import Heartbeat, display_interactive
+from planalign_nb.live import Heartbeat, InteractiveDisplay
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import (
-    STYLE,
+    TABLE_STATE_COLOURS,
     TABLE_STATE_ICONS,
     ErrorReport,
     Snapshot,
+    code,
     css,
     error_report,
     escape,
+    frame,
+    header,
+    muted,
     row,
     styled,
     table,
@@ -60,6 +63,10 @@ def _why(status: TableStatus | YearStatus) -> str:
     return status.explanation if status.state in (TableState.STALE, TableState.UNKNOWN) else ""
 
 
+def _tier_heading(name: str, heading: str) -> str:
+    return f"<div class='{css('tier', 'tier-' + name)}' style='margin-top:4px'><b>{escape(heading)}</b></div>"
+
+
 def _button(description: str, name: str, *, icon: str = "", style: str = "", visible: bool = True) -> widgets.Button:
     """A button as wide as its words, which a row never squeezes."""
     button = styled(widgets.Button(description=description, icon=icon, button_style=style), name)
@@ -79,8 +86,9 @@ class TableStatusWidget(widgets.VBox):
     confirmation. A kernel interrupt during a run shows "cancelled"; clicking again
     heals. Stale years are re-run by simulate, which the widget says.
 
-    Displayed in a notebook, the widget is interactive until the next cell runs; then
-    its output becomes its record, so a saved notebook reopens with the states shown.
+    Displayed in a notebook, the widget stays interactive while its kernel runs, with
+    its record beside it (updated by every refresh), which is what a saved notebook
+    keeps: it reopens with the states shown (see planalign_nb.live and .saving).
     """
 
     def __init__(
@@ -100,7 +108,6 @@ class TableStatusWidget(widgets.VBox):
         self.years: list[YearStatus] = []
         self.error: ErrorReport | None = None
         self.last_result: InitializationResult | None = None
-        self.frozen = False
         self.body = styled(widgets.HTML(), "status-view")
         self.refresh_button = _button("Refresh", "refresh", icon="refresh")
         self.initialize_button = _button("Nothing to build", "initialize", icon="wrench")
@@ -126,6 +133,7 @@ class TableStatusWidget(widgets.VBox):
             ]
         )
         styled(self, "status-widget")
+        self._display = InteractiveDisplay(self, self.snapshot)
         self.refresh()
 
     # -- actions -------------------------------------------------------------------
@@ -138,6 +146,7 @@ class TableStatusWidget(widgets.VBox):
         except PlanAlignError as error:
             self.statuses, self.years, self.error = [], [], error_report(error, self._root)
         self._render()
+        self._display.refresh()
 
     def initialize_missing(self) -> InitializationResult | None:
         """Build what needs a build (creating the workspace first if it is not one yet), with live progress.
@@ -266,19 +275,20 @@ class TableStatusWidget(widgets.VBox):
                 TABLE_STATE_ICONS[str(y.state)],
                 str(y.year),
                 str(y.state),
-                f"<span class='{css('why')}'>{escape(_why(y))}</span>",
+                muted(_why(y), "why", nowrap=False),
+                icon_colour=TABLE_STATE_COLOURS[str(y.state)],
             )
             for y in self.years
         ]
         hint = (
-            "<div>Out-of-date years are re-run by <code>nb.simulate</code>.</div>"
+            f"<div>Out-of-date years are re-run by {code('nb.simulate')}.</div>"
             if any(y.state.needs_build for y in self.years)
             else ""
         )
-        return f"<div class='{css('tier', 'tier-years')}'><b>Simulated years</b></div>{table(rows)}{hint}"
+        return f"{_tier_heading('years', 'Simulated years')}{table(rows)}{hint}"
 
     def _html(self, *, include_progress: bool) -> str:
-        parts = [f"<div class='{css('summary')}'><b>{escape(self._title())}</b></div>"]
+        parts = [header(self._title(), "summary")]
         if self.error is None:
             for tier in TableTier:
                 rows = [
@@ -288,20 +298,20 @@ class TableStatusWidget(widgets.VBox):
                         escape(s.table.name),
                         str(s.state),
                         _rows_text(s),
-                        f"<span class='{css('why')}'>{escape(_why(s))}</span>",
+                        muted(_why(s), "why", nowrap=False),
+                        icon_colour=TABLE_STATE_COLOURS[s.state],
                     )
                     for s in self.statuses
                     if s.table.tier is tier
                 ]
-                parts.append(f"<div class='{css('tier', 'tier-' + tier.value)}'><b>{escape(tier.heading)}</b></div>")
+                parts.append(_tier_heading(tier.value, tier.heading))
                 parts.append(table(rows))
             parts.append(self._years_html())
         shown = self._shown_error()
         parts.append(shown.html() if shown else "")
         if include_progress and self.progress.outcome is not None:
             parts.append(self.progress.snapshot().html)
-        classes = css("status", "record") if include_progress else css("status")
-        return f"{STYLE}<div class='{classes}'>{''.join(parts)}</div>"
+        return frame(css("status", "record") if include_progress else css("status"), "".join(parts))
 
     def snapshot(self) -> Snapshot:
         """Tier groups, table states and row counts, or the error (plus the last initialization, if any)."""
@@ -323,15 +333,9 @@ class TableStatusWidget(widgets.VBox):
             text.append(self.progress.snapshot().text)
         return Snapshot("\n".join(text), self._html(include_progress=True))
 
-    def _freeze(self) -> None:
-        self.frozen = True
-
     def _ipython_display_(self) -> None:
-        """Interactive until the next cell runs, then its record (see planalign_nb.live)."""
-        if self.frozen:
-            display(self.snapshot())
-        else:
-            display_interactive(self, self.snapshot, on_freeze=self._freeze)
+        """Interactive, with its record beside it for the saved notebook (see planalign_nb.live)."""
+        self._display.show()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}

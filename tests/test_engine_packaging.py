@@ -38,6 +38,8 @@ def test_wheel_contains_the_dbt_project_and_the_example_census(wheel: Path) -> N
     assert "planalign_orchestrator/_dbt_project/seeds/irs_contribution_limits.csv" in names
     assert "planalign_orchestrator/data/example_census.csv" in names
     assert "planalign_launcher.py" in names  # the console script's first module
+    # The Jupyter server extension that saves live views as their records, enabled on install.
+    assert "planalign_notebook-0.1.0.data/data/etc/jupyter/jupyter_server_config.d/planalign_nb.json" in names
     assert not any("/target/" in name or name.endswith(".user.yml") for name in names)
 
 

@@ -109,8 +109,7 @@ def test_a_comparison_says_which_years_it_left_out_and_why() -> None:
     nothing = LeftOutYears.of({"baseline": {2025}, "high_match": {2025}}, 2025, 2025, asked=False).lines()
 
     assert lines == [
-        "Not compared: 2028-2029, outside 2025-2027, the config's simulation years "
-        "(simulation.start_year/end_year).",
+        "Not compared: 2028-2029, outside 2025-2027, the config's simulation years (simulation.start_year/end_year).",
         "baseline has no up-to-date results for 2028-2029: simulate them with `planalign simulate 2025-2029` "
         "(or nb.simulate(ws, 2025, 2029)).",
         "Then compare 2025-2029: `planalign compare baseline high_match --years 2025-2029` "
@@ -150,7 +149,7 @@ def test_ensemble_figures_read_as_compare_formats_them_and_name_the_seeds() -> N
     assert not re.search(r"\b0\.8\d", html), "participation reads as a percentage, not a fraction"
     assert re.findall(r"<th[^>]*>([^<]*)</th>", html) == ["metric", "year", "P10", "P50", "P90"]
     assert "Seeds: 42-53" in html
-    assert [heading for heading in str(full).splitlines()[0].split()][2:] == [
+    assert list(str(full).splitlines()[0].split())[2:] == [
         "mean",
         "std",
         "P10",

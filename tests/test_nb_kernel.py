@@ -1,9 +1,10 @@
 """The notebook calls in a real Jupyter kernel (jupyter_client), read as a front-end reads them: iopub messages.
 
 One kernel runs the cells of an analyst's session in order: an initialization
-interrupted while dbt loads seeds, the call that heals it, a status and the cell
-after it. The messages show what a front-end shows live and what a saved notebook
-keeps (display ids and their updates, which JupyterLab and nbclient apply).
+interrupted while dbt loads seeds, the call that heals it, a status, the cell after
+it and a refresh. The messages show what a front-end shows live and what a saved
+notebook keeps (display ids and their updates, which JupyterLab and nbclient apply,
+and the marks by which planalign_nb.saving saves a live view as its record).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def test_the_live_view_is_emptied_in_place_and_the_record_follows_it(kernel) -> 
     live, record = cell.of("display_data")
     [emptied] = cell.of("update_display_data")
     assert set(live["data"]) == {WIDGET_VIEW}, "the live view carries no text a viewer could keep"
+    assert live["metadata"] == {"planalign_nb": {"live_view": True}}, "a save mid-run keeps no widget view"
     assert emptied["transient"]["display_id"] == live["transient"]["display_id"]
     assert emptied["data"] == {}
     assert record["data"]["text/plain"].startswith("Initialized: created")
@@ -118,17 +120,21 @@ def test_the_live_view_is_emptied_in_place_and_the_record_follows_it(kernel) -> 
     assert cell.of("stream")[-1]["text"] == "True\n"
 
 
-def test_a_status_widget_is_interactive_until_the_next_cell_then_its_record(kernel) -> None:
-    """The status degrades the same way: its output becomes its record when the next cell runs."""
+def test_a_status_widget_stays_interactive_and_its_output_always_carries_its_current_record(kernel) -> None:
+    """Issue 21: the status is live for the kernel's lifetime; its output holds the record a save keeps."""
     _manager, client, _folder = kernel
 
-    status_cell = run(client, "nb.status('workspace')")
+    status_cell = run(client, "status = nb.status('workspace')\nstatus")
     next_cell = run(client, "1 + 1")
+    refresh_cell = run(client, "status.refresh()")
 
     [shown] = status_cell.of("display_data")
-    [frozen] = next_cell.of("update_display_data")
+    [refreshed] = refresh_cell.of("update_display_data")
     assert set(shown["data"]) == {WIDGET_VIEW, "text/plain", "text/html"}
-    assert frozen["transient"]["display_id"] == shown["transient"]["display_id"]
-    assert set(frozen["data"]) == {"text/plain", "text/html"}
-    assert frozen["data"]["text/plain"] == shown["data"]["text/plain"]
-    assert frozen["data"]["text/plain"].startswith("All 10 required tables present in workspace/")
+    assert shown["metadata"] == {"planalign_nb": {"live_view": True}}, "marked: saved as its record"
+    assert shown["data"]["text/plain"].startswith("All 10 required tables present in workspace/")
+    assert not next_cell.of("update_display_data"), "the next cell leaves it interactive"
+    assert refreshed["transient"]["display_id"] == shown["transient"]["display_id"]
+    assert refreshed["data"][WIDGET_VIEW] == shown["data"][WIDGET_VIEW], "the same live widget"
+    assert refreshed["data"]["text/plain"] == shown["data"]["text/plain"]
+    assert refreshed["metadata"] == shown["metadata"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import planalign_nb as nb
+from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import sha256
 
@@ -58,6 +59,70 @@ def test_a_tiered_match_formula_replaces_the_single_tier_and_shows_in_the_record
     assert "  Auto-escalation          on" in record, "the record shows the values of the config until a run"
 
 
+def test_a_saved_scenario_reopens_with_its_values_and_runs_nothing(workspace: Workspace) -> None:
+    """Issue 21, item 3: the controls come back without a run (its comparison too, once its years are up to date)."""
+    WorkspaceSession(workspace).for_scenario(
+        "safe_harbor", {"plan.match_tiers": [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]}
+    )
+
+    levers = nb.levers(workspace, scenario="safe_harbor")
+    record = levers.snapshot()
+
+    assert levers.match_formula.value == "safe_harbor"
+    assert levers.overrides() == {"plan.match_tiers": [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]}
+    assert levers.comparison is None, "its years were never simulated"
+    assert not workspace.database_path.exists(), "opening the levers ran nothing"
+    assert "  Match formula            100% of the first 3% + 50% of the next 2% of pay deferred" in record.text
+    assert record.text.splitlines()[-1] == (
+        f"Reopen the controls (nothing runs until Run): nb.levers({workspace.root.name!r}, scenario='safe_harbor')"
+    )
+
+
+def test_run_over_a_scenario_saved_with_other_values_asks_first_and_says_what_changes(workspace: Workspace) -> None:
+    """Issue 21, item 3: no silent overwrite; the engine refuses and the widget asks with the changes."""
+    WorkspaceSession(workspace).for_scenario("safe_harbor", {"plan.match_rate": 1.0})
+    saved = (workspace.root / "scenarios" / "safe_harbor.yaml").read_text()
+    levers = nb.levers(workspace, scenario="safe_harbor")
+
+    levers.controls["workforce.termination_rate"].value = 0.15
+    notice = levers.notice.value
+    levers.run_button.click()
+    asked = levers.confirm_box.layout.display
+    question = levers.confirm_text.value
+    in_code = levers.run()
+
+    assert "safe_harbor exists; Run asks before replacing it" in notice
+    assert "workforce.termination_rate: 0.12 (the config&#x27;s) -&gt; 0.15" in notice
+    assert asked is None, "the confirmation shows"
+    assert "Replace them (and its results)?" in question
+    assert "<li>workforce.termination_rate: 0.12 (the config&#x27;s) -&gt; 0.15</li>" in question
+    assert levers.confirm_button.description == "Overwrite safe_harbor"
+    assert in_code is None
+    assert levers.run_error is not None
+    assert "already exists with other overrides" in levers.run_error.message
+    assert "overwrite=True" in (levers.run_error.remediation or "")
+    assert (workspace.root / "scenarios" / "safe_harbor.yaml").read_text() == saved
+    assert not workspace.database_path.exists(), "nothing ran"
+
+
+def test_each_rate_shows_the_range_the_config_accepts(workspace: Workspace) -> None:
+    """Issue 21, item 4: opt-out is offered below 1, not up to it, and 1.0 is refused with the config's words."""
+    levers = nb.levers(workspace)
+    ranges = {
+        child.children[0]._dom_classes[-1]: child.children[1].value
+        for child in levers.children
+        if hasattr(child, "children") and len(child.children) > 1 and hasattr(child.children[1], "value")
+    }
+
+    levers.controls["plan.opt_out_rate"].value = 1.0
+
+    assert "0 ≤ x &lt; 1" in ranges["planalign-lever-plan-opt_out_rate"]
+    assert "0 ≤ x ≤ 1" in ranges["planalign-lever-plan-match_rate"]
+    assert levers.run_button.disabled
+    assert levers.error is not None
+    assert "plan.opt_out_rate" in levers.error.message
+
+
 @pytest.mark.dbt
 def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     scenarios_workspace: Workspace,
@@ -77,3 +142,17 @@ def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     record = levers.snapshot()
     assert "  Match rate               100.00%" in record.text.splitlines()
     assert "Employer cost (% of pay)" in record.html
+
+    levers.controls["workforce.termination_rate"].value = 0.15
+    levers.run_button.click()
+    asked = levers.confirm_box.layout.display
+    levers.confirm_button.click()
+    reopened = nb.levers(scenarios_workspace, scenario="richer")
+
+    assert asked is None, "a second Run with other values asks before replacing the scenario"
+    assert levers.confirm_box.layout.display == "none"
+    assert "workforce.termination_rate: 0.15" in (scenarios_workspace.root / "scenarios" / "richer.yaml").read_text()
+    assert levers.comparison is not None
+    assert levers.comparison is not comparison
+    assert reopened.controls["workforce.termination_rate"].value == 0.15, "reopened on the scenario's values"
+    assert reopened.comparison is not None, "and its comparison, without running anything"

@@ -188,11 +188,12 @@ def text_of(html: str) -> str:
 def visible(widget: InitializationProgress) -> dict[str, object]:
     """What the browser shows: each step's state, the node line, the bar's fill and outcome, the error panel."""
     html = widget.body.value
-    node = re.search(r"class='planalign-node'>([^<]*)<", html)
+    node = re.search(r"class='planalign-node'[^>]*>([^<]*)<", html)
     fill = re.search(
-        r"class='planalign-bar planalign-bar-(\w+)'><div class='planalign-bar-fill' style='width:([\d.]+)%", html
+        r"class='planalign-bar planalign-bar-(\w+)'[^>]*><div class='planalign-bar-fill' style='[^']*width:([\d.]+)%",
+        html,
     )
-    error = re.search(r"<div class='planalign-error'>.*?</div></div>", html)
+    error = re.search(r"<div class='planalign-error'[^>]*>.*?</div></div>", html)
     return {
         "steps": " ".join(shown_states(html)[name] for name in STEP_NAMES),
         "node": node.group(1) if node else "",
@@ -360,24 +361,49 @@ def test_failure_shows_a_red_bar_and_the_error_with_the_notebook_remedy() -> Non
     assert panel.startswith("Error: Database file simulation.duckdb is not a readable DuckDB database")
     assert "database file! It was left untouched." in panel, "one stop after DuckDB's own"
     assert "To fix: Run nb.initialize('workspace', recreate_corrupt=True): it moves the file aside" in panel
-    assert "<code>nb.initialize(&#x27;workspace&#x27;, recreate_corrupt=True)</code>" in widget.body.value
+    assert re.search(
+        r"<code[^>]*>nb.initialize\(&#x27;workspace&#x27;, recreate_corrupt=True\)</code>", widget.body.value
+    )
     assert "`" not in text_of(widget.snapshot().html)
     assert "planalign init" not in widget.snapshot().text
     assert str(ROOT) not in widget.snapshot().text + widget.snapshot().html
 
 
-def test_error_panel_is_themed_with_jupyterlab_colours() -> None:
+def inline_styles(html: str) -> dict[str, str]:
+    """Each planalign-* class of a fragment and the inline style of the first element carrying it."""
+    found: dict[str, str] = {}
+    for classes, style in re.findall(r"<\w+ class='([^']*)'(?: style='([^']*)')?", html):
+        for name in classes.split():
+            found.setdefault(name, style)
+    return found
+
+
+def test_records_are_styled_inline_as_an_untrusted_notebook_keeps_them() -> None:
+    """Item 2: JupyterLab drops <style>, CSS variables and `inherit` from untrusted outputs; records need none."""
     widget = InitializationProgress(root=ROOT, clock=Clock())
     for event in corrupt_events():
         widget(event)
+    status = TableStatusWidget(lambda: statuses({"comp_levers"}), lambda observer, **options: None, label="ws")
 
-    html = widget.snapshot().html
-
-    assert "<div class='planalign-error'>" in html
-    style = html[html.index("<style>") : html.index("</style>")]
-    assert re.search(r"\.planalign-error \{[^}]*border-left: 4px solid var\(--jp-error-color1", style)
-    assert re.search(r"\.planalign-error \{[^}]*background: var\(--jp-rendermime-error-background", style)
-    assert re.search(r"\.planalign-bar-failed \.planalign-bar-fill \{ background: var\(--jp-error-color1", style)
+    for html in (widget.snapshot().html, widget.body.value, status.snapshot().html):
+        assert "<style" not in html
+        assert "var(" not in html
+        assert "inherit" not in html
+        for tag in re.findall(r"<(?:table|tr|td)\b[^>]*>", html):
+            assert "style='" in tag, tag
+        assert all("text-align:left" in td for td in re.findall(r"<td\b[^>]*>", html)), "JupyterLab right-aligns cells"
+        assert all("background:transparent" in tr for tr in re.findall(r"<tr\b[^>]*>", html)), "and stripes rows"
+    styles = inline_styles(widget.snapshot().html)
+    assert "border-left:4px solid #e53935" in styles["planalign-error"]
+    assert "background:rgba(229,57,53,.12)" in styles["planalign-error"], "a tint reads on light and dark pages"
+    assert "color:#e53935" in styles["planalign-error-label"]
+    assert "background:#e53935" in styles["planalign-bar-fill"], "a failed run's bar is red"
+    assert "width:25.0%" in styles["planalign-bar-fill"]
+    assert "color:#e53935" in styles["planalign-state-failed"], "a failed step's row is red"
+    status_styles = inline_styles(status.snapshot().html)
+    assert re.search(r"<td style='[^']*color:#3a9d4a[^']*'>✓</td>", status.snapshot().html), "present is green"
+    assert re.search(r"<td style='[^']*color:#e53935[^']*'>✗</td>", status.snapshot().html), "missing is red"
+    assert "white-space:nowrap" in status_styles["planalign-summary"]
 
 
 def test_timeout_marks_the_running_step_failed_with_the_timeout_and_its_remedy() -> None:

@@ -4,12 +4,13 @@
     python tools/execute_notebooks.py notebooks/01_quickstart.ipynb
 
 The committed notebooks are both the documentation and nbval's expected outputs.
-Their outputs are what a saved notebook holds anyway: every live widget replaces
-itself by its record (text/plain and text/html) when its work is done (see
-planalign_nb.live), so nothing here removes widget views. Only two things are
-set for the documentation: records without seconds (PLANALIGN_NB_RECORD_TIMINGS=0,
-as the tests run them) and no widget state in the metadata (it would hold model ids).
-Each notebook keeps its workspace folder beside it, as an analyst's run does.
+Their outputs are what JupyterLab saves: progress views replace themselves by their
+records when their work is done, and interactive views (status, levers) are saved as
+their records by the same function the Jupyter server's pre-save hook applies
+(planalign_nb.saving.keep_records). Two more things are set for the documentation:
+records without seconds (PLANALIGN_NB_RECORD_TIMINGS=0, as the tests run them) and no
+widget state in the metadata (it would hold model ids). Each notebook keeps its
+workspace folder beside it, as an analyst's run does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from planalign_nb.saving import keep_records
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 RECORD_TIMINGS_ENV = "PLANALIGN_NB_RECORD_TIMINGS"
@@ -35,6 +38,7 @@ def execute(path: Path) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute(env={**os.environ, RECORD_TIMINGS_ENV: "0"})
+    keep_records(notebook)
     nbformat.write(notebook, path)
     print(f"executed {path.name}")
 
