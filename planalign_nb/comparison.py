@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planalign_nb.charts import neutral_figure
+from planalign_nb.charts import neutral_figure, tick_format
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,20 +44,21 @@ class ScenarioComparison:
         return self.comparison.to_excel(path)
 
     def plot(self) -> Figure:
-        """Each metric over the years, one line per scenario (a 2 x 4 grid); returns the Figure."""
+        """Each key metric over the years, one line per scenario (four panels a row); returns the Figure."""
         from planalign_orchestrator.views import KEY_METRICS
 
-        figure, axes = neutral_figure(2, 4, figsize=(14, 6))
+        rows_of_panels = -(-len(KEY_METRICS) // 4)
+        figure, axes = neutral_figure(rows_of_panels, 4, figsize=(15, 3.25 * rows_of_panels), squeeze=False)
         metrics = self.comparison.metrics
-        for metric, axis in zip(KEY_METRICS, axes.flat, strict=True):
+        for metric, axis in zip(KEY_METRICS, axes.flat, strict=False):
             for name in self.names:
                 rows = metrics[metrics["scenario"] == name]
                 axis.plot(rows["year"].astype(str), rows[metric.column], marker="o", label=name)
-            axis.set_title(metric.label, fontsize=9)
-            axis.yaxis.set_major_formatter(
-                lambda value, _position, metric=metric: metric.format(value).replace("$", "")
-            )
-        axes.flat[0].legend(fontsize=8)
+            axis.set_title(metric.label)
+            axis.yaxis.set_major_formatter(tick_format(metric, metrics[metric.column]))
+        for axis in list(axes.flat)[len(KEY_METRICS) :]:
+            axis.set_visible(False)
+        axes.flat[0].legend()
         return figure
 
     def __repr__(self) -> str:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_nb.charts import neutral_figure
+from planalign_nb.charts import metric_axis, neutral_figure
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
-from planalign_nb.rendering import notebook_call, workspace_reference
+from planalign_nb.rendering import MUTED, code, notebook_call, workspace_reference
 from planalign_nb.runs import SimulationObserver, initialization_view
 from planalign_nb.simulation_widget import SimulationProgress
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from planalign_nb.api import WorkspaceLike
-    from planalign_orchestrator.views import EnsembleResult
+    from planalign_orchestrator.views import BandTable, EnsembleResult
 
 
 class EnsembleProgress(SimulationProgress):
@@ -42,7 +42,13 @@ class EnsembleProgress(SimulationProgress):
 
 
 class EnsembleView:
-    """An ensemble's results: shows as the band table; `.fan_chart()`, `.bands`, `.exceedance()`, `.to_excel()`."""
+    """An ensemble's results: shows as a compact band table; `.table(full=True)`, `.fan_chart()`, `.bands`, ...
+
+    The compact table is P10, P50 and P90 of the key metrics, each in its metric's
+    format (80.78%, $11,085,868); `.table(full=True)` adds the mean, the standard
+    deviation, P25, P75 and the number of seeds for every metric, and `.bands` holds
+    the same numbers as a DataFrame.
+    """
 
     def __init__(self, result: EnsembleResult) -> None:
         self.result = result
@@ -51,6 +57,10 @@ class EnsembleView:
     def bands(self) -> pd.DataFrame:
         """Per metric and year: mean, std, P10, P25, P50, P75, P90, n_seeds (null and withheld below min_seeds)."""
         return self.result.bands
+
+    def table(self, *, full: bool = False) -> BandTable:
+        """The bands formatted per metric: compact (P10, P50, P90 of the key metrics) or full (every figure)."""
+        return self.result.table(full=full)
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -76,10 +86,12 @@ class EnsembleView:
         chosen = list(metrics or [m.column for m in KEY_METRICS])
         columns = min(4, len(chosen))
         rows = -(-len(chosen) // columns)
-        figure, axes = neutral_figure(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
+        figure, axes = neutral_figure(rows, columns, figsize=(3.9 * columns, 3.2 * rows), squeeze=False)
         bands = self.bands
         for axis, name in zip(axes.flat, chosen, strict=False):
-            axis.set_title(metric(name).label, fontsize=9)
+            axis.set_title(metric(name).label)
+            metric_axis(axis, metric(name), self.metrics[name])
+            axis.set_xticks(sorted(set(self.metrics["year"])))
             if self.result.withheld:
                 for _seed, rows_of_seed in self.metrics.groupby("seed"):
                     axis.plot(rows_of_seed["year"], rows_of_seed[name], color="C0", alpha=0.5, linewidth=1)
@@ -89,19 +101,20 @@ class EnsembleView:
             axis.fill_between(years, band["p10"], band["p90"], color="C0", alpha=0.18, label="P10-P90")
             axis.fill_between(years, band["p25"], band["p75"], color="C0", alpha=0.35, label="P25-P75")
             axis.plot(years, band["p50"], color="C0", marker="o", linewidth=1.8, label="P50")
-            axis.set_xticks(list(years))
         for axis in list(axes.flat)[len(chosen) :]:
             axis.set_visible(False)
         if not self.result.withheld:
-            axes.flat[0].legend(fontsize=8)
-        figure.suptitle(self.result.headline, fontsize=10)
+            axes.flat[0].legend()
+        figure.suptitle(self.result.headline)
         return figure
 
     def __repr__(self) -> str:
         return str(self.result)
 
     def _repr_html_(self) -> str:
-        return self.result._repr_html_()
+        full, numbers = code(".table(full=True)"), code(".bands")
+        more = f"The full table (mean, std, every percentile, n): {full}; as numbers: {numbers}."
+        return f"{self.result._repr_html_()}<div style='{MUTED}'>{more}</div>"
 
 
 def ensemble(

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from planalign_nb.charts import NEUTRAL, neutral_figure
+from planalign_nb.charts import TEXT, neutral_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,8 +43,10 @@ class SimulationResult:
     def summary(self) -> pd.DataFrame:
         """One row per simulated year (index `year`), a column per metric of the engine's metrics model.
 
-        Money is in whole currency units and rates are fractions rounded to 4 decimals,
-        as the terminal's table shows them (cents and 5.028349e+08 only obscure it).
+        The numbers, for analysis: money in whole currency units and rates as fractions
+        rounded to 4 decimals (cents and 5.028349e+08 only obscure them). To read them,
+        show the result itself (`run`): the same figures formatted as the terminal
+        formats them ($96,176, 3.00%, 5,150), a column per year.
         """
         from planalign_orchestrator.views import METRICS
 
@@ -79,7 +81,13 @@ class SimulationResult:
         headcount.plot(years, frame["headcount_end"], marker="o")
         for year, count, growth in zip(years, frame["headcount_end"], frame["growth_rate"], strict=True):
             headcount.annotate(
-                f"{growth:+.1%}", (year, count), textcoords="offset points", xytext=(0, 7), ha="center", color=NEUTRAL
+                f"{growth:+.1%}",
+                (year, count),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                color=TEXT,
+                fontsize=9,
             )
         headcount.margins(y=0.2)
         headcount.set_title("Active headcount at year end (growth on the year)")
