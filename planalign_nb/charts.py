@@ -10,12 +10,15 @@ own figures the same look.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.ticker import Formatter
 
     from planalign_orchestrator.views import Metric
 
@@ -64,22 +67,49 @@ def neutral_figure(rows: int, columns: int, **options: Any) -> tuple[Figure, Any
     return figure, axes
 
 
+def title(axis: Axes, text: str) -> None:
+    """A panel's title in the chart style (set_title reads its size and weight when called, not when drawn)."""
+    axis.set_title(text, fontsize=chart_style["axes.titlesize"], fontweight=chart_style["axes.titleweight"])
+
+
 def metric_axis(axis: Axes, metric: Metric, values: Iterable[float]) -> None:
     """Label the y axis of a metric's panel as the catalogue formats it, and the x axis as plain years."""
     axis.yaxis.set_major_formatter(tick_format(metric, values))
     axis.xaxis.set_major_formatter(lambda value, _position: f"{value:.0f}")
 
 
-def tick_format(metric: Metric, values: Iterable[float]) -> Callable[[float, float], str]:
-    """Tick labels for a metric: money in $M once it reaches millions, fractions as %, counts with separators."""
+def tick_format(metric: Metric, values: Iterable[float]) -> Formatter:
+    """Tick labels for a metric: money in $M once it reaches millions, fractions as %, counts with separators.
+
+    The labels carry as many decimals as the ticks' spacing needs, so a narrow range
+    (a cost rate between 2.2% and 2.5%) never shows the same label twice.
+    """
+    from matplotlib.ticker import Formatter
+
     largest = max((abs(value) for value in values if value == value), default=0.0)
     if metric.kind == "money" and largest >= 1_000_000:
-        return lambda value, _position: f"${value / 1_000_000:,.1f}M"
-    if metric.kind == "money":
-        return lambda value, _position: f"${value:,.0f}"
-    if metric.kind == "fraction":
-        return lambda value, _position: f"{value:.1%}"
-    return lambda value, _position: f"{value:,.0f}"
+        scale, prefix, suffix, decimals = 1e-6, "$", "M", 1
+    elif metric.kind == "fraction":
+        scale, prefix, suffix, decimals = 100.0, "", "%", 1
+    else:
+        scale, prefix, suffix, decimals = 1.0, "$" if metric.kind == "money" else "", "", 0
+
+    class MetricFormatter(Formatter):
+        """Imported when a chart is drawn: matplotlib's import is no cost of `import planalign_nb`."""
+
+        def __init__(self) -> None:
+            self.decimals = decimals
+
+        def __call__(self, value: float, position: int | None = None) -> str:
+            return f"{prefix}{value * scale:,.{self.decimals}f}{suffix}"
+
+        def format_ticks(self, ticks: Sequence[float]) -> list[str]:
+            steps = [abs(b - a) * scale for a, b in pairwise(ticks) if b != a]
+            needed = -math.floor(math.log10(min(steps))) if steps and min(steps) < 1 else 0
+            self.decimals = min(3, max(decimals, needed))
+            return [self(tick) for tick in ticks]
+
+    return MetricFormatter()
 
 
 def _neutral_axes(axis: Axes) -> None:

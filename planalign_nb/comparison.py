@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planalign_nb.charts import neutral_figure, tick_format
+from planalign_nb.charts import neutral_figure, tick_format, title
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +54,7 @@ class ScenarioComparison:
             for name in self.names:
                 rows = metrics[metrics["scenario"] == name]
                 axis.plot(rows["year"].astype(str), rows[metric.column], marker="o", label=name)
-            axis.set_title(metric.label)
+            title(axis, metric.label)
             axis.yaxis.set_major_formatter(tick_format(metric, metrics[metric.column]))
         for axis in list(axes.flat)[len(KEY_METRICS) :]:
             axis.set_visible(False)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_nb.charts import metric_axis, neutral_figure
+from planalign_nb.charts import chart_style, metric_axis, neutral_figure, title
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
 from planalign_nb.rendering import MUTED, code, notebook_call, workspace_reference
@@ -58,9 +58,12 @@ class EnsembleView:
         """Per metric and year: mean, std, P10, P25, P50, P75, P90, n_seeds (null and withheld below min_seeds)."""
         return self.result.bands
 
-    def table(self, *, full: bool = False) -> BandTable:
-        """The bands formatted per metric: compact (P10, P50, P90 of the key metrics) or full (every figure)."""
-        return self.result.table(full=full)
+    def table(self, *, full: bool = False, metrics: Sequence[str] | None = None) -> BandTable:
+        """The bands formatted per metric: compact (P10, P50, P90 of the key metrics) or full (every figure).
+
+        `metrics` narrows the table to those columns, e.g. ["participation_rate"].
+        """
+        return self.result.table(full=full, metrics=metrics)
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -89,7 +92,7 @@ class EnsembleView:
         figure, axes = neutral_figure(rows, columns, figsize=(3.9 * columns, 3.2 * rows), squeeze=False)
         bands = self.bands
         for axis, name in zip(axes.flat, chosen, strict=False):
-            axis.set_title(metric(name).label)
+            title(axis, metric(name).label)
             metric_axis(axis, metric(name), self.metrics[name])
             axis.set_xticks(sorted(set(self.metrics["year"])))
             if self.result.withheld:
@@ -105,7 +108,7 @@ class EnsembleView:
             axis.set_visible(False)
         if not self.result.withheld:
             axes.flat[0].legend()
-        figure.suptitle(self.result.headline)
+        figure.suptitle(self.result.headline, fontsize=chart_style["figure.titlesize"])
         return figure
 
     def __repr__(self) -> str:

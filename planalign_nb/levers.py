@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from planalign_nb.live import InteractiveDisplay
+from planalign_nb.live import InteractiveDisplay, WidgetArea
 from planalign_nb.rendering import (
     CELL,
     ROW,
@@ -105,7 +105,8 @@ class LeversWidget(widgets.VBox):
         self.confirm_box.layout.display = "none"
         self.header = widgets.HTML(header(self._title(), "levers-header"))
         self.error_panel = styled(widgets.HTML(), "error-panel")
-        self.output = widgets.Output()
+        # The last run's progress records (from the Run button) and the comparison.
+        self.results = styled(widgets.VBox(), "levers-results")
         super().__init__(
             children=[
                 self.header,
@@ -115,7 +116,7 @@ class LeversWidget(widgets.VBox):
                 self.notice,
                 self.confirm_box,
                 self.error_panel,
-                self.output,
+                self.results,
             ]
         )
         styled(self, "levers")
@@ -235,9 +236,9 @@ class LeversWidget(widgets.VBox):
         A scenario saved under the same name with other overrides is replaced only with
         `overwrite=True`: without it the engine refuses and says what would change (from
         the Run button, the widget asks). Called in a cell, the progress records go to
-        the cell's output, like nb.simulate's, and the comparison shows in the widget's
-        record. From the buttons (`in_widget`), there is no cell to write to, so the
-        widget's own output area holds the live progress and the comparison.
+        the cell's output, like nb.simulate's; from the buttons (`in_widget`) there is no
+        cell to write to, so the live views and their records show in the widget. Either
+        way the comparison shows in the widget, and in its record.
         """
         from planalign_nb.comparison import ScenarioComparison
         from planalign_nb.runs import simulate_live
@@ -252,17 +253,16 @@ class LeversWidget(widgets.VBox):
             try:
                 scenario = self._session.for_scenario(self.name.value.strip(), self.overrides(), overwrite=overwrite)
                 self.comparison = None
-                self.output.outputs = ()
+                self.results.children = ()
                 self._used = (scenario.scenario.name, scenario.lever_values())
                 first, last = scenario.resolve_years(None, None)
-                with self.output if in_widget else contextlib.nullcontext():
-                    simulate_live(self._session, first, last)
-                    simulate_live(scenario, first, last)
-                    self.comparison = ScenarioComparison(
-                        self._session.compare([BASELINE, scenario.scenario.name], first, last)
-                    )
-                if in_widget:
-                    self._show_comparison()
+                place = WidgetArea(self.results) if in_widget else None
+                simulate_live(self._session, first, last, place)
+                simulate_live(scenario, first, last, place)
+                self.comparison = ScenarioComparison(
+                    self._session.compare([BASELINE, scenario.scenario.name], first, last)
+                )
+                self._show_comparison()
             except ScenarioExistsError as error:
                 if in_widget:
                     self._ask_to_overwrite(error)
@@ -277,10 +277,10 @@ class LeversWidget(widgets.VBox):
             return self.comparison
 
     def _show_comparison(self) -> None:
-        """Add the comparison to the widget's output area (below any progress records there)."""
+        """Add the comparison to the widget's results (below any progress records there)."""
         if self.comparison is not None:
-            shown = {"text/plain": repr(self.comparison), "text/html": self.comparison._repr_html_()}
-            self.output.outputs += ({"output_type": "display_data", "data": shown, "metadata": {}},)
+            shown = styled(widgets.HTML(self.comparison._repr_html_()), "levers-comparison")
+            self.results.children = (*self.results.children, shown)
 
     def _failed(self, error: BaseException) -> None:
         self.run_error = error_report(error, self._session.root)
@@ -338,8 +338,7 @@ class LeversWidget(widgets.VBox):
         for label, shown in self.shown_values():
             lines.append(f"  {label:<24} {shown}")
             rows.append(
-                f"<tr style='{ROW}'><td style='{CELL}'>{escape(label)}</td>"
-                f"<td style='{CELL};text-align:right'>{escape(shown)}</td></tr>"
+                f"<tr style='{ROW}'><td style='{CELL}'>{escape(label)}</td><td style='{CELL}'>{escape(shown)}</td></tr>"
             )
         html_parts = [
             header(self._title(), "levers-header"),

@@ -10,7 +10,8 @@ ids (which JupyterLab, Notebook 7 and nbclient/nbconvert all honour):
   widget is displayed as a bare widget view; when the work ends, that output is
   emptied in place and the record (text/plain and text/html) is displayed right after
   it. nbval does not replay display updates, so it compares what it saw: an empty
-  widget view (skipped) and the record, which equal the saved outputs.
+  widget view (skipped) and the record, which equal the saved outputs. Work started by
+  a button shows its live views inside the widget instead (WidgetArea).
 - InteractiveDisplay, for views with controls (status, levers): the widget is displayed
   with its record beside it in the same output, and stays interactive for as long as
   its kernel runs; whenever the view's state changes (a refresh, a build, a run), the
@@ -101,13 +102,71 @@ class LiveView(Protocol):
 V = TypeVar("V", bound=LiveView)
 
 
-class LiveDisplay(Generic[V]):
-    """Shows a view live while a cell waits on work, then leaves only its record."""
+class Place(Protocol):
+    """Where a live view shows while its work runs, and where its record stays when the work ends."""
 
-    def __init__(self, view: V) -> None:
+    def show(self, view: widgets.Widget) -> bool:
+        """Show the live view; whether it is live there (a clock worth moving)."""
+        ...
+
+    def finish(self, view: widgets.Widget, record: Snapshot) -> None:
+        """Put the record where the live view was, and let the view go."""
+        ...
+
+
+class CellOutput:
+    """The running cell's output: the live view in an output of its own, emptied in place for the record after it.
+
+    Without a live front-end (terminal IPython, plain Python) only the record is shown
+    (printed outside IPython), once.
+    """
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+
+    def show(self, view: widgets.Widget) -> bool:
+        if not live_frontend():
+            return False
+        self._handle = display(widget_view(view), raw=True, display_id=True, metadata=LIVE_VIEW_METADATA)
+        return True
+
+    def finish(self, view: widgets.Widget, record: Snapshot) -> None:
+        if self._handle is not None:
+            self._handle.update({}, raw=True)
+        display(record)
+        if self._handle is not None:
+            close_tree(view)
+
+
+class WidgetArea:
+    """A box inside an interactive view (the levers' results): the live view as a child, then its record.
+
+    A button's work has no cell to write to. Widget children are kernel state, so the
+    area reads the same in every view of the widget (also re-rendered ones), which
+    captured outputs would not: a captured widget view outlives the widget it shows.
+    """
+
+    def __init__(self, box: widgets.Box) -> None:
+        self.box = box
+
+    def show(self, view: widgets.Widget) -> bool:
+        self.box.children = (*self.box.children, view)
+        return True
+
+    def finish(self, view: widgets.Widget, record: Snapshot) -> None:
+        shown = widgets.HTML(record.html)
+        self.box.children = tuple(shown if child is view else child for child in self.box.children)
+        if view not in self.box.children:
+            close_tree(view)
+
+
+class LiveDisplay(Generic[V]):
+    """Shows a view live while its work runs (in the cell's output unless given another place), then its record."""
+
+    def __init__(self, view: V, place: Place | None = None) -> None:
         self.view = view
         self.requested = False
-        self._handle: Any = None
+        self._place = place or CellOutput()
         self._heartbeat = Heartbeat(view.tick)
         self._finished = False
 
@@ -116,9 +175,8 @@ class LiveDisplay(Generic[V]):
         if self.requested:
             return
         self.requested = True
-        if live_frontend():
-            assert isinstance(self.view, widgets.Widget)
-            self._handle = display(widget_view(self.view), raw=True, display_id=True, metadata=LIVE_VIEW_METADATA)
+        assert isinstance(self.view, widgets.Widget)
+        if self._place.show(self.view):
             self._heartbeat.start()
 
     def finish(self) -> None:
@@ -127,12 +185,8 @@ class LiveDisplay(Generic[V]):
             return
         self._finished = True
         self._heartbeat.stop()
-        if self._handle is not None:
-            self._handle.update({}, raw=True)
-        display(self.view.snapshot())
-        if self._handle is not None:
-            assert isinstance(self.view, widgets.Widget)
-            close_tree(self.view)
+        assert isinstance(self.view, widgets.Widget)
+        self._place.finish(self.view, self.view.snapshot())
 
 
 class InteractiveDisplay:

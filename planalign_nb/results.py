@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from planalign_nb.charts import TEXT, neutral_figure
+from planalign_nb.charts import TEXT, neutral_figure, tick_format, title
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,6 +75,8 @@ class SimulationResult:
         rendering) and then closed in pyplot, so a notebook shows it once, as the cell's
         value, instead of a second time when the cell ends.
         """
+        from planalign_orchestrator.views import metric
+
         frame = self.summary
         years = [str(year) for year in frame.index]
         figure, (headcount, pay) = neutral_figure(1, 2, figsize=(10, 3.6))
@@ -90,16 +92,16 @@ class SimulationResult:
                 fontsize=9,
             )
         headcount.margins(y=0.2)
-        headcount.set_title("Active headcount at year end (growth on the year)")
+        title(headcount, "Active headcount at year end (growth on the year)")
         headcount.set_xlabel("Simulation year")
         headcount.set_ylabel("Employees")
-        headcount.yaxis.set_major_formatter(lambda value, _position: f"{value:,.0f}")
+        headcount.yaxis.set_major_formatter(tick_format(metric("headcount_end"), frame["headcount_end"]))
         pay.plot(years, frame["average_compensation"], marker="o", color="#dd8452")
         pay.margins(y=0.2)
-        pay.set_title("Average compensation")
+        title(pay, "Average compensation")
         pay.set_xlabel("Simulation year")
         pay.set_ylabel("Per active employee")
-        pay.yaxis.set_major_formatter(lambda value, _position: f"{value:,.0f}")
+        pay.yaxis.set_major_formatter(tick_format(metric("average_compensation"), frame["average_compensation"]))
         return figure
 
     def to_excel(self, path: Path | str) -> Path:

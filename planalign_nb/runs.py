@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from planalign_nb.errors import raise_for_notebook
-from planalign_nb.live import LiveDisplay
+from planalign_nb.live import LiveDisplay, Place
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import notebook_call, workspace_reference
 from planalign_nb.simulation_widget import SimulationProgress
@@ -58,20 +58,21 @@ class SimulationObserver:
             self.years.show()
 
 
-def initialization_view(session: WorkspaceSession) -> LiveDisplay[InitializationProgress]:
+def initialization_view(session: WorkspaceSession, place: Place | None = None) -> LiveDisplay[InitializationProgress]:
     """The live initialization view of a session's workspace, with the estimate its step log allows."""
-    return LiveDisplay(InitializationProgress(root=session.root, expected=session.expected_step_seconds()))
+    return LiveDisplay(InitializationProgress(root=session.root, expected=session.expected_step_seconds()), place)
 
 
-def simulate_live(session: WorkspaceSession, first: int, last: int) -> SimulationSummary:
+def simulate_live(session: WorkspaceSession, first: int, last: int, place: Place | None = None) -> SimulationSummary:
     """session.simulate with the live initialization and year views, each leaving its record.
 
+    The views show in the running cell's output, or in `place` (a button's widget area).
     A failure is shown in the views' panels, then raised with a one-line traceback.
     """
     root = session.root
     scenario = None if session.scenario.is_baseline else session.scenario.name
-    initialization = initialization_view(session)
-    years = LiveDisplay(SimulationProgress(first, last, root=root, scenario=scenario))
+    initialization = initialization_view(session, place)
+    years = LiveDisplay(SimulationProgress(first, last, root=root, scenario=scenario), place)
     try:
         summary = session.simulate(first, last, on_progress=SimulationObserver(initialization, years))
     except BaseException as error:

@@ -43,6 +43,9 @@ def test_axes_read_as_the_metric_catalogue_formats_them() -> None:
     assert small_money(96_176, 0) == "$96,176"
     assert fraction(0.8078, 0) == "80.8%"
     assert count(5150, 0) == "5,150"
+    cost = tick_format(metric("employer_cost_rate"), [0.022, 0.025])
+    assert cost.format_ticks([0.0220, 0.0225, 0.0230]) == ["2.20%", "2.25%", "2.30%"], "no label twice"
+    assert money.format_ticks([11_040_000, 11_060_000, 11_080_000]) == ["$11.04M", "$11.06M", "$11.08M"]
 
 
 def test_fan_charts_have_no_offsets_and_readable_fonts() -> None:
@@ -69,6 +72,7 @@ def test_fan_charts_have_no_offsets_and_readable_fonts() -> None:
     pay = titles["Total pay (annual, active)"]
     assert all(axis.yaxis.get_offset_text().get_text() == "" for axis in panels), "no 1e7 offsets"
     assert all(axis.title.get_fontsize() >= 11 for axis in panels)
+    assert all(axis.title.get_fontweight() == "bold" for axis in panels), "without plt.style.use(nb.chart_style)"
     assert all(label.get_fontsize() >= 9 for axis in panels for label in axis.get_yticklabels())
     assert all(label.get_text().startswith("$") and label.get_text().endswith("M") for label in pay.get_yticklabels())
     participation = [label.get_text() for label in titles["Participation (active, enrolled)"].get_yticklabels()]

@@ -154,5 +154,9 @@ def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     assert "workforce.termination_rate: 0.15" in (scenarios_workspace.root / "scenarios" / "richer.yaml").read_text()
     assert levers.comparison is not None
     assert levers.comparison is not comparison
+    results = levers.results.children
+    assert all(type(child).__name__ == "HTML" for child in results), "the button's live views left their records"
+    assert any("Simulation richer 2025-2027 completed" in child.value for child in results), "the year records"
+    assert "planalign-comparison" in results[-1].value
     assert reopened.controls["workforce.termination_rate"].value == 0.15, "reopened on the scenario's values"
     assert reopened.comparison is not None, "and its comparison, without running anything"

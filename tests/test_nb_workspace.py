@@ -14,7 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import planalign_nb as nb
-from planalign_nb.charts import NEUTRAL
+from planalign_nb.charts import TEXT
 from planalign_nb.magics import load_ipython_extension, parse_years, planalign
 from planalign_nb.rendering import RECORD_TIMINGS_ENV
 from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, SimulationError
@@ -124,7 +124,7 @@ def test_simulate_returns_summary_snapshot_events_and_a_plot(
     transparency = (figure.get_facecolor()[3], headcount_axis.get_facecolor()[3])
     assert transparency == (0, 0), "no white block in the dark theme"
     labels = [text.get_color() for text in headcount_axis.texts]
-    assert labels == [NEUTRAL] * 2, "each year's growth, in a grey that reads on both themes"
+    assert labels == [TEXT] * 2, "each year's growth, in a grey that reads on both themes"
     assert record.splitlines()[0] == "Simulation 2025-2026 completed: 2 of 2 years done"
     assert "Initialization" not in record  # the workspace was initialized: nothing to show
 
