@@ -159,6 +159,13 @@ def test_ensemble_figures_read_as_compare_formats_them_and_name_the_seeds() -> N
         "P90",
         "n",
     ]
+    narrowed = result.table(full=True, metrics=["participation_rate"]).rows()
+    assert [(label, year) for label, year, _ in narrowed] == [
+        ("Participation (active, enrolled)", 2025),
+        ("Participation (active, enrolled)", 2026),
+    ]
+    with pytest.raises(KeyError, match="unknown metric 'participation'"):
+        result.table(metrics=["participation"])
     participation_full = next(row for row in full.rows() if row[0].startswith("Participation"))
     assert participation_full[2][1] == "0.04 pp", "a fraction's spread in percentage points"
     assert participation_full[2][-1] == "12"

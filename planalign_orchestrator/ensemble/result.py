@@ -7,6 +7,7 @@ workbook are computed here, once; the notebook view only draws them.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -95,13 +96,19 @@ class EnsembleResult:
         bands = self.bands
         return bands[bands["metric"].isin([m.column for m in KEY_METRICS])].reset_index(drop=True)
 
-    def table(self, *, full: bool = False) -> BandTable:
+    def table(self, *, full: bool = False, metrics: Sequence[str] | None = None) -> BandTable:
         """The bands formatted as the metric catalogue formats each metric (counts, $, %).
 
         Compact (the default): P10, P50 and P90 of the key metrics. Full: mean, standard
-        deviation, every percentile and the number of seeds, for every metric.
+        deviation, every percentile and the number of seeds, for every metric. `metrics`
+        (columns, e.g. ["participation_rate"]) narrows either to those metrics.
         """
-        return BandTable(self.bands if full else self.key_bands(), full=full)
+        bands = self.bands if full or metrics else self.key_bands()
+        if metrics:
+            for name in metrics:
+                metric(name)  # KeyError naming the known metrics
+            bands = bands[bands["metric"].isin(list(metrics))].reset_index(drop=True)
+        return BandTable(bands, full=full)
 
     def __str__(self) -> str:
         return "\n".join([self.headline, f"Seeds: {_seed_list(self.seeds)}", str(self.table())])
