@@ -34,11 +34,10 @@ from IPython import get_ipython
 from IPython.display import display
 
 from planalign_nb.rendering import Snapshot
-from planalign_nb.saving import LIVE_VIEW_METADATA
+from planalign_nb.saving import LIVE_VIEW_METADATA, WIDGET_VIEW
 
 logger = logging.getLogger(__name__)
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 HEARTBEAT_SECONDS = 0.5
 
 
@@ -156,8 +155,7 @@ class WidgetArea:
     def finish(self, view: widgets.Widget, record: Snapshot) -> None:
         shown = widgets.HTML(record.html)
         self.box.children = tuple(shown if child is view else child for child in self.box.children)
-        if view not in self.box.children:
-            close_tree(view)
+        close_tree(view)
 
 
 class LiveDisplay(Generic[V]):
