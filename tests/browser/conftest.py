@@ -124,6 +124,11 @@ def jupyter_server(browser_root: Path) -> Iterator[JupyterServer]:
     news = browser_root / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    # planalign_nb's server extension (notebooks saved with their views' records), enabled as the
+    # installed package enables it: its jupyter_server_config.d file, here in the server's config dir.
+    server_config = browser_root / "config" / "jupyter_server_config.d"
+    server_config.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "jupyter-config" / "jupyter_server_config.d" / "planalign_nb.json", server_config)
     # The kernelspec must be the interpreter running the tests (it has planalign_nb).
     subprocess.run(
         [

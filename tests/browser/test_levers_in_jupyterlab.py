@@ -1,8 +1,11 @@
-"""nb.levers driven as an analyst drives it: JupyterLab 4 in headless Chromium (issue 11, acceptance 4).
+"""nb.levers driven as an analyst drives it: JupyterLab 4 in headless Chromium (issues 11 and 21).
 
-The notebook opens the levers of a new workspace; the test types a match rate into
-the widget, presses Run, watches the live year progress, then reads the comparison
-table the widget shows, all through the rendered DOM and the widgets' CSS classes.
+The notebook shows the status of a new workspace, then its levers; the test types a
+match rate into the widget, presses Run, watches the live year progress, then reads
+the comparison table the widget shows, all through the rendered DOM and the widgets'
+CSS classes. Then, the levers being the last thing run and still interactive, it saves
+the notebook, restarts the kernel and reloads the page: the records of the status and
+of the levers (their values and their comparison) come back, and no missing model.
 Real dbt and DuckDB run in the kernel.
 """
 
@@ -16,11 +19,31 @@ import nbformat
 import pytest
 
 from tests.browser.conftest import JupyterServer
-from tests.browser.test_widgets_in_jupyterlab import _open_notebook, _run_cell, _screenshot
+from tests.browser.test_widgets_in_jupyterlab import (
+    _cell,
+    _open_notebook,
+    _reload,
+    _restart_kernel,
+    _run_cell,
+    _save,
+    _screenshot,
+    assert_reopened_with_records_only,
+)
 
 pytestmark = pytest.mark.dbt
 
 SCENARIO = "richer_match"
+LEVERS = 2  # the levers cell, the last of the notebook
+
+# The widest option of a <select> in its own font, and the room its box leaves for text.
+_TEXT_ROOM_JS = """(select) => {
+  const style = getComputedStyle(select);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const widest = Math.max(...[...select.options].map(option => context.measureText(option.text).width));
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {widest, room};
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +52,13 @@ def levers_page(browser_context, jupyter_server: JupyterServer) -> Iterator[obje
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [
         nbformat.v4.new_code_cell("import planalign_nb as nb\nworkspace = nb.open_workspace('levers_workspace')"),
+        nbformat.v4.new_code_cell("nb.status(workspace)"),
         nbformat.v4.new_code_cell(f"levers = nb.levers(workspace, scenario={SCENARIO!r})\nlevers"),
     ]
     nbformat.write(notebook, jupyter_server.root / "levers.ipynb")
     page = _open_notebook(browser_context, jupyter_server, "levers.ipynb")
     _run_cell(page, 0)
+    _run_cell(page, 1)
     yield page
     page.close()
 
@@ -45,12 +70,16 @@ def _value_input(widget, key: str):
 def test_levers_refuse_a_bad_rate_then_run_a_richer_match_with_live_progress_and_its_comparison(
     levers_page, jupyter_server: JupyterServer
 ) -> None:
-    cell = _run_cell(levers_page, 1)
+    cell = _run_cell(levers_page, LEVERS)
     widget = cell.locator(".planalign-levers").first
     widget.wait_for()
     match_rate = _value_input(widget, "plan.match_rate")
     run = widget.locator(".planalign-run")
     assert match_rate.input_value() == "0.5"
+    opt_out = widget.locator(".planalign-lever-plan-opt_out_rate").locator("xpath=..")
+    assert "0 ≤ x < 1" in opt_out.locator(".planalign-lever-range").inner_text(), "below 1, as the config validates"
+    formula = widget.locator(".planalign-lever-match-formula select").evaluate(_TEXT_ROOM_JS)
+    assert formula["widest"] <= formula["room"], f"the match formula list cuts its text off: {formula}"
 
     match_rate.fill("7")
     match_rate.press("Tab")
@@ -90,3 +119,25 @@ def test_levers_refuse_a_bad_rate_then_run_a_richer_match_with_live_progress_and
     assert set(re.findall(r"[+-][\d,]+", headcount_delta)) == {"+0"}, "the match changes no one's employment"
     saved = jupyter_server.root / "levers_workspace" / "scenarios" / f"{SCENARIO}.yaml"
     assert "plan.match_rate: 1.0" in saved.read_text()
+
+
+def test_the_levers_run_last_reopen_after_save_and_restart_with_their_values_and_comparison(
+    levers_page, jupyter_server: JupyterServer
+) -> None:
+    """Issue 21, item 1: the view last run is still interactive when saved; its record is what comes back."""
+    path = jupyter_server.root / "levers.ipynb"
+    _save(levers_page, path)
+    _restart_kernel(jupyter_server, "levers.ipynb")
+    _reload(levers_page)
+
+    assert_reopened_with_records_only(levers_page, path)
+    record = _cell(levers_page, LEVERS).locator(".planalign-levers.planalign-record")
+    status = _cell(levers_page, 1).locator(".planalign-status.planalign-record")
+    text = record.inner_text()
+    assert f"Scenario: {SCENARIO}" in text
+    assert re.search(r"Match rate\s+100\.00%", text), "the lever values of the run"
+    cost_delta = record.locator(".planalign-comparison .planalign-metric-employer_cost_rate.planalign-delta")
+    assert re.findall(r"\+\d+\.\d\d pp", cost_delta.inner_text()), "and the comparison they produced"
+    assert f"nb.levers('levers_workspace', scenario='{SCENARIO}')" in text, "how to reopen the controls"
+    assert "10 of 10 required tables missing in levers_workspace/" in status.inner_text()
+    _screenshot(record, "levers_reopened")

@@ -56,14 +56,27 @@ def _set_theme(page, theme: str) -> None:
     page.wait_for_timeout(500)  # the stylesheet swap settles
 
 
-def _restart_kernel(server: JupyterServer, notebook: str) -> None:
-    """Restart the notebook's kernel through the server (the Kernel menu's "Restart Kernel" does the same)."""
+def _session(server: JupyterServer, notebook: str) -> dict:
+    """The server's session of a notebook, by its path under the server's root."""
     with urllib.request.urlopen(f"{server.url}/api/sessions?token={server.token}", timeout=10) as response:
         sessions = json.load(response)
-    [kernel_id] = [s["kernel"]["id"] for s in sessions if s["path"].endswith(notebook)]
+    [session] = [s for s in sessions if s["path"] == notebook]
+    return session
+
+
+def _restart_kernel(server: JupyterServer, notebook: str) -> None:
+    """Restart the notebook's kernel through the server (the Kernel menu's "Restart Kernel" does the same)."""
+    kernel_id = _session(server, notebook)["kernel"]["id"]
     request = urllib.request.Request(
         f"{server.url}/api/kernels/{kernel_id}/restart?token={server.token}", method="POST", data=b""
     )
+    urllib.request.urlopen(request, timeout=60).close()
+
+
+def _shut_down(server: JupyterServer, notebook: str) -> None:
+    """End the notebook's session and its kernel (a closed tab leaves them running)."""
+    session_id = _session(server, notebook)["id"]
+    request = urllib.request.Request(f"{server.url}/api/sessions/{session_id}?token={server.token}", method="DELETE")
     urllib.request.urlopen(request, timeout=60).close()
 
 
@@ -225,9 +238,45 @@ def test_status_after_initialization_shows_all_tables_present(quickstart) -> Non
 
 
 def _notebook_outputs_text(page) -> str:
+    """Every output's text, also of cells scrolled out of view (JupyterLab skips rendering them: no innerText)."""
     return page.locator(".jp-Notebook").evaluate(
-        "n => [...n.querySelectorAll('.jp-OutputArea')].map(o => o.innerText).join('\\n')"
+        "n => [...n.querySelectorAll('.jp-OutputArea')].map(o => o.textContent).join('\\n')"
     )
+
+
+def _save(page, path: Path) -> None:
+    """Ctrl+S, and wait until the file on disk is the one just saved."""
+    before = path.stat().st_mtime_ns
+    page.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, "the notebook was not saved"
+        time.sleep(0.2)
+    time.sleep(0.5)  # the write completes
+
+
+def _reload(page) -> None:
+    page.reload()
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=90_000)
+    page.wait_for_timeout(2_000)  # a widget manager that found no model says so by now
+
+
+def saved_records(path: Path) -> int:
+    """How many record elements the saved notebook's HTML outputs hold (a status record may hold a progress one)."""
+    outputs = [output for cell in nbformat.read(path, as_version=4).cells for output in cell.get("outputs", [])]
+    return sum(output.get("data", {}).get("text/html", "").count("planalign-record") for output in outputs)
+
+
+def assert_reopened_with_records_only(page, path: Path) -> None:
+    text = _notebook_outputs_text(page)
+    for gone in ("model not found", "Error displaying widget", "Loading widget"):
+        assert gone not in text, gone
+    assert page.locator(".jp-Notebook .jupyter-widgets").count() == 0, "no widget view is left to restore"
+    assert "application/vnd.jupyter.widget-view+json" not in path.read_text(), "the saved file holds none either"
+    records = saved_records(path)
+    assert page.locator(".jp-Notebook .planalign-record").count() == records
 
 
 def test_a_saved_notebook_reopens_after_a_kernel_restart_with_its_records(quickstart, jupyter_server) -> None:
@@ -307,8 +356,40 @@ def corrupt_notebook(browser_context, jupyter_server: JupyterServer) -> Iterator
     page.close()
 
 
+def _rgba(css_colour: str) -> tuple[float, float, float, float]:
+    parts = [float(part) for part in re.findall(r"[\d.]+", css_colour)]
+    return (parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else 1.0)
+
+
+def _over(colour: str, page: str) -> tuple[float, float, float]:
+    """A translucent colour as it shows over the page's colour."""
+    red, green, blue, alpha = _rgba(colour)
+    under = _rgba(page)
+    return tuple(alpha * top + (1 - alpha) * bottom for top, bottom in zip((red, green, blue), under[:3], strict=True))
+
+
+def contrast(first: tuple[float, ...], second: tuple[float, ...]) -> float:
+    """WCAG contrast ratio of two sRGB colours (0-255)."""
+
+    def luminance(rgb: tuple[float, ...]) -> float:
+        linear = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+_PANEL_COLOURS_JS = """p => ({
+    label: getComputedStyle(p.querySelector('.planalign-error-label')).color,
+    text: getComputedStyle(p.querySelector('.planalign-error-message')).color,
+    background: getComputedStyle(p).backgroundColor,
+    border: getComputedStyle(p).borderLeftColor,
+    page: getComputedStyle(document.querySelector('.jp-NotebookPanel-notebook')).backgroundColor,
+})"""
+
+
 def test_error_panel_stands_out_in_light_and_dark_themes_with_one_traceback_line(corrupt_notebook) -> None:
-    """Acceptance 4: a themed panel whose colours differ from normal text; screenshots in both themes."""
+    """Acceptance 4 of issue 13: a panel that stands out and reads in both themes; screenshots of each."""
     cell = _run_cell(corrupt_notebook, 1)
 
     panel = cell.locator(".planalign-record .planalign-error").first
@@ -319,22 +400,19 @@ def test_error_panel_stands_out_in_light_and_dark_themes_with_one_traceback_line
             _set_theme(corrupt_notebook, theme)
         panel.scroll_into_view_if_needed()
         _screenshot(panel, f"error_panel_{name}")
-        colours[name] = panel.evaluate(
-            """p => ({
-                label: getComputedStyle(p.querySelector('.planalign-error-label')).color,
-                text: getComputedStyle(p.querySelector('.planalign-error-message')).color,
-                background: getComputedStyle(p).backgroundColor,
-                border: getComputedStyle(p).borderLeftColor,
-                page: getComputedStyle(p.closest('.jp-OutputArea-output')).backgroundColor,
-            })"""
-        )
+        colours[name] = panel.evaluate(_PANEL_COLOURS_JS)
     _set_theme(corrupt_notebook, "JupyterLab Light")
 
     for name, colour in colours.items():
+        tinted = _over(colour["background"], colour["page"])
+        page = _rgba(colour["page"])[:3]
         assert colour["label"] != colour["text"], (name, colour)
         assert colour["border"] != colour["text"], (name, colour)
-        assert colour["background"] not in (colour["page"], "rgba(0, 0, 0, 0)"), (name, colour)
-    assert colours["light"]["background"] != colours["dark"]["background"], "the panel follows the theme"
+        assert tinted != page, ("the panel is tinted", name, colour)
+        assert contrast(_rgba(colour["text"]), tinted) >= 4.5, ("its text reads", name, colour)
+        assert contrast(_rgba(colour["label"]), tinted) >= 3, ("its label reads", name, colour)
+        assert contrast(_rgba(colour["border"]), page) >= 3, ("its rule stands out", name, colour)
+    assert colours["light"]["text"] != colours["dark"]["text"], "the panel's text follows the theme"
     assert "not a readable DuckDB database" in panel.inner_text()
     assert (
         "nb.initialize('corrupt_workspace', recreate_corrupt=True)"
@@ -389,3 +467,19 @@ def test_status_on_a_corrupt_database_offers_recreate_with_a_confirmation(corrup
     assert widget.inner_text().count("not a readable DuckDB database") == 0
     assert not recreate.is_visible()
     _screenshot(widget, "status_recreated")
+
+
+def test_the_status_run_last_is_saved_with_its_current_record_and_reopens_after_a_restart(
+    corrupt_notebook, jupyter_server: JupyterServer
+) -> None:
+    """Issue 21, item 1: the status, run last and then rebuilt by its button, reopens as its latest record."""
+    path = jupyter_server.root / "corrupt.ipynb"
+    _save(corrupt_notebook, path)
+    _restart_kernel(jupyter_server, "corrupt.ipynb")
+    _reload(corrupt_notebook)
+
+    assert_reopened_with_records_only(corrupt_notebook, path)
+    status = _cell(corrupt_notebook, 2).locator(".planalign-status.planalign-record")
+    assert "All 10 required tables present in corrupt_workspace/" in status.inner_text(), "the record after Recreate"
+    assert "Unreadable database kept as: simulation.duckdb.corrupt-" in status.inner_text()
+    _screenshot(status, "status_reopened")
