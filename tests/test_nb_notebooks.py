@@ -24,7 +24,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @cache
-def export_html(notebook: Path) -> str:
+def exported_page(notebook: Path) -> str:
     """`jupyter nbconvert --to html` of the saved notebook, with nbconvert's own settings (once per notebook)."""
     jupyter = Path(sys.executable).with_name("jupyter")
     completed = subprocess.run(
@@ -34,7 +34,12 @@ def export_html(notebook: Path) -> str:
         timeout=120,
         check=True,
     )
-    return re.sub(r"<td [^>]*>", "<td>", completed.stdout)  # cell styling is not what is checked
+    return completed.stdout
+
+
+def export_html(notebook: Path) -> str:
+    """The exported page with the inline styles of cells and code left out, for checks of what it says."""
+    return re.sub(r"<(td|code) [^>]*>", r"<\1>", exported_page(notebook))
 
 
 def text_outputs(notebook: Path) -> list[str]:
@@ -143,3 +148,15 @@ def test_no_figure_asks_jupyterlab_for_a_light_or_dark_block_behind_it() -> None
 
     assert len(images) >= 3
     assert [output.get("metadata", {}).get("needs_background") for output in images] == [None] * len(images)
+
+
+def test_the_html_export_draws_records_with_inline_styles_that_need_no_stylesheet() -> None:
+    """Issue 21, item 2: nbconvert and GitHub show the records as JupyterLab does, trusted or not."""
+    page = exported_page(REPO_ROOT / "notebooks" / "01_quickstart.ipynb")
+    records = "".join(re.findall(r"<div class=\"planalign-[^\"]*planalign-record\".*?</table>", page, flags=re.S))
+
+    assert records, "the records are in the page"
+    assert ".planalign-" not in page.replace('class="planalign-', ""), "no stylesheet rule is needed for them"
+    assert re.search(r"<td style=\"[^\"]*text-align:left[^\"]*color:#3a9d4a;font-weight:bold\">✓</td>", records)
+    assert re.search(r"<tr class=\"planalign-table [^\"]*\" style=\"background:transparent\">", records)
+    assert "background:#3a9d4a" in records, "a completed run's bar"
