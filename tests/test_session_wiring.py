@@ -97,7 +97,7 @@ def test_updating_a_saved_scenario_with_set_validates_it_once(
     session.for_scenario("richer", {"plan.match_rate": 1.0})
     calls.clear()
 
-    richer = session.with_assignments("richer", ["plan.match_cap=0.04"])
+    richer = session.with_assignments("richer", ["plan.match_cap=0.04"], overwrite=True)
 
     assert richer.scenario.overrides == {"plan.match_rate": 1.0, "plan.match_cap": 0.04}
     assert calls == {"validate config": 1}
