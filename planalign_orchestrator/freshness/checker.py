@@ -25,6 +25,7 @@ from planalign_orchestrator.freshness.state import (
     BuildState,
     read_build_state,
 )
+from planalign_orchestrator.metrics import METRICS_MODEL
 from planalign_orchestrator.tables import REQUIRED_TABLES, TableState, TableStatus, existing_tables, required_row_counts
 
 SNAPSHOT_TABLE = "fct_workforce_snapshot"
@@ -36,10 +37,12 @@ FINGERPRINTED_DIFFERENTLY = (
 
 
 def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[int], bool]:
-    """Years of a scenario present in the snapshot table, and whether the table lacks the scenario key.
+    """Years of a scenario present in the results, and whether the snapshot table lacks the scenario key.
 
-    A snapshot written before scenarios existed has no scenario_id column; its rows
-    are the baseline's, and the next simulated year replaces them all.
+    A year is present when both its snapshot rows and its row of the metrics model
+    (which every face reports from) are there. A snapshot written before scenarios
+    existed has no scenario_id column; its rows are the baseline's, and the next
+    simulated year replaces them all.
     """
     if SNAPSHOT_TABLE not in existing:
         return [], False
@@ -51,10 +54,16 @@ def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[
     if not keyed:
         if scenario != BASELINE_SCENARIO:
             return [], True
-        sql, params = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1", []
+        sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1"
+        params: dict[str, str] = {}
+    elif METRICS_MODEL in existing:
+        sql = (
+            f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = $scenario intersect "
+            f"select distinct simulation_year from main.{METRICS_MODEL} where scenario_id = $scenario order by 1"
+        )
+        params = {"scenario": scenario}
     else:
-        sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = ? order by 1"
-        params = [scenario]
+        return [], False
     return [int(year) for (year,) in conn.execute(sql, params).fetchall()], not keyed
 
 
@@ -71,7 +80,7 @@ class YearStatus:
     @property
     def explanation(self) -> str:
         if self.state is TableState.MISSING:
-            return "recorded, but its rows are gone from fct_workforce_snapshot"
+            return f"recorded, but its rows are gone from {SNAPSHOT_TABLE} or {METRICS_MODEL}"
         return self.reason or ""
 
 
