@@ -8,6 +8,7 @@ back to a default and produce a plausible but wrong simulation. Every refusal is
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,13 @@ class PlanSettings(_Section):
         return self
 
 
+# The longest file name most file systems accept, and what the database's own name may take
+# of it: its write-ahead log and the copies kept aside add suffixes such as
+# ".wal.refused-20251127T044712Z-12" (33 bytes).
+NAME_MAX_BYTES = 255
+MAX_DATABASE_NAME_BYTES = NAME_MAX_BYTES - 40
+
+
 class PathSettings(_Section):
     """Paths are relative to the folder holding the config file."""
 
@@ -147,6 +155,14 @@ class PathSettings(_Section):
                 f"the file name must not contain {' or '.join(quotes)}: dbt-duckdb uses the name "
                 "(without extension) as the database's catalog name and cannot quote it in SQL; "
                 "rename it, e.g. simulation.duckdb (the folder may contain any character)"
+            )
+        length = len(os.fsencode(Path(database).name))
+        if length > MAX_DATABASE_NAME_BYTES:
+            raise ValueError(
+                f"the file name is {length} bytes long, and at most {MAX_DATABASE_NAME_BYTES} fit: file systems "
+                f"allow {NAME_MAX_BYTES} bytes per name, and files kept beside the database add up to "
+                f"{NAME_MAX_BYTES - MAX_DATABASE_NAME_BYTES} (e.g. <name>.wal.refused-<UTC timestamp>); "
+                "use a shorter name, e.g. simulation.duckdb"
             )
         return database
 
@@ -511,8 +527,10 @@ def _first_configuration_error(
         field = _field_for(loc)
         expected = _describe_field(field) if field else "a valid value"
         remediation = f"Set {key or 'the config'} to {expected}."
+    # The message is ours (a validator's sentence) or pydantic's, never the user's input, so it is
+    # shown whole: cutting it at 200 characters cut the paths.database rule mid-sentence.
     return ConfigurationError(
-        f"{_shorten(message)} (got {_shorten(repr(value))})",
+        f"{message} (got {_shorten(repr(value))})",
         key=key or None,
         value=value,
         config_path=config_path,
