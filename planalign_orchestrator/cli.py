@@ -5,9 +5,10 @@
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
 engine. Exit codes: 0 success, 1 `status` found something missing, empty, stale or
-unknown, 2 a PlanAlign error (message and remediation on stderr), 3 the workspace is
-busy (a read-only command found another process initializing or simulating it), 130
-interrupted (one line on stderr).
+unknown, 2 a PlanAlign error (message and remediation on stderr, once; a full disk
+too), 3 the workspace is busy (another process is initializing or simulating it: a
+reader leaves the database alone, a second `init` or `simulate` does not start unless
+given `--wait`), 130 interrupted (one line on stderr).
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, assert_never
 
-from planalign_orchestrator.exceptions import ConfigurationError, PlanAlignError, WorkspaceBusyError
+from planalign_orchestrator.exceptions import (
+    ConcurrentInitializationError,
+    ConfigurationError,
+    HookError,
+    PlanAlignError,
+    WorkspaceBusyError,
+)
 from planalign_orchestrator.progress import (
     CANCELLED,
+    DEFAULT_WAIT_SECONDS,
     SIMULATE_STEP,
     DbtPreparationFinished,
     DbtPreparationStarted,
@@ -38,6 +46,8 @@ from planalign_orchestrator.progress import (
     SimulationRun,
     StepFinished,
     StepStarted,
+    WaitingForWorkspace,
+    WorkspaceAcquired,
     YearFinished,
     YearStarted,
 )
@@ -54,6 +64,7 @@ exit codes:
   {EXIT_ERROR}    an error, e.g. a damaged database (the message says what to do)
   {EXIT_BUSY}    busy: another process is initializing or simulating this workspace;
        the database is not opened meanwhile, so status never makes that run fail
+       (a second `init` or `simulate` is refused the same way; `--wait` waits)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 
 
@@ -83,8 +94,15 @@ class TerminalConsole:
             case StepFinished(success=True):
                 return f"      done ({self.initialization.steps[event.step_name].seconds or 0:.2f}s)"
             case StepFinished():
-                # An interrupt is reported once, as one line, by run().
-                return None if event.error == CANCELLED else f"      FAILED: {event.error}"
+                # An interrupt is reported once, as one line, by run(); a failure once, with its fix, by main().
+                return None if event.error == CANCELLED else f"      FAILED ({event.duration_seconds:.2f}s)"
+            case WaitingForWorkspace() if not event.waited_seconds:
+                holders = "; ".join(event.runs)
+                return f"Waiting for the workspace (up to {event.limit_seconds:,.0f} s): busy: {holders}"
+            case WaitingForWorkspace():
+                return f"      still waiting ({event.waited_seconds:,.0f} s)..."
+            case WorkspaceAcquired():
+                return f"      the workspace is free (waited {event.waited_seconds:,.1f} s)"
             case DbtPreparationStarted():
                 what = "first run in this process" if event.importing else "parsing the project"
                 return f"      preparing dbt ({what})..."
@@ -117,7 +135,8 @@ class TerminalConsole:
             case EnsembleYearFinished():
                 return f"      {event.year}: {event.seeds:,} seeds ({event.duration_seconds:.2f}s)"
             case EnsembleChunkFinished():
-                outcome = f"FAILED: {event.error}" if event.error else f"done ({event.duration_seconds:.2f}s)"
+                # A failed chunk's error is printed once, with its fix, by main().
+                outcome = "FAILED" if event.error else f"done ({event.duration_seconds:.2f}s)"
                 return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
             case _:
                 assert_never(event)
@@ -135,9 +154,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"busy: {run}")
         print(busy.remediation)
         return EXIT_BUSY
+    except (ConcurrentInitializationError, HookError) as error:
+        concurrent = getattr(error, "original_error", error)
+        if not isinstance(concurrent, ConcurrentInitializationError):
+            return _report(error)
+        # Another process holds the initialization lock (one that takes no run lock, e.g. an older release).
+        print(f"busy: {concurrent.message}")
+        print(concurrent.remediation)
+        return EXIT_BUSY
     except PlanAlignError as error:
-        print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
-        return EXIT_ERROR
+        return _report(error)
+    except Exception as error:
+        # The engine reports a full disk itself; a write outside it must not end in a traceback either.
+        from planalign_orchestrator.session import disk_full
+
+        full = disk_full(error, getattr(args, "workspace", None) or ".")
+        if full is None:
+            raise
+        return _report(full)
+
+
+def _report(error: PlanAlignError) -> int:
+    """An error, once: what happened and where, then what to do (one paragraph on stderr)."""
+    print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def run() -> None:
@@ -283,6 +323,16 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--timeout", type=_positive_seconds, default=60.0, help="initialization timeout in seconds")
     sub.add_argument("--threads", type=_positive_count, default=1, help="dbt threads")
+    sub.add_argument(
+        "--wait",
+        nargs="?",
+        type=_positive_seconds,
+        const=DEFAULT_WAIT_SECONDS,
+        default=0.0,
+        metavar="S",
+        help="if another run is using the workspace, wait up to S seconds for it to end "
+        f"(default {DEFAULT_WAIT_SECONDS:.0f}) instead of exiting with code 3 at once",
+    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -342,12 +392,14 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
     if not scenario:
         return session
     if assignments:
-        return session.with_assignments(scenario, assignments)
+        return session.with_assignments(
+            scenario, assignments, wait_seconds=getattr(args, "wait", 0.0), on_progress=TerminalConsole()
+        )
     return session.for_scenario(scenario)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    result = _session(args).initialize(on_progress=TerminalConsole())
+    result = _session(args).initialize(on_progress=TerminalConsole(), wait_seconds=args.wait)
     if result.backup_path:
         print(f"The unreadable database was kept as {result.backup_path}")
     return 0
@@ -398,7 +450,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             "--scheduler and --excel apply to seed ensembles only",
             remediation=f"Add --seeds N, e.g. `planalign simulate {first}-{last} --seeds 100`.",
         )
-    summary = session.simulate(first, last, on_progress=TerminalConsole())
+    summary = session.simulate(first, last, on_progress=TerminalConsole(), wait_seconds=args.wait)
     print()
     if not session.scenario.is_baseline:
         print(f"Scenario {session.scenario.name}: {session.scenario.describe()}")
@@ -418,6 +470,7 @@ def _simulate_ensemble(session: WorkspaceSession, args: argparse.Namespace, firs
             client=client,
             min_seeds=args.min_seeds,
             on_progress=TerminalConsole(),
+            wait_seconds=args.wait,
         )
     finally:
         if client is not None:

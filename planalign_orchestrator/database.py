@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from planalign_orchestrator.diskspace import disk_full_error, is_disk_full
 from planalign_orchestrator.exceptions import (
     ConfigurationError,
     DatabaseCorruptionError,
@@ -339,6 +340,8 @@ class DatabaseConnectionManager:
 
     def _translate_open_error(self, exc: duckdb.Error, read_only: bool) -> Exception:
         text = str(exc)
+        if is_disk_full(exc):  # opening replays a write-ahead log, and writes the file
+            return disk_full_error(exc, self.db_path.parent, purpose=f"opening {self.db_path.name}", low_level=True)
         holder = _LOCK_HOLDER.search(text)
         if holder or "could not set lock" in text.lower():
             return DatabaseLockedError(
@@ -369,6 +372,8 @@ class DatabaseConnectionManager:
     def _translate_query_error(self, exc: duckdb.Error, read_only: bool) -> BaseException:
         if is_interrupt(exc):
             return KeyboardInterrupt()
+        if is_disk_full(exc):
+            return disk_full_error(exc, self.db_path.parent, purpose=f"a write to {self.db_path.name}", low_level=True)
         if is_corruption_message(str(exc)):
             return DatabaseCorruptionError(self.db_path, original_error=exc) if read_only else self.corruption(exc)
         return DatabaseError(

@@ -13,11 +13,18 @@ the contract's factory does (`create_orchestrator`): one dbt runner and one fres
 checker serve every call of the session, so the initializer, the year loop and the
 read-only views judge the same inputs. The read-only views (`status`, `plan`,
 `scenarios`, `compare`, results) never build, never write, and never import dbt.
+
+Everything that writes (initialize, simulate, ensemble, saving a scenario's
+overrides) first takes the workspace's run lock (`run_lock`), before it reads or
+builds anything: a second writer is refused with WorkspaceBusyError naming the run
+that holds it, or waits for it up to `wait_seconds`, with progress. Any "No space left
+on device" that escapes a step's own handling still ends as a DiskFullError.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,14 +33,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.activity import active_runs
+from planalign_orchestrator.activity import active_runs, recorded_run
 from planalign_orchestrator.comparison import Comparison, compare_scenarios, scenario_metrics_frame
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, is_disk_full
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS
 from planalign_orchestrator.ensemble.result import EnsembleResult
-from planalign_orchestrator.exceptions import ConfigurationError, SimulationError, WorkspaceBusyError
-from planalign_orchestrator.export import flat_config, write_workbook
+from planalign_orchestrator.exceptions import ConfigurationError, DiskFullError, SimulationError, WorkspaceBusyError
+from planalign_orchestrator.export import flat_config, write_frames, write_workbook
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.freshness.checker import Inspection
 from planalign_orchestrator.freshness.inputs import package_version
@@ -44,7 +52,7 @@ from planalign_orchestrator.interrupts import CommandLineInterrupts
 from planalign_orchestrator.levers import lever_overrides, lever_values
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
-from planalign_orchestrator.progress import ProgressObserver
+from planalign_orchestrator.progress import ProgressObserver, WaitingForWorkspace, WorkspaceAcquired
 from planalign_orchestrator.scenarios import Scenario, ScenarioStore, parse_assignment
 from planalign_orchestrator.self_healing.step_log import last_durations, read_step_log
 from planalign_orchestrator.tables import TableState
@@ -58,6 +66,7 @@ __all__ = [
     "ScenarioInfo",
     "WorkspaceSession",
     "connect_cluster",
+    "disk_full",
     "generate_census",
     "release_engine",
 ]
@@ -133,9 +142,24 @@ class WorkspaceSession:
             opened=(self.scenario, self.config),
         )
 
-    def for_scenario(self, name: str, overrides: Mapping[str, Any] | None = None) -> WorkspaceSession:
-        """The session of scenario `name`; given overrides create or replace its scenario file first."""
-        opened = self._store.save(name, overrides) if overrides is not None else self._store.open(name)
+    def for_scenario(
+        self,
+        name: str,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
+    ) -> WorkspaceSession:
+        """The session of scenario `name`; given overrides create or replace its scenario file first.
+
+        Saving takes the workspace's run lock (see run_lock), so a run in another
+        process is never given a scenario file changed under it.
+        """
+        if overrides is None:
+            opened = self._store.open(name)
+        else:
+            with self.run_lock("save scenario", name, wait_seconds=wait_seconds, on_progress=on_progress):
+                opened = self._store.save(name, overrides)
         return WorkspaceSession(
             self.workspace,
             threads=self.threads,
@@ -143,14 +167,23 @@ class WorkspaceSession:
             opened=opened,
         )
 
-    def with_assignments(self, name: str, assignments: Sequence[str]) -> WorkspaceSession:
+    def with_assignments(
+        self,
+        name: str,
+        assignments: Sequence[str],
+        *,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
+    ) -> WorkspaceSession:
         """The session of scenario `name` with `KEY=VALUE` assignments merged into its saved overrides.
 
         A new scenario starts empty; assignments update its overrides key by key (the
-        terminal's `--set`).
+        terminal's `--set`). Saved under the run lock, like for_scenario.
         """
-        existing = self._store.read(name).overrides if name in self._store.names() else {}
-        return self.for_scenario(name, {**existing, **dict(parse_assignment(text) for text in assignments)})
+        overrides = dict(parse_assignment(text) for text in assignments)
+        with self.run_lock("save scenario", name, wait_seconds=wait_seconds, on_progress=on_progress):
+            existing = self._store.read(name).overrides if name in self._store.names() else {}
+            return self.for_scenario(name, {**existing, **overrides})
 
     def scenario_config(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
         """The config scenario `name` would run with these overrides, validated; nothing is written."""
@@ -293,6 +326,11 @@ class WorkspaceSession:
             },
         )
 
+    @staticmethod
+    def write_frames(folder: Path | str, frames: Mapping[str, pd.DataFrame], format: str) -> list[Path]:
+        """Each frame as `<folder>/<name>.<format>` (csv or parquet); DiskFullError when the folder has no room."""
+        return write_frames(folder, frames, format)
+
     def step_log(self) -> list[dict[str, Any]]:
         """The structured initialization step records of this workspace, oldest first (empty before any)."""
         return read_step_log(self.workspace.step_log_path)
@@ -323,9 +361,52 @@ class WorkspaceSession:
 
     # -- building ----------------------------------------------------------------------
 
-    def initialize(self, *, on_progress: ProgressObserver | None = None) -> InitializationResult:
-        """Build what the workspace lacks (missing, empty, stale or unknown tables)."""
-        with self._observed(on_progress) as orchestrator:
+    @contextmanager
+    def run_lock(
+        self,
+        command: str,
+        detail: str = "",
+        *,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
+    ) -> Iterator[None]:
+        """Hold the workspace's run lock for the block: one writer per workspace, for its whole run.
+
+        Taken before anything is read or built. When another process holds it, raises
+        WorkspaceBusyError ("busy: simulate 2025-2027 running in process N since ...")
+        at once, or after waiting up to `wait_seconds`; meanwhile `on_progress` hears
+        WaitingForWorkspace (at the start, then every 15 s) and WorkspaceAcquired when
+        it comes free. Nested calls in this process (simulate -> its initialization)
+        keep the outer lock. A "No space left on device" the block lets escape ends as
+        a DiskFullError naming the workspace's file system.
+        """
+        waited: list[float] = []
+
+        def waiting(runs: list[str], seconds: float) -> None:
+            waited.append(seconds)
+            if on_progress is not None:
+                on_progress(WaitingForWorkspace(tuple(runs), seconds, wait_seconds))
+
+        folder = self.workspace.lock_path.parent
+        started = time.monotonic()
+        with recorded_run(folder, command, detail, wait_seconds=wait_seconds, on_wait=waiting):
+            if waited and on_progress is not None:
+                on_progress(WorkspaceAcquired(time.monotonic() - started))
+            with disk_full_translated(folder, purpose=" ".join([command, detail]).strip(), workspace=self.root):
+                yield
+
+    def initialize(
+        self, *, on_progress: ProgressObserver | None = None, wait_seconds: float = 0.0
+    ) -> InitializationResult:
+        """Build what the workspace lacks (missing, empty, stale or unknown tables).
+
+        Refused (WorkspaceBusyError) while another process runs in the workspace,
+        unless it ends within `wait_seconds`.
+        """
+        with (
+            self.run_lock("initialize", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             initializer = orchestrator.auto_initializer
             assert initializer is not None  # the session's engine always auto-initializes
             return initializer.ensure_initialized()
@@ -336,10 +417,18 @@ class WorkspaceSession:
         end_year: int | None = None,
         *,
         on_progress: ProgressObserver | None = None,
+        wait_seconds: float = 0.0,
     ) -> SimulationSummary:
-        """Heal, then simulate this scenario's years that are not up to date; summaries of start..end."""
+        """Heal, then simulate this scenario's years that are not up to date; summaries of start..end.
+
+        Refused (WorkspaceBusyError) while another process runs in the workspace,
+        unless it ends within `wait_seconds`.
+        """
         first, last = self.resolve_years(start_year, end_year)
-        with self._observed(on_progress) as orchestrator:
+        with (
+            self.run_lock("simulate", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             return orchestrator.execute_multi_year_simulation(first, last)
 
     def ensemble(
@@ -353,18 +442,24 @@ class WorkspaceSession:
         min_seeds: int = DEFAULT_MIN_SEEDS,
         detail_seed: int | None = None,
         on_progress: ProgressObserver | None = None,
+        wait_seconds: float = 0.0,
     ) -> EnsembleResult:
         """Heal, then simulate many seeds of this scenario; per-seed metrics and their bands.
 
         In-process by default (one dbt invocation per year for every seed); with a
         dask.distributed `client`, seed chunks run on its workers. `detail_seed` keeps
-        that seed's per-employee rows (ensemble_detail_* tables).
+        that seed's per-employee rows (ensemble_detail_* tables). Refused
+        (WorkspaceBusyError) while another process runs in the workspace, unless it
+        ends within `wait_seconds`.
         """
         from planalign_orchestrator.ensemble.runner import EnsembleRunner, ensemble_seeds
 
         first, last = self.resolve_years(start_year, end_year)
         chosen = ensemble_seeds(self.config, seeds)
-        with self._observed(on_progress) as orchestrator:
+        with (
+            self.run_lock("ensemble", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             orchestrator.check_year_range(first, last)
             runner = EnsembleRunner(orchestrator, self.root, threads=self.threads)
             if on_progress is not None:
@@ -443,6 +538,17 @@ class WorkspaceSession:
                     f"(or nb.simulate(ws, {first}, {last}, scenario={name!r}))."
                 ),
             )
+
+
+def disk_full(error: BaseException, folder: Path | str = ".") -> DiskFullError | None:
+    """The DiskFullError a face reports for an error that says the disk is full (None for any other error).
+
+    For a face's last line of defence: the engine reports a full disk itself, but a
+    write outside a session call (a census file, say) must not end in a traceback.
+    """
+    if not is_disk_full(error):
+        return None
+    return disk_full_error(error, Path(folder), purpose="the command")
 
 
 def _planned_tables(inspection: Inspection) -> list[PlannedTable]:
