@@ -80,20 +80,22 @@ class WaitNotice:
             waited = f", {event.waited_seconds:,.0f} s so far" if event.waited_seconds else ""
             self._show(f"Waiting for the workspace (up to {event.limit_seconds:,.0f} s{waited}): busy: {self._holders}")
         elif isinstance(event, WorkspaceAcquired):
-            self._show(f"Waited {event.waited_seconds:,.0f} s for the workspace: {self._holders}")
+            self._show(f"Waited {event.waited_seconds:,.0f} s for the workspace: {self._holders}", final=True)
         else:
             self._observer(event)
 
-    def _show(self, text: str) -> None:
+    def _show(self, text: str, *, final: bool = False) -> None:
         from IPython.display import display
 
         record = Snapshot(text, f'<div class="{css("wait")}">{escape(text)}</div>')
         if self._handle is None:
             self._handle = display(record, display_id=True)
-            if self._handle is None:  # plain Python: printed, and no handle to update
+            if self._handle is None:  # plain Python: printed, and nothing to update in place
                 self._handle = False
         elif self._handle is not False:
             self._handle.update(record)
+        elif final:  # plain Python: the first and the last line only
+            display(record)
 
 
 def initialization_view(session: WorkspaceSession) -> LiveDisplay[InitializationProgress]:

@@ -385,6 +385,7 @@ class DbtRunner:
         self, result: Any, command_line: str, *, subcommand: str
     ) -> DbtError | DatabaseCorruptionError | DiskFullError:
         error = DbtError(str(result.exception or "dbt reported failure"), command=command_line, subcommand=subcommand)
+        kind = "node"
         for node_result in getattr(result.result, "results", None) or []:
             status = str(getattr(node_result.status, "value", node_result.status)).lower()
             if status in _FAILED_STATUSES:
@@ -394,10 +395,11 @@ class DbtRunner:
                     node=node_result.node.name,
                     subcommand=subcommand,
                 )
+                kind = str(getattr(node_result.node, "resource_type", kind))
                 break
         if is_disk_full(error.message) or is_disk_full(result.exception):
-            # No model fix helps either: the disk is full (dbt has rolled the model back).
-            where = f"dbt {subcommand}" + (f" (model {error.node})" if error.node else "")
+            # No fix of the model helps either: the disk is full (dbt has rolled the node back).
+            where = f"dbt {subcommand}" + (f" ({kind} {error.node})" if error.node else "")
             return disk_full_error(error.message, self.db_path.parent, purpose=where, low_level=True)
         if is_corruption_message(error.message):
             # A damaged database read deep inside a model: no model fix helps, and no

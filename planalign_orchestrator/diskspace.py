@@ -128,6 +128,7 @@ def disk_full_error(
     needed_bytes: int | None = None,
     workspace: Path | None = None,
     low_level: bool = False,
+    path: Path | None = None,
 ) -> DiskFullError:
     """The DiskFullError for a "No space left on device" met while writing; `folder` unless the error names a path.
 
@@ -136,7 +137,7 @@ def disk_full_error(
     """
     if isinstance(error, DiskFullError):
         return error
-    path = _path_in(error)
+    path = _path_in(error) or path
     where = path.parent if path is not None else Path(folder)
     try:
         free = free_bytes(where)
@@ -161,9 +162,17 @@ class DiskFullText(Exception):
 
 @contextmanager
 def disk_full_translated(
-    folder: Path, *, purpose: str, needed_bytes: int | None = None, workspace: Path | None = None
+    folder: Path,
+    *,
+    purpose: str,
+    needed_bytes: int | None = None,
+    workspace: Path | None = None,
+    path: Path | None = None,
 ) -> Iterator[None]:
-    """Raise DiskFullError, from the original, for any disk-full error the block raises; others pass unchanged."""
+    """Raise DiskFullError, from the original, for any disk-full error the block raises; others pass unchanged.
+
+    `path` is the file the block writes, named when the error itself names none.
+    """
     try:
         yield
     except DiskFullError as full:
@@ -185,7 +194,9 @@ def disk_full_translated(
     except Exception as error:
         if not is_disk_full(error):
             raise
-        raise disk_full_error(error, folder, purpose=purpose, needed_bytes=needed_bytes, workspace=workspace) from error
+        raise disk_full_error(
+            error, folder, purpose=purpose, needed_bytes=needed_bytes, workspace=workspace, path=path
+        ) from error
 
 
 def reclaimable(workspace: Path) -> list[str]:

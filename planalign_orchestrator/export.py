@@ -7,6 +7,7 @@ so a figure in a slide can be traced back to its run.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,12 +35,14 @@ def write_workbook(path: Path | str, sheets: Mapping[str, pd.DataFrame]) -> Path
 
     target = Path(path)
     needed = export_estimate(sum(int(frame.memory_usage(deep=True).sum()) for frame in sheets.values()))
-    with (
-        written_in_place(target, needed, purpose=f"write the workbook {target.name}") as temporary,
-        pd.ExcelWriter(temporary, engine="openpyxl") as writer,
-    ):
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name[:MAX_SHEET_NAME], merge_cells=False)
+    with written_in_place(target, needed, purpose=f"write the workbook {target.name}") as temporary:
+        # Built in memory, then written in one go: openpyxl interrupted by a full disk
+        # would leave its zip file half-closed (an "Exception ignored" report at exit).
+        workbook = io.BytesIO()
+        with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
+            for name, frame in sheets.items():
+                frame.to_excel(writer, sheet_name=name[:MAX_SHEET_NAME], merge_cells=False)
+        temporary.write_bytes(workbook.getbuffer())
     return target
 
 
@@ -71,7 +74,7 @@ def written_in_place(target: Path, needed_bytes: int, *, purpose: str) -> Iterat
     require_free_space(folder, needed_bytes, purpose=purpose)
     temporary = folder / f".{target.stem}.{os.getpid()}.partial{target.suffix}"  # pandas goes by the suffix
     try:
-        with disk_full_translated(folder, purpose=purpose, needed_bytes=needed_bytes):
+        with disk_full_translated(folder, purpose=purpose, needed_bytes=needed_bytes, path=target):
             yield temporary
             os.replace(temporary, target)
     finally:
