@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The engine reports a full disk itself; a write outside it must not end in a traceback either.
         from planalign_orchestrator.session import disk_full
 
-        full = disk_full(error, getattr(args, "workspace", None) or ".")
+        written = getattr(args, "out", None)
+        full = disk_full(error, getattr(args, "workspace", None) or (written.parent if written else "."))
         if full is None:
             raise
         return _report(full)

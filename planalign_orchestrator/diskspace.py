@@ -188,6 +188,7 @@ def disk_full_translated(
             reclaimable=full.reclaimable,
             path=full.path,
             original_error=full.original_error,
+            elsewhere=full.elsewhere,
         ) from full
     except NavigatorError:
         raise  # already says what happened (a wrapped disk-full keeps its own words)

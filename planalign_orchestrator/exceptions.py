@@ -267,9 +267,11 @@ class DiskFullError(PlanAlignError):
         path: Path | None = None,
         original_error: BaseException | None = None,
         low_level: bool = False,
+        elsewhere: str = "move the workspace to a volume with more room",
     ) -> None:
         self.folder = Path(folder)
         self.purpose = purpose
+        self.elsewhere = elsewhere
         # Found by a low-level write (a DuckDB query, a dbt node): the step around it
         # renames it after what the user started ("simulate 2026").
         self.low_level = low_level
@@ -303,9 +305,25 @@ class DiskFullError(PlanAlignError):
             message,
             remediation=(
                 f"Free {amount} on that file system (delete files you no longer need there{candidates}), "
-                "or move the workspace to a volume with more room; then run the same command again."
+                f"or {elsewhere}; then run the same command again."
             ),
         )
+
+
+def disk_full_elsewhere(error: DiskFullError, elsewhere: str) -> DiskFullError:
+    """The same report with another way out than moving the workspace (an export: write it somewhere else)."""
+    return DiskFullError(
+        error.folder,
+        purpose=error.purpose,
+        free_bytes=error.free_bytes,
+        needed_bytes=error.needed_bytes,
+        mount_point=error.mount_point,
+        reclaimable=error.reclaimable,
+        path=error.path,
+        original_error=error.original_error,
+        low_level=error.low_level,
+        elsewhere=elsewhere,
+    )
 
 
 def format_bytes(count: int) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.diskspace import disk_full_translated, export_estimate, require_free_space
+from planalign_orchestrator.exceptions import DiskFullError, disk_full_elsewhere
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,12 +72,14 @@ def written_in_place(target: Path, needed_bytes: int, *, purpose: str) -> Iterat
     disk that fills up while writing ends in DiskFullError, never in a traceback.
     """
     folder = target.parent
-    require_free_space(folder, needed_bytes, purpose=purpose)
     temporary = folder / f".{target.stem}.{os.getpid()}.partial{target.suffix}"  # pandas goes by the suffix
     try:
+        require_free_space(folder, needed_bytes, purpose=purpose)
         with disk_full_translated(folder, purpose=purpose, needed_bytes=needed_bytes, path=target):
             yield temporary
             os.replace(temporary, target)
+    except DiskFullError as full:
+        raise disk_full_elsewhere(full, "write it to a folder on a volume with more room") from full.__cause__
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -37,11 +37,11 @@ from planalign_orchestrator.activity import active_runs, recorded_run
 from planalign_orchestrator.comparison import Comparison, compare_scenarios, scenario_metrics_frame
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, is_disk_full
+from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, export_estimate, is_disk_full
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS
 from planalign_orchestrator.ensemble.result import EnsembleResult
 from planalign_orchestrator.exceptions import ConfigurationError, DiskFullError, SimulationError, WorkspaceBusyError
-from planalign_orchestrator.export import flat_config, write_frames, write_workbook
+from planalign_orchestrator.export import flat_config, write_frames, write_workbook, written_in_place
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.freshness.checker import Inspection
 from planalign_orchestrator.freshness.inputs import package_version
@@ -566,7 +566,11 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
             remediation="Pass a positive count, e.g. --employees 5000.",
         )
     path = Path(out)
-    write_census(generate(employees, seed), path)
+    census = generate(employees, seed)
+    # Checked for room and written under a temporary name: a full disk leaves no half census.
+    needed = export_estimate(int(census.memory_usage(deep=True).sum()))
+    with written_in_place(path, needed, purpose=f"write the census {path.name}") as temporary:
+        write_census(census, temporary)
     return path
 
 

@@ -231,6 +231,7 @@ def test_a_workbook_for_a_disk_without_room_is_refused_before_a_byte_is_written(
     free = f"{fs.free_bytes() / 1000:,.0f} KB"
     expected = f"Not enough free disk space to write the workbook results.xlsx: {free} free in {fs.root}"
     assert expected in str(refused.value)
+    assert "or write it to a folder on a volume with more room; then run the same command again" in str(refused.value)
     assert sorted(path.name for path in fs.root.iterdir()) == ["filler"]
 
 
