@@ -300,8 +300,11 @@ class DbtRunner:
         cache = _parse_cache_dir(self.project_dir) / self.db_path.stem
         saved = cache / "partial_parse.msgpack"
         _dbt_runner_class()  # the import takes seconds: before the scratch folder exists, not inside it
+        copying = saved.stat().st_size if saved.is_file() else None
         with (
-            disk_full_translated(self.target_dir, purpose="prepare dbt (copy its saved parse into the workspace)"),
+            disk_full_translated(
+                self.target_dir, purpose="prepare dbt (copy its saved parse into the workspace)", needed_bytes=copying
+            ),
             _parse_scratch_dir(self.target_dir) as target,
         ):
             if saved.is_file():

@@ -138,7 +138,9 @@ def disk_full_error(
     if isinstance(error, DiskFullError):
         return error
     path = _path_in(error) or path
-    where = path.parent if path is not None else Path(folder)
+    where = Path(folder)
+    if path is not None and not path.is_relative_to(where):
+        where = path.parent  # written elsewhere than the step's folder: name where
     try:
         free = free_bytes(where)
     except OSError:
