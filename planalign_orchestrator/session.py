@@ -33,7 +33,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.activity import active_runs, recorded_run
 from planalign_orchestrator.comparison import Comparison, compare_scenarios, scenario_metrics_frame
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
@@ -53,6 +52,7 @@ from planalign_orchestrator.levers import lever_overrides, lever_values
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
 from planalign_orchestrator.progress import ProgressObserver, WaitingForWorkspace, WorkspaceAcquired
+from planalign_orchestrator.run_lock import active_runs, recorded_run
 from planalign_orchestrator.scenarios import Scenario, ScenarioStore, parse_assignment
 from planalign_orchestrator.self_healing.step_log import last_durations, read_step_log
 from planalign_orchestrator.tables import TableState

@@ -2,7 +2,7 @@
 
 Runs are real processes: `planalign` as a user runs it, and a helper that holds the
 workspace's run lock the way a running simulation does (tests/support/hold_run_lock.py,
-the engine's own activity.recorded_run). The lock is an OS lock, so a killed holder
+the engine's own run_lock.recorded_run). The lock is an OS lock, so a killed holder
 never blocks the next run.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 import planalign_nb as nb
-from planalign_orchestrator.activity import RUN_LOCK_FILE_NAME, holds_run_lock, recorded_run
 from planalign_orchestrator.exceptions import ConcurrentInitializationError, WorkspaceBusyError
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.progress import WaitingForWorkspace, WorkspaceAcquired
+from planalign_orchestrator.run_lock import RUN_LOCK_FILE_NAME, holds_run_lock, recorded_run
 from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import (

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.database import DatabaseConnectionManager, attached
 from planalign_orchestrator.diskspace import (
@@ -40,6 +39,7 @@ from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.state import read_build_state
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.progress import EnsembleChunkFinished, ProgressEmitter, ProgressObserver
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.workspace import lock_path_for
 
 if TYPE_CHECKING:

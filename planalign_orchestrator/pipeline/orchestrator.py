@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
@@ -44,6 +43,7 @@ from planalign_orchestrator.progress import (
     YearFinished,
     YearStarted,
 )
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.tables import TableState
 from planalign_orchestrator.workspace import lock_path_for
 

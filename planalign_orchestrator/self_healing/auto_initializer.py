@@ -26,7 +26,6 @@ from typing import TypeVar
 
 import filelock
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import (
@@ -59,6 +58,7 @@ from planalign_orchestrator.progress import (
     StepStarted,
     utc_now,
 )
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.self_healing import preflight
 from planalign_orchestrator.self_healing.step_log import StepLog
 from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker

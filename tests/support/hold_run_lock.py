@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from planalign_orchestrator.activity import recorded_run
+from planalign_orchestrator.run_lock import recorded_run
 
 parser = argparse.ArgumentParser()
 parser.add_argument("folder", type=Path)
