@@ -72,6 +72,10 @@ class CompensationSettings(_Section):
     promotion_probability: float | None = Field(None, ge=0.0, lt=1.0)
     promotion_raise: float | None = Field(None, ge=0.0, lt=1.0)
     structure_increase_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    # The config_job_levels salary ranges are those in force before 1 January of this year
+    # (they move by the structure increase from it, or back before it); None = start_year.
+    # A backtest from a later (or earlier) census keeps the workspace's anchoring with it.
+    salary_range_base_year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
 
 
 class MatchTier(_Section):
@@ -255,6 +259,7 @@ class SimulationConfig(_Section):
             "promotion_probability": c.promotion_probability,
             "promotion_raise": c.promotion_raise,
             "structure_increase_rate": c.structure_increase_rate,
+            "salary_range_base_year": c.salary_range_base_year,
             "auto_enrollment": p.auto_enrollment,
             "default_deferral_rate": p.default_deferral_rate,
             "opt_out_rate": p.opt_out_rate,
@@ -302,6 +307,7 @@ compensation:        # null = use the per-level values of the comp_levers seed
   promotion_probability: null
   promotion_raise: null
   structure_increase_rate: null  # salary ranges move by this a year; null = the year's COLA
+  salary_range_base_year: null   # the seed's ranges are those before Jan 1 of this year; null = start_year
 plan:
   auto_enrollment: true
   default_deferral_rate: 0.06
