@@ -263,10 +263,8 @@ class ScenarioStore:
         self._write(path, header, {"overrides": scenario.overrides})
         return scenario, config
 
-    def save_fitted(
-        self, name: str, overrides: Mapping[str, Any], provenance: FitProvenance, *, report: str | None = None
-    ) -> tuple[Scenario, SimulationConfig]:
-        """Write a fitted scenario under a name no scenario has yet; refused (nothing written) otherwise."""
+    def require_new(self, name: str) -> str:
+        """A name no scenario has yet (what a fit is saved under); ConfigurationError otherwise."""
         if check_name(name) == BASELINE_SCENARIO or name in self.names():
             raise ConfigurationError(
                 f"a scenario named {name!r} exists already; a fit never overwrites a scenario",
@@ -275,6 +273,13 @@ class ScenarioStore:
                     f"(or nb.fit(ws, history, scenario={name + '_2'!r}))."
                 ),
             )
+        return name
+
+    def save_fitted(
+        self, name: str, overrides: Mapping[str, Any], provenance: FitProvenance, *, report: str | None = None
+    ) -> tuple[Scenario, SimulationConfig]:
+        """Write a fitted scenario under a name no scenario has yet; refused (nothing written) otherwise."""
+        self.require_new(name)
         config = self.validate(name, overrides)
         scenario = Scenario(name, dict(overrides), provenance)
         header = (

@@ -429,10 +429,10 @@ class WorkspaceSession:
         from planalign_orchestrator.calibration.expected import CurrentAssumptions
         from planalign_orchestrator.calibration.fit import default_name, fit_history, provenance_of, write_report
         from planalign_orchestrator.calibration.study import study_history
-        from planalign_orchestrator.scenarios import check_name
 
+        chosen = self._store.require_new(scenario) if scenario else None  # refused before any work
         loaded = self.load_history(history)
-        name = check_name(scenario or default_name(loaded))
+        name = chosen or self._store.require_new(default_name(loaded))
         self.require_writable()
         current = CurrentAssumptions.of(self.config)
         fitted = fit_history(study_history(loaded, current), loaded, current)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from planalign_orchestrator.calibration.backtest import history_figures
+from planalign_orchestrator.calibration.expected import CurrentAssumptions
 from planalign_orchestrator.calibration.history import load_history
 from planalign_orchestrator.cli import main
+from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.exceptions import HistoryValidationError
 from planalign_orchestrator.workspace import dbt_project_dir
 
@@ -233,3 +236,26 @@ def test_leavers_hires_promotions_raises_and_deferral_changes_come_from_consecut
     assert hires.loc["H2", "days_employed"] == 62
     assert hires.loc["H2", "left"]
     assert experience.headcount[["active_start", "active_end"]].values.tolist() == [[5, 3]]
+
+
+def test_a_history_years_scored_figures_follow_the_metrics_models_definitions(history: Path) -> None:
+    """31 Dec 2025: 4 active (E2, E4, H1; E5 missing counts as a leaver), 2 hires, 4 leavers (E1, E3, E5, H2)."""
+    rows = end_rows()
+    # an extract that still lists a leaver of 2024 is not a 2025 leaver
+    write_snapshot(
+        history / "census_2025-12-31.csv", [*rows, ("E9", "1970-01-01", "2001-01-01", "2024-03-01", 2, 1.0, 0, "")]
+    )
+    loaded = load_history(history, job_levels_csv=LEVELS)
+
+    [figures] = history_figures(loaded, 2025, 2025, CurrentAssumptions.of(SimulationConfig())).to_dict("records")
+
+    assert figures["headcount_end"] == 3
+    assert figures["hires"] == 2
+    assert figures["terminations"] == 4
+    assert figures["average_compensation"] == pytest.approx((92000 + 61800 + 45000) / 3)
+    assert figures["participation_rate"] == pytest.approx(1.0)
+    assert figures["average_deferral_rate"] == pytest.approx((0.07 + 0.03 + 0.06) / 3)
+    # experienced leavers by tenure at leaving: E1 (0 years) < 2, E5 (15, missing: on 31 Dec) 10-19, E3 (25) 20+
+    assert [figures[f"leavers_tenure:{band}"] for band in ("< 2", "2-4", "5-9", "10-19", "20+")] == [1, 0, 0, 1, 1]
+    assert figures["leavers_age:55-64"] == 1
+    assert figures["leavers_age:45-54"] == 1

@@ -102,7 +102,7 @@ def run_backtest(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         _remove_if_empty(scratch.parent)
-    actual = _actual(history, ends, first, last, current)
+    actual = history_figures(history, first, last, current)
     scorecard = _scorecard(
         pd.concat(simulated, ignore_index=True),
         actual,
@@ -196,10 +196,9 @@ def _simulated(db: DatabaseConnectionManager, scenario: str, year: int, current:
     return figures.assign(year=year)
 
 
-def _actual(
-    history: CensusHistory, ends: dict[int, int], first: int, last: int, current: CurrentAssumptions
-) -> pd.DataFrame:
-    """The history's figures for every scored year, computed as the simulated ones are."""
+def history_figures(history: CensusHistory, first: int, last: int, current: CurrentAssumptions) -> pd.DataFrame:
+    """The history's figures for every scored year (first..last), computed as the simulated ones are."""
+    ends = year_end_snapshots(history)
     frames = []
     experienced = history.experience.experienced
     for year in range(first, last + 1):
@@ -212,7 +211,7 @@ def _actual(
         missing = earlier[["employee_id", "birth_date", "hire_date", "compensation", "deferral_rate"]].assign(
             termination_date=pd.Timestamp(date(year, 12, 31))
         )
-        shaped = history_year_rows(rows, [later], missing)
+        shaped = history_year_rows(rows, [later], missing, pd.Timestamp(history.snapshots[later - 1].as_of))
         with DatabaseConnectionManager.in_memory() as conn:
             conn.register("history_year", shaped)
             figures = year_figures(conn, "history_year", year, current.tenure, current.age)

@@ -150,13 +150,13 @@ def fit_history(study: ExperienceStudy, history: CensusHistory, current: Current
 
     if ENROLLMENT in study.tables:
         enrolled = study.table(ENROLLMENT).iloc[0]
-        values.append(_complement("plan.opt_out_rate", config.plan.opt_out_rate, enrolled, "hires enrolled"))
+        values.append(_complement("plan.opt_out_rate", config.plan.opt_out_rate, enrolled, "hires"))
         overrides["plan.opt_out_rate"] = values[-1].fitted
     if ESCALATIONS in study.tables:
         escalated = study.table(ESCALATIONS).iloc[0]
         values.append(
             _complement(
-                "plan.escalation_opt_out_rate", config.plan.escalation_opt_out_rate, escalated, "participants escalated"
+                "plan.escalation_opt_out_rate", config.plan.escalation_opt_out_rate, escalated, "eligible participants"
             )
         )
         overrides["plan.escalation_opt_out_rate"] = values[-1].fitted
@@ -217,8 +217,10 @@ def _single(study: ExperienceStudy, table: str, key: str, current: float, what: 
 
 
 def _complement(key: str, current: float, row: pd.Series, what: str) -> FittedValue:
-    """A fitted opt-out share: one minus the fitted share that did not opt out."""
+    """A fitted opt-out share: one minus the fitted share of those who did not opt out."""
     base = _value(key, "", 1 - current, row, what, RATE_DECIMALS)
+    opted_out = base.exposure - base.events
+    share = opted_out / base.exposure if base.exposure else float("nan")
     return FittedValue(
         key,
         "",
@@ -227,10 +229,12 @@ def _complement(key: str, current: float, row: pd.Series, what: str) -> FittedVa
         1 - base.upper,
         1 - base.lower,
         base.exposure,
-        base.exposure - base.events,
+        opted_out,
         base.credibility,
         base.small,
-        base.basis.replace(what, f"{what} (the rest opted out)"),
+        f"{opted_out:,.0f} of {base.exposure:,.0f} {what} opted out, actual {share:.2%}"
+        if base.exposure
+        else "no data",
     )
 
 

@@ -102,12 +102,17 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def history_year_rows(rows: pd.DataFrame, snapshots: Sequence[int], missing: pd.DataFrame) -> pd.DataFrame:
-    """A history year's rows in the scored shape: the later snapshot's rows, plus those missing from it.
+def history_year_rows(
+    rows: pd.DataFrame, snapshots: Sequence[int], missing: pd.DataFrame, since: pd.Timestamp
+) -> pd.DataFrame:
+    """A history year's rows in the scored shape: the later snapshot's rows of the year, plus those missing from it.
 
-    Employees active in the earlier snapshot and absent from the later one left at an
-    unknown date; they count as leavers on the later snapshot's date.
+    Rows of people who left on or before `since` (the earlier snapshot's date: an extract
+    that still lists last year's leavers) are not the year's. Employees active in the
+    earlier snapshot and absent from the later one left at an unknown date; they count
+    as leavers on the later snapshot's date.
     """
     later = rows[rows["snapshot"].isin(snapshots)]
+    later = later[later["termination_date"].isna() | (later["termination_date"] > since)]
     shaped = later[["employee_id", "birth_date", "hire_date", "termination_date", "compensation", "deferral_rate"]]
     return pd.concat([shaped, missing], ignore_index=True).assign(random_seed=0)
