@@ -10,6 +10,8 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 from planalign_orchestrator.calibration.backtest import history_figures
@@ -259,3 +261,21 @@ def test_a_history_years_scored_figures_follow_the_metrics_models_definitions(hi
     assert [figures[f"leavers_tenure:{band}"] for band in ("< 2", "2-4", "5-9", "10-19", "20+")] == [1, 0, 0, 1, 1]
     assert figures["leavers_age:55-64"] == 1
     assert figures["leavers_age:45-54"] == 1
+
+
+def test_parquet_snapshots_are_read_like_csv_ones(history: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    for source in history.iterdir():
+        target = folder / source.with_suffix(".parquet").name
+        with duckdb.connect() as conn:
+            conn.execute(
+                f"copy (select * from read_csv('{source}', header = true, all_varchar = true)) to '{target}' "
+                "(format parquet)"
+            )
+
+    from_csv = load_history(history, job_levels_csv=LEVELS).experience
+    from_parquet = load_history(folder, job_levels_csv=LEVELS).experience
+
+    pd.testing.assert_frame_equal(from_parquet.experienced, from_csv.experienced)
+    pd.testing.assert_frame_equal(from_parquet.hires, from_csv.hires)
