@@ -507,7 +507,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if ensemble is not None:
         line, ensemble_stale = ensemble
         print(line)
-    if status.up_to_date and not ensemble_stale:
+    stale_fit = session.stale_fit()
+    if stale_fit is not None:
+        print(f"Scenario {session.scenario.name}'s fitted assumptions are stale: {stale_fit}.")
+    if status.up_to_date and not ensemble_stale and stale_fit is None:
         return EXIT_OK
     print(
         "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "

@@ -173,6 +173,12 @@ def test_a_fitted_scenarios_freshness_follows_its_history_files(
     assert "history file census_2027-12-31.csv changed since the fit" in year.reason
     info = {item.name: item for item in reopened.scenarios()}["fitted"]
     assert info.freshness.startswith("stale: history file census_2027-12-31.csv changed")
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        assert main(["status", "-w", str(workspace.root), "--scenario", "fitted"]) == 1
+    assert "Scenario fitted's fitted assumptions are stale: history file census_2027-12-31.csv changed" in (
+        printed.getvalue()
+    )
     with pytest.raises(ConfigurationError, match="fitted from a census history that changed since"):
         reopened.simulate(2025, 2025)
     with pytest.raises(SimulationError, match=r"history file census_2027-12-31\.csv changed"):
