@@ -1,6 +1,8 @@
 """The terminal face: `planalign init | status | plan | simulate | scenarios | compare | census generate`.
 
 `simulate --seeds N` (or --seed-list) runs a seed ensemble, on a Dask cluster with --scheduler.
+Calibration from a census history: `planalign study | fit | backtest --history DIR` and
+`planalign census history` (a history simulated from known assumptions).
 
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
@@ -19,7 +21,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, assert_never
 
@@ -313,7 +315,141 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--out", type=Path, required=True, help=".csv or .parquet")
     generate.set_defaults(handler=_cmd_census_generate)
+    _calibration_commands(commands, census_commands, workspace_arg)
     return parser
+
+
+# -- calibration: census histories, experience study, fit, backtest ------------------------
+
+HISTORY_HELP = "a folder of dated censuses (census_2025-12-31.csv, ...; .csv or .parquet), or the files in date order"
+
+
+def _calibration_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    census_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    workspace_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """`census history`, `study`, `fit` and `backtest` (each a WorkspaceSession call, rendered here)."""
+    history = census_commands.add_parser(
+        "history",
+        help="simulate a generated census from known assumptions and write its year-end censuses",
+        description="Generate a census, simulate it for --years years under the default config plus the --set "
+        "assumptions (in a scratch workspace), and write one census per year end into --out, with "
+        "termination_reason; the generating truth goes to OUT/generator/.",
+    )
+    history.add_argument("--employees", type=_positive_count, required=True)
+    history.add_argument("--years", type=_positive_count, required=True, help="simulated years (snapshots: years + 1)")
+    history.add_argument("--seed", type=int, default=42, help="census and simulation seed (default 42)")
+    history.add_argument("--first-year", type=int, default=2025, help="first simulated year (default 2025)")
+    history.add_argument("--out", type=Path, required=True, help="a new or empty folder")
+    history.add_argument("--format", choices=("csv", "parquet"), default="csv", help="snapshot file format")
+    history.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a known assumption (repeatable), e.g. --set workforce.termination_rate=0.15 or "
+        "--set 'assumptions.tenure_termination_multipliers=[2.4, 0.8, 0.5, 0.35, 0.25]'",
+    )
+    history.set_defaults(handler=_cmd_census_history)
+
+    def history_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--history", nargs="+", type=Path, required=True, metavar="PATH", help=HISTORY_HELP)
+
+    study = commands.add_parser(
+        "study",
+        help="experience study of a census history: actual vs expected by tenure, age and level (writes nothing)",
+    )
+    history_arg(study)
+    study.add_argument("--scenario", help="compare with this scenario's assumptions (default: the baseline)")
+    workspace_arg(study)
+    study.set_defaults(handler=_cmd_study)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit assumptions to a census history and save them as a new scenario, with a report",
+        description="Fit the assumptions (termination hazards by tenure, age and level, retirement, new-hire "
+        "terminations, promotions, growth, opt-outs) to a census history, credibility-weighted toward the "
+        "current ones, and save them as a new scenario (scenarios/NAME.yaml) with its report "
+        "(scenarios/NAME.fit.csv). An existing scenario is never overwritten.",
+    )
+    history_arg(fit)
+    fit.add_argument("--scenario", help="the new scenario's name (default: fitted_<year of the last snapshot>)")
+    fit.add_argument("--base", help="the scenario whose assumptions are the current ones (default: the baseline)")
+    workspace_arg(fit)
+    fit.set_defaults(handler=_cmd_fit)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="simulate from one snapshot of a history to its last and score every year (P10-P90 with --seeds)",
+    )
+    history_arg(backtest)
+    backtest.add_argument(
+        "--from",
+        dest="from_year",
+        type=int,
+        required=True,
+        metavar="YEAR",
+        help="start from the 31 December snapshot of YEAR",
+    )
+    backtest.add_argument(
+        "--seeds", type=_positive_count, help="simulate N seeds and score the actuals against P10-P90"
+    )
+    backtest.add_argument(
+        "--min-seeds", type=_positive_count, default=10, help="no bands (and no coverage) below this many seeds"
+    )
+    backtest.add_argument("--scenario", help="the scenario to backtest (default: the baseline)")
+    backtest.add_argument("--threads", type=_positive_count, default=1, help="dbt threads")
+    workspace_arg(backtest)
+    backtest.set_defaults(handler=_cmd_backtest)
+
+
+def _cmd_census_history(args: argparse.Namespace) -> int:
+    from planalign_orchestrator.session import generate_history
+
+    generated = generate_history(
+        args.out,
+        employees=args.employees,
+        years=args.years,
+        seed=args.seed,
+        first_year=args.first_year,
+        assumptions=args.set or [],
+        file_format=args.format,
+        on_progress=TerminalConsole(),
+    )
+    print()
+    print(generated)
+    for path in generated.snapshots:
+        print(f"  {path}")
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    print(session.experience_study(args.history))
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from planalign_orchestrator.session import WorkspaceSession
+
+    session = WorkspaceSession.open(args.workspace)
+    if args.base:
+        session = session.for_scenario(args.base)
+    result = session.fit(args.history, args.scenario)
+    print(result)
+    first, last = session.resolve_years(None, None)
+    print(f"\nRun it: `planalign simulate {first}-{last} --scenario {result.scenario}`.")
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    session = _session(args)
+    result = session.backtest(
+        args.history, args.from_year, seeds=args.seeds, min_seeds=args.min_seeds, on_progress=TerminalConsole()
+    )
+    print()
+    print(result)
+    return 0
 
 
 def _init_options(sub: argparse.ArgumentParser) -> None:
@@ -424,7 +560,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if ensemble is not None:
         line, ensemble_stale = ensemble
         print(line)
-    if status.up_to_date and not ensemble_stale:
+    stale_fit = session.stale_fit()
+    if stale_fit is not None:
+        print(f"Scenario {session.scenario.name}'s fitted assumptions are stale: {stale_fit}.")
+    if status.up_to_date and not ensemble_stale and stale_fit is None:
         return EXIT_OK
     print(
         "Run `planalign simulate` (or `planalign init` for the tables only) to bring it up to date; "

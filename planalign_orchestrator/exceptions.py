@@ -121,6 +121,35 @@ class CensusValidationError(PlanAlignError):
         )
 
 
+class HistoryValidationError(CensusValidationError):
+    """A census history (dated snapshots of the workforce) cannot be studied: a file, or rows in one, are wrong.
+
+    Names the file, and the offending rows by line, like a census error; `path` is the
+    file (or the history folder when the problem is the set of files).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        problem: str,
+        *,
+        offending_rows: Sequence[str] = (),
+        remediation: str | None = None,
+    ) -> None:
+        self.census_path = path
+        self.problem = problem
+        self.offending_rows = list(offending_rows)
+        lines = [f"Census history {path}: {problem}"]
+        if self.offending_rows:
+            lines.append("  First offending rows:")
+            lines.extend(f"    {row}" for row in self.offending_rows)
+        PlanAlignError.__init__(
+            self,
+            "\n".join(lines),
+            remediation=remediation or f"Correct these rows in {path}, or leave the file out of the history.",
+        )
+
+
 class DatabaseError(PlanAlignError):
     """A query against the simulation database failed."""
 

@@ -45,6 +45,7 @@ from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.freshness.checker import Inspection
 from planalign_orchestrator.freshness.inputs import package_version
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, WorkspaceStatus
+from planalign_orchestrator.freshness.sources import history_changes
 from planalign_orchestrator.freshness.state import read_build_state
 from planalign_orchestrator.initialization import InitializationResult
 from planalign_orchestrator.interrupts import CommandLineInterrupts
@@ -61,6 +62,13 @@ from planalign_orchestrator.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from planalign_orchestrator.calibration.generator import GeneratedHistory
+    from planalign_orchestrator.calibration.history import CensusHistory
+    from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult
+
+# A census history: a folder of dated censuses, or the files themselves in date order.
+HistoryFiles = Path | str | Sequence[Path | str]
+
 __all__ = [
     "CommandLineInterrupts",
     "ScenarioInfo",
@@ -68,6 +76,7 @@ __all__ = [
     "connect_cluster",
     "disk_full",
     "generate_census",
+    "generate_history",
     "release_engine",
 ]
 
@@ -78,6 +87,8 @@ class ScenarioInfo:
 
     scenario: Scenario
     years: dict[int, TableState]
+    # A fitted scenario whose history files changed since the fit: why (its overrides are out of date).
+    stale_fit: str | None = None
 
     @property
     def name(self) -> str:
@@ -85,6 +96,8 @@ class ScenarioInfo:
 
     @property
     def freshness(self) -> str:
+        if self.stale_fit is not None:
+            return f"stale: {self.stale_fit}"
         if not self.years:
             return "not simulated"
         stale = [year for year, state in self.years.items() if state.needs_build]
@@ -95,7 +108,7 @@ class ScenarioInfo:
 
 
 class WorkspaceSession:
-    """Status, plan, initialize, simulate, scenarios, compare and ensembles for one workspace folder and scenario.
+    """Status, plan, initialize, simulate, scenarios, compare, ensembles and calibration for one workspace and scenario.
 
     `initializer_options` are AutoInitializer keyword arguments (timeout_seconds,
     recreate_corrupt, verbose, ...); `threads` is dbt's thread count.
@@ -253,7 +266,7 @@ class WorkspaceSession:
         for name in self._store.names():
             session = self if name == self.scenario.name else self.for_scenario(name)
             years = {status.year: status.state for status in session.status().years}
-            infos.append(ScenarioInfo(session.scenario, years))
+            infos.append(ScenarioInfo(session.scenario, years, session.stale_fit()))
         return infos
 
     def compare(self, names: Sequence[str], start_year: int | None = None, end_year: int | None = None) -> Comparison:
@@ -425,6 +438,7 @@ class WorkspaceSession:
         unless it ends within `wait_seconds`.
         """
         first, last = self.resolve_years(start_year, end_year)
+        self._require_current_fit()
         with (
             self.run_lock("simulate", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
             self._observed(on_progress) as orchestrator,
@@ -455,6 +469,7 @@ class WorkspaceSession:
         from planalign_orchestrator.ensemble.runner import EnsembleRunner, ensemble_seeds
 
         first, last = self.resolve_years(start_year, end_year)
+        self._require_current_fit()
         chosen = ensemble_seeds(self.config, seeds)
         with (
             self.run_lock("ensemble", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
@@ -467,6 +482,120 @@ class WorkspaceSession:
             return runner.run(
                 chosen, first, last, client=client, chunks=chunks, min_seeds=min_seeds, detail_seed=detail_seed
             )
+
+    # -- calibration: a census history's experience study, fit and backtest ---------------
+
+    def load_history(self, history: HistoryFiles | CensusHistory) -> CensusHistory:
+        """A census history read and validated; HistoryValidationError names the file and rows (calibration.history).
+
+        Every calibration call takes the files or a history loaded once by this call.
+        """
+        from planalign_orchestrator.assumption_tables import seed_path
+        from planalign_orchestrator.calibration.history import CensusHistory, load_history
+
+        if isinstance(history, CensusHistory):
+            return history
+        return load_history(history, job_levels_csv=seed_path("config_job_levels"))
+
+    def backtest_years(self, history: HistoryFiles | CensusHistory, from_year: int) -> tuple[int, int]:
+        """The years a backtest from the snapshot of 31 December `from_year` simulates and scores (refused if none)."""
+        from planalign_orchestrator.calibration.backtest import backtest_years
+
+        return backtest_years(self.load_history(history), int(from_year))
+
+    def experience_study(self, history: HistoryFiles | CensusHistory) -> ExperienceStudy:
+        """Actual vs expected under this scenario's config, by tenure band, age band and level; writes nothing."""
+        from planalign_orchestrator.calibration.expected import CurrentAssumptions
+        from planalign_orchestrator.calibration.study import study_history
+
+        return study_history(self.load_history(history), CurrentAssumptions.of(self.config))
+
+    def fit(self, history: HistoryFiles | CensusHistory, scenario: str | None = None) -> FitResult:
+        """Fit assumptions to a census history and save them as a new scenario (never over an existing one).
+
+        The current assumptions are this session's scenario (the baseline unless named);
+        the fitted scenario is it with the fitted values as overrides, records the history
+        files it came from (stale when one changes), and its report (every value with its
+        interval and data) is written beside it as scenarios/NAME.fit.csv. `scenario`
+        defaults to fitted_<year of the last snapshot>.
+        """
+        from dataclasses import replace
+
+        from planalign_orchestrator.calibration.expected import CurrentAssumptions
+        from planalign_orchestrator.calibration.fit import default_name, fit_history, provenance_of, write_report
+        from planalign_orchestrator.calibration.study import study_history
+
+        chosen = self._store.require_new(scenario) if scenario else None  # refused before any work
+        loaded = self.load_history(history)
+        name = chosen or self._store.require_new(default_name(loaded))
+        self.require_writable()
+        current = CurrentAssumptions.of(self.config)
+        fitted = fit_history(study_history(loaded, current), loaded, current)
+        overrides = {**self.scenario.overrides, **fitted.overrides}
+        report = f"{name}.fit.csv"
+        with self.run_lock("save scenario", name):
+            self._store.save_fitted(name, overrides, provenance_of(loaded, self.root), report=report)
+            write_report(fitted, self._store.folder / report)
+        folder = self._store.folder.name
+        return replace(
+            fitted,
+            scenario=name,
+            overrides=overrides,
+            scenario_file=f"{folder}/{name}.yaml",
+            report_file=f"{folder}/{report}",
+        )
+
+    def backtest(
+        self,
+        history: HistoryFiles | CensusHistory,
+        from_year: int,
+        *,
+        seeds: int | Sequence[int] | None = None,
+        min_seeds: int = DEFAULT_MIN_SEEDS,
+        on_progress: ProgressObserver | None = None,
+    ) -> BacktestResult:
+        """Simulate this scenario from the history's snapshot of 31 December `from_year` to its last; score each year.
+
+        In a scratch workspace under this one (removed afterwards): this workspace's
+        database and results are never touched. With `seeds` (a count or a list), every
+        year is simulated for every seed and scored against its P10-P90 band.
+        """
+        from planalign_orchestrator.calibration.backtest import run_backtest
+
+        self._require_current_fit()
+        self.require_writable()
+        loaded = self.load_history(history)
+        with self.run_lock("backtest", f"from {int(from_year)}", on_progress=on_progress):
+            return run_backtest(
+                self.config,
+                loaded,
+                int(from_year),
+                workspace_root=self.root,
+                seeds=seeds,
+                min_seeds=min_seeds,
+                threads=self.threads,
+                initializer_options=self.initializer_options,
+                on_progress=on_progress,
+            )
+
+    def stale_fit(self) -> str | None:
+        """For a fitted scenario: why its overrides no longer match its history files (None while they do)."""
+        fitted_from = self.scenario.fitted_from
+        return history_changes(fitted_from, self.root) if fitted_from is not None else None
+
+    def _require_current_fit(self) -> None:
+        """Refuse to run a fitted scenario whose history changed: re-running cannot make its overrides current."""
+        reason = self.stale_fit()
+        if reason is None:
+            return
+        name = self.scenario.name
+        raise ConfigurationError(
+            f"scenario {name!r} was fitted from a census history that changed since: {reason}",
+            remediation=(
+                f"Fit the history again under a new name (`planalign fit --history DIR --scenario {name}_2`, or "
+                f"nb.fit(ws, history, scenario={name + '_2'!r})), or restore the history files as they were."
+            ),
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -483,14 +612,19 @@ class WorkspaceSession:
 
     @cached_property
     def _engine(self) -> PipelineOrchestrator:
-        """The contract's orchestrator for this workspace and scenario, wired once per session."""
-        return create_orchestrator(
+        """The contract's orchestrator for this workspace and scenario, wired once per session.
+
+        A fitted scenario's freshness also follows its history files (freshness.sources).
+        """
+        orchestrator = create_orchestrator(
             self.config,
             self._db,
             threads=self.threads,
             auto_initialize=True,
             initializer_options=self.initializer_options,
         )
+        orchestrator.freshness.source_changes = self.stale_fit
+        return orchestrator
 
     @contextmanager
     def _observed(self, on_progress: ProgressObserver | None) -> Iterator[PipelineOrchestrator]:
@@ -572,6 +706,41 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
     with written_in_place(path, needed, purpose=f"write the census {path.name}") as temporary:
         write_census(census, temporary)
     return path
+
+
+def generate_history(
+    out: Path | str,
+    *,
+    employees: int,
+    years: int,
+    seed: int = 42,
+    first_year: int = 2025,
+    assumptions: Mapping[str, Any] | Sequence[str] | None = None,
+    file_format: str = "csv",
+    on_progress: ProgressObserver | None = None,
+) -> GeneratedHistory:
+    """Simulate a generated census for `years` years under known assumptions and write its year-end censuses.
+
+    `assumptions` are config overrides (dotted keys), as a mapping or as `KEY=VALUE`
+    texts (the terminal's --set; a list value is written [1.8, 0.6, ...]). The snapshots
+    go into `out` (a new or empty folder), the generating truth into out/generator/.
+    """
+    from planalign_orchestrator.calibration.generator import generate_history as generate
+
+    if assumptions is None or isinstance(assumptions, Mapping):
+        known = dict(assumptions or {})
+    else:
+        known = dict(parse_assignment(text) for text in assumptions)
+    return generate(
+        out,
+        employees=employees,
+        years=years,
+        seed=seed,
+        first_year=first_year,
+        overrides=known,
+        file_format=file_format,
+        on_progress=on_progress,
+    )
 
 
 def connect_cluster(address: str) -> Any:
