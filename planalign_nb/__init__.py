@@ -6,6 +6,9 @@
     run = nb.simulate("my_workspace", 2025, 2027)
     run.summary, run.snapshot, run.events, run.plot()
     ens = nb.ensemble("my_workspace", 2025, 2029, seeds=100)   # seed ensemble: ens.fan_chart(), ens.bands
+    study = nb.experience_study("my_workspace", "history/")    # actual vs expected: study.chart()
+    fitted = nb.fit("my_workspace", "history/", scenario="fitted")   # a new scenario, with its report
+    bt = nb.backtest("my_workspace", "history/", 2026, seeds=20, scenario="fitted")  # bt.scorecard, bt.chart()
 
 or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
 
@@ -17,6 +20,15 @@ Importing this package does not import dbt.
 """
 
 from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
+from planalign_nb.calibration import (
+    BacktestView,
+    ExperienceStudyView,
+    FitView,
+    backtest,
+    experience_study,
+    fit,
+    generate_history,
+)
 from planalign_nb.charts import chart_style
 from planalign_nb.comparison import ScenarioComparison
 from planalign_nb.ensemble import EnsembleView, ensemble
@@ -36,7 +48,10 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 __all__ = [
+    "BacktestView",
     "EnsembleView",
+    "ExperienceStudyView",
+    "FitView",
     "InitializationProgress",
     "ItemState",
     "LeversWidget",
@@ -45,9 +60,13 @@ __all__ = [
     "SimulationResult",
     "Snapshot",
     "TableStatusWidget",
+    "backtest",
     "chart_style",
     "compare",
     "ensemble",
+    "experience_study",
+    "fit",
+    "generate_history",
     "initialize",
     "levers",
     "load_ipython_extension",

@@ -12,6 +12,11 @@ workspace they say so and what to run, and create nothing. initialize and simula
 turn a new folder into a workspace (default config and the example census), as
 `planalign init` does. Failures are shown in the call's panel and raised with a
 one-line traceback (planalign_nb.errors).
+
+A workspace has one writer at a time: while another process (a terminal run, another
+kernel) initializes or simulates it, initialize, simulate and ensemble are refused
+with WorkspaceBusyError naming that run, or, given `wait_seconds=S`, wait for it up to
+S seconds, showing a line that says whom they wait for.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from planalign_nb.errors import raise_for_notebook
 from planalign_nb.levers import LeversWidget
 from planalign_nb.rendering import notebook_call, relative_to_workspace, workspace_reference
 from planalign_nb.results import SimulationResult
-from planalign_nb.runs import initialization_view, simulate_live
+from planalign_nb.runs import WaitNotice, initialization_view, simulate_live
 from planalign_nb.status_widget import TableStatusWidget
 
 if TYPE_CHECKING:
@@ -112,7 +117,9 @@ def _read_only(workspace: WorkspaceLike) -> WorkspaceSession:
         raise_for_notebook(error, cancelled="cancelled", root=_folder(workspace), panel=False)
 
 
-def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> InitializationResult:
+def initialize(
+    workspace: WorkspaceLike, *, wait_seconds: float = 0.0, **initializer_options: Any
+) -> InitializationResult:
     """Build what the workspace is missing, with live progress; return the InitializationResult.
 
     Shows the four steps, the overall bar with percent, elapsed time and (once the
@@ -128,14 +135,16 @@ def initialize(workspace: WorkspaceLike, **initializer_options: Any) -> Initiali
     `.message`, `.remediation` and `.remedy`) propagates with a one-line traceback, so
     a notebook stops where it would otherwise simulate on a broken database. Catch it
     to continue. A kernel interrupt shows "cancelled" and raises KeyboardInterrupt;
-    calling again heals what the interrupted run left behind.
+    calling again heals what the interrupted run left behind. While another process
+    runs in the workspace the call is refused (WorkspaceBusyError), unless that run
+    ends within `wait_seconds`.
     """
     ws = open_workspace(workspace, **initializer_options)
     live = initialization_view(ws)
     progress = live.view
     live.show()
     try:
-        return ws.initialize(on_progress=progress)
+        return ws.initialize(on_progress=WaitNotice(progress), wait_seconds=wait_seconds)
     except BaseException as error:
         progress.fail(error)
         call = notebook_call("initialize", {}, workspace_reference(ws.root))
@@ -152,6 +161,7 @@ def simulate(
     scenario: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    wait_seconds: float = 0.0,
     **initializer_options: Any,
 ) -> SimulationResult:
     """Heal the workspace if needed, then simulate start_year..end_year with live per-year progress.
@@ -167,18 +177,22 @@ def simulate(
     Returns a SimulationResult (`.summary`, `.snapshot`, `.events`, `.plot()`, exports).
     Errors are shown in the panel with what to do and then raised with a one-line
     traceback (HookError when initialization failed, SimulationError for an invalid
-    range).
+    range, WorkspaceBusyError while another process runs in the workspace, unless
+    that run ends within `wait_seconds`).
     """
     folder = _folder(workspace)
     try:
         session = open_workspace(workspace, **initializer_options)
         if scenario is not None or overrides:
             # The baseline takes no overrides: for_scenario refuses them with the remedy.
-            session = session.for_scenario(scenario or "baseline", overrides, overwrite=overwrite)
+            notice = WaitNotice(lambda event: None)
+            session = session.for_scenario(
+                scenario or "baseline", overrides, overwrite=overwrite, wait_seconds=wait_seconds, on_progress=notice
+            )
         first, last = session.resolve_years(start_year, end_year)
     except BaseException as error:
         raise_for_notebook(error, cancelled="simulation cancelled", root=folder, panel=False)
-    summary = simulate_live(session, first, last)
+    summary = simulate_live(session, first, last, wait_seconds=wait_seconds)
     return SimulationResult(summary, session)
 
 

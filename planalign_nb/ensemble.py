@@ -15,7 +15,7 @@ from planalign_nb.charts import chart_style, metric_axis, neutral_figure, title
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
 from planalign_nb.rendering import MUTED, code, notebook_call, workspace_reference
-from planalign_nb.runs import SimulationObserver, initialization_view
+from planalign_nb.runs import SimulationObserver, WaitNotice, initialization_view
 from planalign_nb.simulation_widget import SimulationProgress
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ def ensemble(
     client: Any = None,
     min_seeds: int = 10,
     detail_seed: int | None = None,
+    wait_seconds: float = 0.0,
     **initializer_options: Any,
 ) -> EnsembleView:
     """Simulate many seeds of a scenario (default: the baseline) with live per-year progress; their bands.
@@ -138,7 +139,9 @@ def ensemble(
     One dbt invocation per year covers every seed, in this process; with a
     dask.distributed `client` the seeds run in chunks on its workers (live per chunk).
     Below `min_seeds` seeds the bands are withheld (null). `detail_seed` also keeps
-    that seed's per-employee rows. Returns an EnsembleView.
+    that seed's per-employee rows. Returns an EnsembleView. While another process runs
+    in the workspace the call is refused (WorkspaceBusyError), unless that run ends
+    within `wait_seconds`.
     """
     from planalign_nb.api import _folder, open_workspace
 
@@ -154,7 +157,7 @@ def ensemble(
     named = None if session.scenario.is_baseline else session.scenario.name
     initialization = initialization_view(session)
     years = LiveDisplay(EnsembleProgress(session.config.simulation.start_year, last, count, root=root, scenario=named))
-    observer = SimulationObserver(initialization, years)
+    observer = WaitNotice(SimulationObserver(initialization, years))
     try:
         if client is not None:
             years.show()
@@ -166,6 +169,7 @@ def ensemble(
             min_seeds=min_seeds,
             detail_seed=detail_seed,
             on_progress=observer,
+            wait_seconds=wait_seconds,
         )
     except BaseException as error:
         years.show()

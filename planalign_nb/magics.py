@@ -1,4 +1,4 @@
-"""`%load_ext planalign_nb`, then `%planalign status|init|simulate|ensemble 2025-2027 [--workspace PATH]`.
+"""`%load_ext planalign_nb`, then `%planalign status|init|simulate|ensemble 2025-2027 [--workspace PATH] [--wait [S]]`.
 
 A thin spelling of the notebook calls for analysts who prefer magics; the workspace
 defaults to the notebook's folder, like the terminal's `planalign` defaults to the
@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from planalign_nb import api
 from planalign_nb.ensemble import ensemble
+from planalign_orchestrator.progress import DEFAULT_WAIT_SECONDS
 
 _YEARS = re.compile(r"\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?")
 
@@ -39,6 +40,15 @@ def parse_years(text: str | None) -> tuple[int | None, int | None]:
 @argument("--seeds", type=int, default=100, help="for ensemble: the number of seeds (default 100)")
 @argument("--recreate", action="store_true", help="move an unreadable database aside and rebuild it")
 @argument("--timeout", type=float, default=None, help="initialization timeout in seconds")
+@argument(
+    "--wait",
+    nargs="?",
+    type=float,
+    const=DEFAULT_WAIT_SECONDS,
+    default=0.0,
+    metavar="S",
+    help=f"if another run is using the workspace, wait up to S seconds (default {DEFAULT_WAIT_SECONDS:.0f}) for it",
+)
 def planalign(line: str) -> Any:
     """Table status, initialization, simulation or seed ensemble of a PlanAlign workspace.
 
@@ -53,12 +63,14 @@ def planalign(line: str) -> Any:
     if args.command == "status":
         return api.status(args.workspace, **options)
     if args.command == "init":
-        api.initialize(args.workspace, **options)
+        api.initialize(args.workspace, wait_seconds=args.wait, **options)
         return None
     first, last = parse_years(args.years)
     if args.command == "ensemble":
-        return ensemble(args.workspace, first, last, seeds=args.seeds, scenario=args.scenario, **options)
-    return api.simulate(args.workspace, first, last, scenario=args.scenario, **options)
+        return ensemble(
+            args.workspace, first, last, seeds=args.seeds, scenario=args.scenario, wait_seconds=args.wait, **options
+        )
+    return api.simulate(args.workspace, first, last, scenario=args.scenario, wait_seconds=args.wait, **options)
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:

@@ -109,18 +109,12 @@ class SimulationResult:
         return self._session.write_run_workbook(path, self.simulation_summary, self.created_at)
 
     def export(self, folder: Path | str, format: Literal["csv", "parquet"] = "parquet") -> list[Path]:
-        """Write the snapshot and the events as CSV or Parquet files into `folder`; returns the paths."""
-        target = Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, frame in (("snapshot", self.snapshot), ("events", self.events)):
-            path = target / f"{self.scenario}_{name}.{format}"
-            if format == "csv":
-                frame.to_csv(path, index=False)
-            else:
-                frame.to_parquet(path, index=False)
-            paths.append(path)
-        return paths
+        """Write the snapshot and the events as CSV or Parquet files into `folder`; returns the paths.
+
+        A folder without room for them raises DiskFullError (nothing half-written is left).
+        """
+        frames = {f"{self.scenario}_snapshot": self.snapshot, f"{self.scenario}_events": self.events}
+        return self._session.write_frames(folder, frames, format)
 
     def __repr__(self) -> str:
         return str(self.simulation_summary)

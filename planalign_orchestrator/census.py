@@ -10,6 +10,7 @@ would accept it and quietly produce a wrong simulation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,18 @@ def census_reader_sql(census_path: Path) -> str:
     return f"read_csv({literal}, header = true, all_varchar = true)"
 
 
-def validate_census(census_path: Path, start_year: int, *, job_levels_csv: Path | None = None) -> int:
+def validate_census(
+    census_path: Path,
+    start_year: int,
+    *,
+    job_levels_csv: Path | None = None,
+    known_extra_columns: Collection[str] = (),
+) -> int:
     """Raise CensusValidationError for the first problem found; return the row count.
 
     `job_levels_csv` is the config_job_levels seed; when given, every level_id must be
-    one of its levels.
+    one of its levels. `known_extra_columns` are read by the caller (a census history's
+    termination_reason), so they are not reported as ignored.
     """
     census_path = Path(census_path)
     if not census_path.is_file():
@@ -61,7 +69,7 @@ def validate_census(census_path: Path, start_year: int, *, job_levels_csv: Path 
                 remediation=f"Add the column(s) {', '.join(missing)} to {census_path} (header names are "
                 "case-sensitive; termination_date and deferral_rate may be left empty in each row).",
             )
-        extra = [c for c in columns if c not in REQUIRED_COLUMNS]
+        extra = [c for c in columns if c not in REQUIRED_COLUMNS and c not in known_extra_columns]
         if extra:
             logger.warning(
                 "Census %s has column(s) the simulation does not use: %s. They are ignored.",

@@ -1,13 +1,16 @@
 """The terminal face: `planalign init | status | plan | simulate | scenarios | compare | census generate`.
 
 `simulate --seeds N` (or --seed-list) runs a seed ensemble, on a Dask cluster with --scheduler.
+Calibration from a census history: `planalign study | fit | backtest --history DIR` and
+`planalign census history` (a history simulated from known assumptions).
 
 It only parses arguments, subscribes a TerminalConsole to the engine's progress
 events and maps errors to exit codes; every check, step and message comes from the
 engine. Exit codes: 0 success, 1 `status` found something missing, empty, stale or
-unknown, 2 a PlanAlign error (message and remediation on stderr), 3 the workspace is
-busy (a read-only command found another process initializing or simulating it), 130
-interrupted (one line on stderr).
+unknown, 2 a PlanAlign error (message and remediation on stderr, once; a full disk
+too), 3 the workspace is busy (another process is initializing or simulating it: a
+reader leaves the database alone, a second `init` or `simulate` does not start unless
+given `--wait`), 130 interrupted (one line on stderr).
 """
 
 from __future__ import annotations
@@ -19,13 +22,20 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, assert_never
 
-from planalign_orchestrator.exceptions import ConfigurationError, PlanAlignError, WorkspaceBusyError
+from planalign_orchestrator.exceptions import (
+    ConcurrentInitializationError,
+    ConfigurationError,
+    HookError,
+    PlanAlignError,
+    WorkspaceBusyError,
+)
 from planalign_orchestrator.progress import (
     CANCELLED,
+    DEFAULT_WAIT_SECONDS,
     SIMULATE_STEP,
     DbtPreparationFinished,
     DbtPreparationStarted,
@@ -39,6 +49,8 @@ from planalign_orchestrator.progress import (
     SimulationRun,
     StepFinished,
     StepStarted,
+    WaitingForWorkspace,
+    WorkspaceAcquired,
     YearFinished,
     YearStarted,
 )
@@ -55,6 +67,7 @@ exit codes:
   {EXIT_ERROR}    an error, e.g. a damaged database (the message says what to do)
   {EXIT_BUSY}    busy: another process is initializing or simulating this workspace;
        the database is not opened meanwhile, so status never makes that run fail
+       (a second `init` or `simulate` is refused the same way; `--wait` waits)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 
 
@@ -84,8 +97,15 @@ class TerminalConsole:
             case StepFinished(success=True):
                 return f"      done ({self.initialization.steps[event.step_name].seconds or 0:.2f}s)"
             case StepFinished():
-                # An interrupt is reported once, as one line, by run().
-                return None if event.error == CANCELLED else f"      FAILED: {event.error}"
+                # An interrupt is reported once, as one line, by run(); a failure once, with its fix, by main().
+                return None if event.error == CANCELLED else f"      FAILED ({event.duration_seconds:.2f}s)"
+            case WaitingForWorkspace() if not event.waited_seconds:
+                holders = "; ".join(event.runs)
+                return f"Waiting for the workspace (up to {event.limit_seconds:,.0f} s): busy: {holders}"
+            case WaitingForWorkspace():
+                return f"      still waiting ({event.waited_seconds:,.0f} s)..."
+            case WorkspaceAcquired():
+                return f"      the workspace is free (waited {event.waited_seconds:,.1f} s)"
             case DbtPreparationStarted():
                 what = "first run in this process" if event.importing else "parsing the project"
                 return f"      preparing dbt ({what})..."
@@ -118,7 +138,8 @@ class TerminalConsole:
             case EnsembleYearFinished():
                 return f"      {event.year}: {event.seeds:,} seeds ({event.duration_seconds:.2f}s)"
             case EnsembleChunkFinished():
-                outcome = f"FAILED: {event.error}" if event.error else f"done ({event.duration_seconds:.2f}s)"
+                # A failed chunk's error is printed once, with its fix, by main().
+                outcome = "FAILED" if event.error else f"done ({event.duration_seconds:.2f}s)"
                 return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
             case _:
                 assert_never(event)
@@ -136,9 +157,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"busy: {run}")
         print(busy.remediation)
         return EXIT_BUSY
+    except (ConcurrentInitializationError, HookError) as error:
+        concurrent = getattr(error, "original_error", error)
+        if not isinstance(concurrent, ConcurrentInitializationError):
+            return _report(error)
+        # Another process holds the initialization lock (one that takes no run lock, e.g. an older release).
+        print(f"busy: {concurrent.message}")
+        print(concurrent.remediation)
+        return EXIT_BUSY
     except PlanAlignError as error:
-        print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
-        return EXIT_ERROR
+        return _report(error)
+    except Exception as error:
+        # The engine reports a full disk itself; a write outside it must not end in a traceback either.
+        from planalign_orchestrator.session import disk_full
+
+        written = getattr(args, "out", None)
+        full = disk_full(error, getattr(args, "workspace", None) or (written.parent if written else "."))
+        if full is None:
+            raise
+        return _report(full)
+
+
+def _report(error: PlanAlignError) -> int:
+    """An error, once: what happened and where, then what to do (one paragraph on stderr)."""
+    print(f"Error: {error.message}\n  To fix: {error.remediation}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def run() -> None:
@@ -278,7 +321,141 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--out", type=Path, required=True, help=".csv or .parquet")
     generate.set_defaults(handler=_cmd_census_generate)
+    _calibration_commands(commands, census_commands, workspace_arg)
     return parser
+
+
+# -- calibration: census histories, experience study, fit, backtest ------------------------
+
+HISTORY_HELP = "a folder of dated censuses (census_2025-12-31.csv, ...; .csv or .parquet), or the files in date order"
+
+
+def _calibration_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    census_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    workspace_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """`census history`, `study`, `fit` and `backtest` (each a WorkspaceSession call, rendered here)."""
+    history = census_commands.add_parser(
+        "history",
+        help="simulate a generated census from known assumptions and write its year-end censuses",
+        description="Generate a census, simulate it for --years years under the default config plus the --set "
+        "assumptions (in a scratch workspace), and write one census per year end into --out, with "
+        "termination_reason; the generating truth goes to OUT/generator/.",
+    )
+    history.add_argument("--employees", type=_positive_count, required=True)
+    history.add_argument("--years", type=_positive_count, required=True, help="simulated years (snapshots: years + 1)")
+    history.add_argument("--seed", type=int, default=42, help="census and simulation seed (default 42)")
+    history.add_argument("--first-year", type=int, default=2025, help="first simulated year (default 2025)")
+    history.add_argument("--out", type=Path, required=True, help="a new or empty folder")
+    history.add_argument("--format", choices=("csv", "parquet"), default="csv", help="snapshot file format")
+    history.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a known assumption (repeatable), e.g. --set workforce.termination_rate=0.15 or "
+        "--set 'assumptions.tenure_termination_multipliers=[2.4, 0.8, 0.5, 0.35, 0.25]'",
+    )
+    history.set_defaults(handler=_cmd_census_history)
+
+    def history_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--history", nargs="+", type=Path, required=True, metavar="PATH", help=HISTORY_HELP)
+
+    study = commands.add_parser(
+        "study",
+        help="experience study of a census history: actual vs expected by tenure, age and level (writes nothing)",
+    )
+    history_arg(study)
+    study.add_argument("--scenario", help="compare with this scenario's assumptions (default: the baseline)")
+    workspace_arg(study)
+    study.set_defaults(handler=_cmd_study)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit assumptions to a census history and save them as a new scenario, with a report",
+        description="Fit the assumptions (termination hazards by tenure, age and level, retirement, new-hire "
+        "terminations, promotions, growth, opt-outs) to a census history, credibility-weighted toward the "
+        "current ones, and save them as a new scenario (scenarios/NAME.yaml) with its report "
+        "(scenarios/NAME.fit.csv). An existing scenario is never overwritten.",
+    )
+    history_arg(fit)
+    fit.add_argument("--scenario", help="the new scenario's name (default: fitted_<year of the last snapshot>)")
+    fit.add_argument("--base", help="the scenario whose assumptions are the current ones (default: the baseline)")
+    workspace_arg(fit)
+    fit.set_defaults(handler=_cmd_fit)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="simulate from one snapshot of a history to its last and score every year (P10-P90 with --seeds)",
+    )
+    history_arg(backtest)
+    backtest.add_argument(
+        "--from",
+        dest="from_year",
+        type=int,
+        required=True,
+        metavar="YEAR",
+        help="start from the 31 December snapshot of YEAR",
+    )
+    backtest.add_argument(
+        "--seeds", type=_positive_count, help="simulate N seeds and score the actuals against P10-P90"
+    )
+    backtest.add_argument(
+        "--min-seeds", type=_positive_count, default=10, help="no bands (and no coverage) below this many seeds"
+    )
+    backtest.add_argument("--scenario", help="the scenario to backtest (default: the baseline)")
+    backtest.add_argument("--threads", type=_positive_count, default=1, help="dbt threads")
+    workspace_arg(backtest)
+    backtest.set_defaults(handler=_cmd_backtest)
+
+
+def _cmd_census_history(args: argparse.Namespace) -> int:
+    from planalign_orchestrator.session import generate_history
+
+    generated = generate_history(
+        args.out,
+        employees=args.employees,
+        years=args.years,
+        seed=args.seed,
+        first_year=args.first_year,
+        assumptions=args.set or [],
+        file_format=args.format,
+        on_progress=TerminalConsole(),
+    )
+    print()
+    print(generated)
+    for path in generated.snapshots:
+        print(f"  {path}")
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    print(session.experience_study(args.history))
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from planalign_orchestrator.session import WorkspaceSession
+
+    session = WorkspaceSession.open(args.workspace)
+    if args.base:
+        session = session.for_scenario(args.base)
+    result = session.fit(args.history, args.scenario)
+    print(result)
+    first, last = session.resolve_years(None, None)
+    print(f"\nRun it: `planalign simulate {first}-{last} --scenario {result.scenario}`.")
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    session = _session(args)
+    result = session.backtest(
+        args.history, args.from_year, seeds=args.seeds, min_seeds=args.min_seeds, on_progress=TerminalConsole()
+    )
+    print()
+    print(result)
+    return 0
 
 
 def _init_options(sub: argparse.ArgumentParser) -> None:
@@ -289,6 +466,16 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--timeout", type=_positive_seconds, default=60.0, help="initialization timeout in seconds")
     sub.add_argument("--threads", type=_positive_count, default=1, help="dbt threads")
+    sub.add_argument(
+        "--wait",
+        nargs="?",
+        type=_positive_seconds,
+        const=DEFAULT_WAIT_SECONDS,
+        default=0.0,
+        metavar="S",
+        help="if another run is using the workspace, wait up to S seconds for it to end "
+        f"(default {DEFAULT_WAIT_SECONDS:.0f}) instead of exiting with code 3 at once",
+    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -348,12 +535,18 @@ def _session(args: argparse.Namespace, *, create: bool = True) -> WorkspaceSessi
     if not scenario:
         return session
     if assignments:
-        return session.with_assignments(scenario, assignments, overwrite=args.overwrite)
+        return session.with_assignments(
+            scenario,
+            assignments,
+            overwrite=args.overwrite,
+            wait_seconds=getattr(args, "wait", 0.0),
+            on_progress=TerminalConsole(),
+        )
     return session.for_scenario(scenario)
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    result = _session(args).initialize(on_progress=TerminalConsole())
+    result = _session(args).initialize(on_progress=TerminalConsole(), wait_seconds=args.wait)
     if result.backup_path:
         print(f"The unreadable database was kept as {result.backup_path}")
     return 0
@@ -377,7 +570,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if ensemble is not None:
         line, ensemble_stale = ensemble
         print(line)
-    if status.up_to_date and not ensemble_stale:
+    stale_fit = session.stale_fit()
+    if stale_fit is not None:
+        print(f"Scenario {session.scenario.name}'s fitted assumptions are stale: {stale_fit}.")
+    if status.up_to_date and not ensemble_stale and stale_fit is None:
         return EXIT_OK
     # The commands must work when pasted: years (those out of date included), scenario and workspace.
     first, last = session.resolve_years(None, None)
@@ -410,7 +606,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             "--scheduler and --excel apply to seed ensembles only",
             remediation=f"Add --seeds N, e.g. `planalign simulate {first}-{last} --seeds 100`.",
         )
-    summary = session.simulate(first, last, on_progress=TerminalConsole())
+    summary = session.simulate(first, last, on_progress=TerminalConsole(), wait_seconds=args.wait)
     print()
     if not session.scenario.is_baseline:
         print(f"Scenario {session.scenario.name}: {session.scenario.describe()}")
@@ -430,6 +626,7 @@ def _simulate_ensemble(session: WorkspaceSession, args: argparse.Namespace, firs
             client=client,
             min_seeds=args.min_seeds,
             on_progress=TerminalConsole(),
+            wait_seconds=args.wait,
         )
     finally:
         if client is not None:

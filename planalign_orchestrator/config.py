@@ -8,6 +8,7 @@ back to a default and produce a plausible but wrong simulation. Every refusal is
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,10 @@ class CompensationSettings(_Section):
     promotion_probability: float | None = Field(None, ge=0.0, lt=1.0)
     promotion_raise: float | None = Field(None, ge=0.0, lt=1.0)
     structure_increase_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    # The config_job_levels salary ranges are those in force before 1 January of this year
+    # (they move by the structure increase from it, or back before it); None = start_year.
+    # A backtest from a later (or earlier) census keeps the workspace's anchoring with it.
+    salary_range_base_year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
 
 
 class MatchTier(_Section):
@@ -132,6 +137,65 @@ class PlanSettings(_Section):
         return self
 
 
+# The longest file name most file systems accept, and what the database's own name may take
+# of it: its write-ahead log and the copies kept aside add suffixes such as
+# ".wal.refused-20251127T044712Z-12" (33 bytes).
+NAME_MAX_BYTES = 255
+MAX_DATABASE_NAME_BYTES = NAME_MAX_BYTES - 40
+
+
+# -- fitted assumption tables (planalign fit) --------------------------------------------
+# Bounds of a value in an assumption table: multipliers scale a base rate that the model
+# calibrates every year, so only their ratios matter; probabilities are per year.
+MAX_MULTIPLIER = 20.0
+MAX_TABLE_VALUES = 200
+
+
+def _checked_table(values: list[float] | None, upper: float, what: str) -> list[float] | None:
+    """A table-valued assumption: non-empty, every value finite and within [0, upper]."""
+    if values is None:
+        return None
+    if not values:
+        raise ValueError(f"give one {what} per row of its seed, or null to use the seed")
+    if len(values) > MAX_TABLE_VALUES:
+        raise ValueError(f"at most {MAX_TABLE_VALUES} values (got {len(values)})")
+    for position, value in enumerate(values, start=1):
+        if not (value == value and 0.0 <= value <= upper):  # value == value: not NaN
+            raise ValueError(f"value {position} must be a {what} between 0 and {upper:g} (got {value})")
+    return [float(value) for value in values]
+
+
+class AssumptionTables(_Section):
+    """Assumptions that are tables, one value per row of the seed they replace; null = use the seed.
+
+    `planalign fit` writes them into a fitted scenario (a scenario cannot replace a
+    seed, which every scenario of a workspace shares). Each list is aligned with its
+    seed's rows in id order, and its length is checked against the seed when the
+    config or scenario is opened (planalign_orchestrator.assumption_tables):
+      tenure_termination_multipliers  config_tenure_bands.termination_multiplier, by band_id
+      age_termination_multipliers     config_age_bands.termination_multiplier, by band_id
+      level_termination_factors       config_job_levels.termination_factor, by level_id
+      retirement_rates                config_retirement_rates.retirement_rate, by age
+      promotion_probabilities         comp_levers.promotion_probability of every plan year, by level_id
+    """
+
+    tenure_termination_multipliers: list[float] | None = None
+    age_termination_multipliers: list[float] | None = None
+    level_termination_factors: list[float] | None = None
+    retirement_rates: list[float] | None = None
+    promotion_probabilities: list[float] | None = None
+
+    @field_validator("tenure_termination_multipliers", "age_termination_multipliers", "level_termination_factors")
+    @classmethod
+    def _multipliers(cls, values: list[float] | None) -> list[float] | None:
+        return _checked_table(values, MAX_MULTIPLIER, "multiplier")
+
+    @field_validator("retirement_rates", "promotion_probabilities")
+    @classmethod
+    def _probabilities(cls, values: list[float] | None) -> list[float] | None:
+        return _checked_table(values, 1.0, "probability")
+
+
 class PathSettings(_Section):
     """Paths are relative to the folder holding the config file."""
 
@@ -148,6 +212,14 @@ class PathSettings(_Section):
                 "(without extension) as the database's catalog name and cannot quote it in SQL; "
                 "rename it, e.g. simulation.duckdb (the folder may contain any character)"
             )
+        length = len(os.fsencode(Path(database).name))
+        if length > MAX_DATABASE_NAME_BYTES:
+            raise ValueError(
+                f"the file name is {length} bytes long, and at most {MAX_DATABASE_NAME_BYTES} fit: file systems "
+                f"allow {NAME_MAX_BYTES} bytes per name, and files kept beside the database add up to "
+                f"{NAME_MAX_BYTES - MAX_DATABASE_NAME_BYTES} (e.g. <name>.wal.refused-<UTC timestamp>); "
+                "use a shorter name, e.g. simulation.duckdb"
+            )
         return database
 
 
@@ -157,10 +229,21 @@ class SimulationConfig(_Section):
     compensation: CompensationSettings = Field(default_factory=CompensationSettings)
     plan: PlanSettings = Field(default_factory=PlanSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
+    assumptions: AssumptionTables = Field(default_factory=AssumptionTables)
     workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     # The scenario this config is: the workspace's own config is the baseline; a named
     # scenario is it plus overrides (planalign_orchestrator.scenarios). Not a YAML key.
     scenario: str = Field(BASELINE_SCENARIO, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_promotion_source(self) -> SimulationConfig:
+        """compensation.promotion_probability (one rate) and assumptions.promotion_probabilities (per level) clash."""
+        if self.compensation.promotion_probability is not None and self.assumptions.promotion_probabilities:
+            raise ValueError(
+                "set either compensation.promotion_probability (every level) or "
+                "assumptions.promotion_probabilities (per level), not both"
+            )
+        return self
 
     @property
     def census_path(self) -> Path:
@@ -192,6 +275,7 @@ class SimulationConfig(_Section):
             "promotion_probability": c.promotion_probability,
             "promotion_raise": c.promotion_raise,
             "structure_increase_rate": c.structure_increase_rate,
+            "salary_range_base_year": c.salary_range_base_year,
             "auto_enrollment": p.auto_enrollment,
             "default_deferral_rate": p.default_deferral_rate,
             "opt_out_rate": p.opt_out_rate,
@@ -204,6 +288,8 @@ class SimulationConfig(_Section):
             "escalation_opt_out_rate": p.escalation_opt_out_rate,
             "reenrollment_sweep": p.reenrollment_sweep,
             "irs_indexing_rate": p.irs_indexing_rate,
+            # table-valued assumptions (null = the seed's column), read by int_yearly_experienced_changes
+            **self.assumptions.model_dump(),
         }
 
     def to_yaml(self) -> str:
@@ -237,6 +323,7 @@ compensation:        # null = use the per-level values of the comp_levers seed
   promotion_probability: null
   promotion_raise: null
   structure_increase_rate: null  # salary ranges move by this a year; null = the year's COLA
+  salary_range_base_year: null   # the seed's ranges are those before Jan 1 of this year; null = start_year
 plan:
   auto_enrollment: true
   default_deferral_rate: 0.06
@@ -257,6 +344,14 @@ plan:
 paths:
   census: census.csv
   database: simulation.duckdb
+# Assumptions that are tables: one value per row of the seed they replace (in id order),
+# null = use the seed. `planalign fit` writes them into fitted scenarios.
+assumptions:
+  tenure_termination_multipliers: null  # config_tenure_bands, by band_id
+  age_termination_multipliers: null     # config_age_bands, by band_id
+  level_termination_factors: null       # config_job_levels, by level_id
+  retirement_rates: null                # config_retirement_rates, by age
+  promotion_probabilities: null         # by level_id; replaces comp_levers' rates
 """
 
 
@@ -511,8 +606,10 @@ def _first_configuration_error(
         field = _field_for(loc)
         expected = _describe_field(field) if field else "a valid value"
         remediation = f"Set {key or 'the config'} to {expected}."
+    # The message is ours (a validator's sentence) or pydantic's, never the user's input, so it is
+    # shown whole: cutting it at 200 characters cut the paths.database rule mid-sentence.
     return ConfigurationError(
-        f"{_shorten(message)} (got {_shorten(repr(value))})",
+        f"{message} (got {_shorten(repr(value))})",
         key=key or None,
         value=value,
         config_path=config_path,

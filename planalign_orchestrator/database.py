@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from planalign_orchestrator.diskspace import disk_full_error, is_disk_full
 from planalign_orchestrator.exceptions import (
     ConfigurationError,
     DatabaseCorruptionError,
@@ -168,13 +169,20 @@ class DatabaseConnectionManager:
                 self._check_not_truncated(conn, read_only)
             yield conn
         except duckdb.Error as exc:
+            _close_after_failure(conn)
             raise self._translate_query_error(exc, read_only) from exc
         except RuntimeError as exc:
+            _close_after_failure(conn)
             if is_interrupt(exc):
                 raise KeyboardInterrupt from exc
             raise
-        finally:
-            conn.close()
+        except BaseException:
+            _close_after_failure(conn)
+            raise
+        try:
+            conn.close()  # a checkpoint on close writes too, and may find the disk full
+        except duckdb.Error as exc:
+            raise self._translate_query_error(exc, read_only) from exc
         if not read_only and wal_before is not None:
             self._move_refused_wal_aside(wal_before)
 
@@ -332,6 +340,8 @@ class DatabaseConnectionManager:
 
     def _translate_open_error(self, exc: duckdb.Error, read_only: bool) -> Exception:
         text = str(exc)
+        if is_disk_full(exc):  # opening replays a write-ahead log, and writes the file
+            return disk_full_error(exc, self.db_path.parent, purpose=f"opening {self.db_path.name}", low_level=True)
         holder = _LOCK_HOLDER.search(text)
         if holder or "could not set lock" in text.lower():
             return DatabaseLockedError(
@@ -362,6 +372,8 @@ class DatabaseConnectionManager:
     def _translate_query_error(self, exc: duckdb.Error, read_only: bool) -> BaseException:
         if is_interrupt(exc):
             return KeyboardInterrupt()
+        if is_disk_full(exc):
+            return disk_full_error(exc, self.db_path.parent, purpose=f"a write to {self.db_path.name}", low_level=True)
         if is_corruption_message(str(exc)):
             return DatabaseCorruptionError(self.db_path, original_error=exc) if read_only else self.corruption(exc)
         return DatabaseError(
@@ -370,6 +382,58 @@ class DatabaseConnectionManager:
             original_error=exc,
             remediation="Run `planalign status` to see which tables are missing, then `planalign init`.",
         )
+
+
+def _close_after_failure(conn: duckdb.DuckDBPyConnection) -> None:
+    """Close a connection whose work failed; a failure to close must not replace the error being raised."""
+    try:
+        conn.close()
+    except (duckdb.Error, RuntimeError):
+        logger.info("Closing the DuckDB connection after a failure failed too", exc_info=True)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Begin ... commit, rolled back when the block (or the commit) fails, raising the ORIGINAL error.
+
+    A commit that fails (a full disk cannot take the write-ahead log) ends the
+    transaction itself, so the rollback after it fails too ("no transaction is
+    active"); that second failure must never replace the first, which says what
+    happened. It is kept as the original's context and as a note on it.
+    """
+    conn.execute("begin transaction")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException as error:
+        try:
+            conn.execute("rollback")
+        except (duckdb.Error, RuntimeError) as rollback_error:
+            if error.__context__ is None:
+                rollback_error.__context__ = None  # it was raised while handling `error`: no cycle
+                error.__context__ = rollback_error
+            error.add_note(f"(The rollback after it failed too: {rollback_error})")
+        raise
+
+
+@contextmanager
+def attached(conn: duckdb.DuckDBPyConnection, database: Path | str, alias: str) -> Iterator[None]:
+    """Another database file attached read-only as `alias` for the block, detached after it.
+
+    A detach failing after the block failed (the transaction is aborted) is noted on
+    the block's error, never raised in its place.
+    """
+    quoted = str(database).replace("'", "''")
+    conn.execute(f"attach '{quoted}' as {alias} (read_only)")
+    try:
+        yield
+    except BaseException as error:
+        try:
+            conn.execute(f"detach {alias}")
+        except (duckdb.Error, RuntimeError) as detach_error:
+            error.add_note(f"(Detaching {alias} after it failed too: {detach_error})")
+        raise
+    conn.execute(f"detach {alias}")
 
 
 def _file_signature(path: Path) -> tuple[int, int, int] | None:

@@ -39,7 +39,8 @@ from planalign_orchestrator.database import (
     duckdb_memory_limit,
     is_corruption_message,
 )
-from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, DbtError
+from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, is_disk_full
+from planalign_orchestrator.exceptions import ConfigurationError, DatabaseCorruptionError, DbtError, DiskFullError
 from planalign_orchestrator.interrupts import shielded, swallowed_interrupts_reraised
 from planalign_orchestrator.progress import (
     DbtEvent,
@@ -275,6 +276,8 @@ class DbtRunner:
             DbtRunner._parses += 1
             result = self._parse_with_shared_cache()
             if not result.success or result.result is None:
+                if is_disk_full(result.exception):
+                    raise disk_full_error(result.exception, self.target_dir, purpose="prepare dbt (parse the project)")
                 raise DbtError(
                     str(result.exception or "the project could not be parsed"),
                     command=self._command_line(["parse"]),
@@ -297,7 +300,13 @@ class DbtRunner:
         cache = _parse_cache_dir(self.project_dir) / self.db_path.stem
         saved = cache / "partial_parse.msgpack"
         _dbt_runner_class()  # the import takes seconds: before the scratch folder exists, not inside it
-        with _parse_scratch_dir(self.target_dir) as target:
+        copying = saved.stat().st_size if saved.is_file() else None
+        with (
+            disk_full_translated(
+                self.target_dir, purpose="prepare dbt (copy its saved parse into the workspace)", needed_bytes=copying
+            ),
+            _parse_scratch_dir(self.target_dir) as target,
+        ):
             if saved.is_file():
                 shutil.copyfile(saved, target / saved.name)
             result = self._call_dbt(
@@ -364,6 +373,7 @@ class DbtRunner:
             swallowed_interrupts_reraised(resend=manifest is None),
             _environment(environment),
             _root_logging_preserved(),
+            _log_write_errors_silenced(),
         ):
             runner_class = _dbt_runner_class()
             try:
@@ -374,8 +384,11 @@ class DbtRunner:
             raise KeyboardInterrupt from result.exception
         return result
 
-    def _failure(self, result: Any, command_line: str, *, subcommand: str) -> DbtError | DatabaseCorruptionError:
+    def _failure(
+        self, result: Any, command_line: str, *, subcommand: str
+    ) -> DbtError | DatabaseCorruptionError | DiskFullError:
         error = DbtError(str(result.exception or "dbt reported failure"), command=command_line, subcommand=subcommand)
+        kind = "node"
         for node_result in getattr(result.result, "results", None) or []:
             status = str(getattr(node_result.status, "value", node_result.status)).lower()
             if status in _FAILED_STATUSES:
@@ -385,7 +398,12 @@ class DbtRunner:
                     node=node_result.node.name,
                     subcommand=subcommand,
                 )
+                kind = str(getattr(node_result.node, "resource_type", kind))
                 break
+        if is_disk_full(error.message) or is_disk_full(result.exception):
+            # No fix of the model helps either: the disk is full (dbt has rolled the node back).
+            where = f"dbt {subcommand}" + (f" ({kind} {error.node})" if error.node else "")
+            return disk_full_error(error.message, self.db_path.parent, purpose=where, low_level=True)
         if is_corruption_message(error.message):
             # A damaged database read deep inside a model: no model fix helps, and no
             # later run may write into the file before it is moved aside.
@@ -578,6 +596,22 @@ def _root_logging_preserved() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+@contextmanager
+def _log_write_errors_silenced() -> Iterator[None]:
+    """No "--- Logging error ---" tracebacks while dbt runs, when its log file cannot be written.
+
+    dbt logs every node to logs/dbt/dbt.log through Python's logging; on a full disk
+    each line would print a traceback on stderr. What failed is reported once, by the
+    step that failed; the log is only a record.
+    """
+    previous = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        yield
+    finally:
+        logging.raiseExceptions = previous
 
 
 @contextmanager

@@ -121,6 +121,35 @@ class CensusValidationError(PlanAlignError):
         )
 
 
+class HistoryValidationError(CensusValidationError):
+    """A census history (dated snapshots of the workforce) cannot be studied: a file, or rows in one, are wrong.
+
+    Names the file, and the offending rows by line, like a census error; `path` is the
+    file (or the history folder when the problem is the set of files).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        problem: str,
+        *,
+        offending_rows: Sequence[str] = (),
+        remediation: str | None = None,
+    ) -> None:
+        self.census_path = path
+        self.problem = problem
+        self.offending_rows = list(offending_rows)
+        lines = [f"Census history {path}: {problem}"]
+        if self.offending_rows:
+            lines.append("  First offending rows:")
+            lines.extend(f"    {row}" for row in self.offending_rows)
+        PlanAlignError.__init__(
+            self,
+            "\n".join(lines),
+            remediation=remediation or f"Correct these rows in {path}, or leave the file out of the history.",
+        )
+
+
 class DatabaseError(PlanAlignError):
     """A query against the simulation database failed."""
 
@@ -208,20 +237,131 @@ class SimulationError(PlanAlignError):
 
 
 class WorkspaceBusyError(PlanAlignError):
-    """Another process is initializing or simulating the workspace, so a reader leaves it alone.
+    """Another process is initializing or simulating the workspace, so this call leaves it alone.
 
     DuckDB lets a process write a file only while nobody else has it open: even a
-    read-only look at the database would make that run fail. `runs` describe who
-    holds it ("simulate 2025-2027 running in process 4242 since ...").
+    read-only look at the database would make that run fail, and a workspace has one
+    writer at a time for a whole run. `runs` describe who holds it ("simulate
+    2025-2027 running in process 4242 since ..."). `writer` marks a refused run
+    (init, simulate, an ensemble) rather than a reader; `waited_seconds` how long it
+    waited for the workspace (`--wait`) before giving up.
     """
 
-    def __init__(self, folder: Path, runs: Sequence[str]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        runs: Sequence[str],
+        *,
+        writer: bool = False,
+        waited_seconds: float | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.runs = list(runs)
-        super().__init__(
-            "busy: " + "; ".join(self.runs),
-            remediation="The database is not read while a run uses it; try again when the run ends.",
+        self.writer = writer
+        self.waited_seconds = waited_seconds
+        if not writer:
+            remediation = "The database is not read while a run uses it; try again when the run ends."
+        elif waited_seconds:
+            remediation = (
+                f"Waited {waited_seconds:,.0f} s and that run still holds the workspace; nothing was started. "
+                "Run again later, or wait longer: `--wait S` (notebook: wait_seconds=S)."
+            )
+        else:
+            remediation = (
+                "Nothing was started: one run at a time writes a workspace. Run again when that run ends, or "
+                "wait for it: add `--wait` (up to 600 s; `--wait S` for S seconds; notebook: wait_seconds=600)."
+            )
+        super().__init__("busy: " + "; ".join(self.runs), remediation=remediation)
+
+
+class DiskFullError(PlanAlignError):
+    """The file system a step writes to is full, or has less room than the step needs.
+
+    Raised before a step that writes when the free space is below its estimate
+    (`needed_bytes`), and in place of any "No space left on device" a step met while
+    writing (dbt, DuckDB, a file copy, an export): which folder and file system,
+    how much is free, and what to free. Nothing half-written is used afterwards:
+    the next run redoes the step.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        purpose: str,
+        free_bytes: int,
+        needed_bytes: int | None = None,
+        mount_point: Path | None = None,
+        reclaimable: Sequence[str] = (),
+        path: Path | None = None,
+        original_error: BaseException | None = None,
+        low_level: bool = False,
+        elsewhere: str = "move the workspace to a volume with more room",
+    ) -> None:
+        self.folder = Path(folder)
+        self.purpose = purpose
+        self.elsewhere = elsewhere
+        # Found by a low-level write (a DuckDB query, a dbt node): the step around it
+        # renames it after what the user started ("simulate 2026").
+        self.low_level = low_level
+        self.free_bytes = free_bytes
+        self.needed_bytes = needed_bytes
+        self.mount_point = mount_point
+        self.reclaimable = list(reclaimable)
+        self.path = path
+        self.original_error = original_error
+        where = f"{self.folder}" + (f" (file system mounted at {mount_point})" if mount_point else "")
+        if original_error is None:
+            message = (
+                f"Not enough free disk space to {purpose}: {format_bytes(free_bytes)} free in {where}, "
+                f"and it needs about {format_bytes(needed_bytes or 0)}; it was not started, and nothing "
+                "finished before it is lost."
+            )
+        else:
+            wrote = f" writing {path}" if path else ""
+            message = (
+                f"The disk is full: {purpose} stopped{wrote} (No space left on device); "
+                f"{format_bytes(free_bytes)} free in {where}. The step was not completed and is redone by the "
+                "next run; everything finished before it is kept."
+            )
+        amount = (
+            f"at least {format_bytes(needed_bytes - free_bytes)}"
+            if needed_bytes and needed_bytes > free_bytes
+            else "some space"
         )
+        candidates = f"; in the workspace, {', '.join(self.reclaimable)} can go" if self.reclaimable else ""
+        super().__init__(
+            message,
+            remediation=(
+                f"Free {amount} on that file system (delete files you no longer need there{candidates}), "
+                f"or {elsewhere}; then run the same command again."
+            ),
+        )
+
+
+def disk_full_elsewhere(error: DiskFullError, elsewhere: str) -> DiskFullError:
+    """The same report with another way out than moving the workspace (an export: write it somewhere else)."""
+    return DiskFullError(
+        error.folder,
+        purpose=error.purpose,
+        free_bytes=error.free_bytes,
+        needed_bytes=error.needed_bytes,
+        mount_point=error.mount_point,
+        reclaimable=error.reclaimable,
+        path=error.path,
+        original_error=error.original_error,
+        low_level=error.low_level,
+        elsewhere=elsewhere,
+    )
+
+
+def format_bytes(count: int) -> str:
+    """A size for people, in one unit across messages: 612 KB, 5.8 MB, 78,123 MB (decimal units, like `df -H`)."""
+    if count < 1_000_000:
+        return f"{max(count, 0) / 1000:,.0f} KB"
+    if count < 100_000_000:
+        return f"{count / 1_000_000:,.1f} MB"
+    return f"{count / 1_000_000:,.0f} MB"
 
 
 class ScenarioExistsError(ConfigurationError):
@@ -317,10 +457,19 @@ class InitializationTimeoutError(InitializationError):
 class ConcurrentInitializationError(InitializationError):
     """Raised when another initialization is already in progress."""
 
-    def __init__(self, lock_file: Path) -> None:
+    def __init__(self, lock_file: Path, *, runs: Sequence[str] = ()) -> None:
         self.lock_file = Path(lock_file)
+        self.runs = list(runs)
+        if self.runs:
+            # The workspace's run lock (beside the initialization lock) is what is held.
+            message = (
+                f"Another process is using this workspace ({'; '.join(self.runs)}), so it cannot be initialized "
+                f"now (the workspace's locks beside {self.lock_file} are held)."
+            )
+        else:
+            message = f"Another process is initializing this database (lock {self.lock_file} is held)."
         super().__init__(
-            f"Another process is initializing this database (lock {self.lock_file} is held).",
+            message,
             remediation=(
                 "Wait for it to finish and retry; the retry finds the tables already built. "
                 "A crashed holder releases the lock automatically, so no manual cleanup is needed."

@@ -207,6 +207,32 @@ class EnsembleChunkFinished:
     at: datetime = field(default_factory=utc_now)
 
 
+# How long a run asked to wait for a busy workspace (`--wait` without S) waits by default.
+DEFAULT_WAIT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class WaitingForWorkspace:
+    """Another process holds the workspace; this run waits for it (sent when the wait starts, then periodically).
+
+    `runs` describe the holder(s) ("simulate 2025-2027 running in process 4242 since
+    ..."); `waited_seconds` is 0 on the first event; `limit_seconds` is the most it waits.
+    """
+
+    runs: tuple[str, ...]
+    waited_seconds: float
+    limit_seconds: float
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class WorkspaceAcquired:
+    """The workspace came free after a wait; the run starts now."""
+
+    waited_seconds: float
+    at: datetime = field(default_factory=utc_now)
+
+
 # The step name dbt events carry while a simulation year runs (initialization steps carry their own).
 SIMULATE_STEP = "simulate"
 
@@ -223,6 +249,8 @@ ProgressEvent = (
     | YearFinished
     | EnsembleYearFinished
     | EnsembleChunkFinished
+    | WaitingForWorkspace
+    | WorkspaceAcquired
 )
 ProgressObserver = Callable[[ProgressEvent], None]
 
@@ -371,6 +399,8 @@ class InitializationRun:
                 self._finished(event)
             case YearStarted() | YearFinished() | EnsembleYearFinished() | EnsembleChunkFinished():
                 return False
+            case WaitingForWorkspace() | WorkspaceAcquired():
+                return False  # before the run starts: the faces say whom they wait for
             case _:
                 assert_never(event)
         return True
@@ -484,6 +514,8 @@ class SimulationRun:
                 self.dbt.apply(event, report_status=False)
             case StepStarted() | StepFinished() | InitializationFinished():
                 return False
+            case WaitingForWorkspace() | WorkspaceAcquired():
+                return False  # before the run starts: the faces say whom they wait for
             case _:
                 assert_never(event)
         return True

@@ -13,11 +13,18 @@ the contract's factory does (`create_orchestrator`): one dbt runner and one fres
 checker serve every call of the session, so the initializer, the year loop and the
 read-only views judge the same inputs. The read-only views (`status`, `plan`,
 `scenarios`, `compare`, results) never build, never write, and never import dbt.
+
+Everything that writes (initialize, simulate, ensemble, saving a scenario's
+overrides) first takes the workspace's run lock (`run_lock`), before it reads or
+builds anything: a second writer is refused with WorkspaceBusyError naming the run
+that holds it, or waits for it up to `wait_seconds`, with progress. Any "No space left
+on device" that escapes a step's own handling still ends as a DiskFullError.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +33,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.activity import active_runs
 from planalign_orchestrator.comparison import (
     Comparison,
     LeftOutYears,
@@ -36,21 +42,24 @@ from planalign_orchestrator.comparison import (
 )
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, export_estimate, is_disk_full
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS
 from planalign_orchestrator.ensemble.result import EnsembleResult
-from planalign_orchestrator.exceptions import ConfigurationError, SimulationError, WorkspaceBusyError
-from planalign_orchestrator.export import flat_config, write_workbook
+from planalign_orchestrator.exceptions import ConfigurationError, DiskFullError, SimulationError, WorkspaceBusyError
+from planalign_orchestrator.export import flat_config, write_frames, write_workbook, written_in_place
 from planalign_orchestrator.factory import create_orchestrator
 from planalign_orchestrator.freshness.checker import Inspection
 from planalign_orchestrator.freshness.inputs import package_version
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, WorkspaceStatus
+from planalign_orchestrator.freshness.sources import history_changes
 from planalign_orchestrator.freshness.state import read_build_state
 from planalign_orchestrator.initialization import InitializationResult
 from planalign_orchestrator.interrupts import CommandLineInterrupts
 from planalign_orchestrator.levers import lever_overrides, lever_values
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
-from planalign_orchestrator.progress import ProgressObserver
+from planalign_orchestrator.progress import ProgressObserver, WaitingForWorkspace, WorkspaceAcquired
+from planalign_orchestrator.run_lock import active_runs, recorded_run
 from planalign_orchestrator.scenarios import OverrideChange, Scenario, ScenarioStore, parse_assignment
 from planalign_orchestrator.self_healing.step_log import last_durations, read_step_log
 from planalign_orchestrator.tables import TableState
@@ -59,12 +68,21 @@ from planalign_orchestrator.workspace import Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from planalign_orchestrator.calibration.generator import GeneratedHistory
+    from planalign_orchestrator.calibration.history import CensusHistory
+    from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult
+
+# A census history: a folder of dated censuses, or the files themselves in date order.
+HistoryFiles = Path | str | Sequence[Path | str]
+
 __all__ = [
     "CommandLineInterrupts",
     "ScenarioInfo",
     "WorkspaceSession",
     "connect_cluster",
+    "disk_full",
     "generate_census",
+    "generate_history",
     "release_engine",
 ]
 
@@ -75,6 +93,8 @@ class ScenarioInfo:
 
     scenario: Scenario
     years: dict[int, TableState]
+    # A fitted scenario whose history files changed since the fit: why (its overrides are out of date).
+    stale_fit: str | None = None
 
     @property
     def name(self) -> str:
@@ -82,6 +102,8 @@ class ScenarioInfo:
 
     @property
     def freshness(self) -> str:
+        if self.stale_fit is not None:
+            return f"stale: {self.stale_fit}"
         if not self.years:
             return "not simulated"
         stale = [year for year, state in self.years.items() if state.needs_build]
@@ -92,7 +114,7 @@ class ScenarioInfo:
 
 
 class WorkspaceSession:
-    """Status, plan, initialize, simulate, scenarios, compare and ensembles for one workspace folder and scenario.
+    """Status, plan, initialize, simulate, scenarios, compare, ensembles and calibration for one workspace and scenario.
 
     `initializer_options` are AutoInitializer keyword arguments (timeout_seconds,
     recreate_corrupt, verbose, ...); `threads` is dbt's thread count.
@@ -140,16 +162,26 @@ class WorkspaceSession:
         )
 
     def for_scenario(
-        self, name: str, overrides: Mapping[str, Any] | None = None, *, overwrite: bool = False
+        self,
+        name: str,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        overwrite: bool = False,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
     ) -> WorkspaceSession:
         """The session of scenario `name`; given overrides create its scenario file first.
 
         Overrides that differ from the ones saved under `name` replace them only with
-        `overwrite` (ScenarioExistsError says what would change otherwise).
+        `overwrite` (ScenarioExistsError says what would change otherwise). Saving takes
+        the workspace's run lock (see run_lock), so a run in another process is never
+        given a scenario file changed under it.
         """
-        opened = (
-            self._store.save(name, overrides, overwrite=overwrite) if overrides is not None else self._store.open(name)
-        )
+        if overrides is None:
+            opened = self._store.open(name)
+        else:
+            with self.run_lock("save scenario", name, wait_seconds=wait_seconds, on_progress=on_progress):
+                opened = self._store.save(name, overrides, overwrite=overwrite)
         return WorkspaceSession(
             self.workspace,
             threads=self.threads,
@@ -157,15 +189,25 @@ class WorkspaceSession:
             opened=opened,
         )
 
-    def with_assignments(self, name: str, assignments: Sequence[str], *, overwrite: bool = False) -> WorkspaceSession:
+    def with_assignments(
+        self,
+        name: str,
+        assignments: Sequence[str],
+        *,
+        overwrite: bool = False,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
+    ) -> WorkspaceSession:
         """The session of scenario `name` with `KEY=VALUE` assignments merged into its saved overrides.
 
         A new scenario starts empty; assignments update its overrides key by key (the
-        terminal's `--set`), and changing a saved scenario takes `overwrite`.
+        terminal's `--set`), and changing a saved scenario takes `overwrite`. Saved under
+        the run lock, like for_scenario.
         """
-        existing = self._store.read(name).overrides if name in self._store.names() else {}
-        overrides = {**existing, **dict(parse_assignment(text) for text in assignments)}
-        return self.for_scenario(name, overrides, overwrite=overwrite)
+        overrides = dict(parse_assignment(text) for text in assignments)
+        with self.run_lock("save scenario", name, wait_seconds=wait_seconds, on_progress=on_progress):
+            existing = self._store.read(name).overrides if name in self._store.names() else {}
+            return self.for_scenario(name, {**existing, **overrides}, overwrite=overwrite)
 
     def scenario_config(self, name: str, overrides: Mapping[str, Any]) -> SimulationConfig:
         """The config scenario `name` would run with these overrides, validated; nothing is written."""
@@ -243,7 +285,7 @@ class WorkspaceSession:
         for name in self._store.names():
             session = self if name == self.scenario.name else self.for_scenario(name)
             years = {status.year: status.state for status in session.status().years}
-            infos.append(ScenarioInfo(session.scenario, years))
+            infos.append(ScenarioInfo(session.scenario, years, session.stale_fit()))
         return infos
 
     def compare(self, names: Sequence[str], start_year: int | None = None, end_year: int | None = None) -> Comparison:
@@ -316,6 +358,11 @@ class WorkspaceSession:
             },
         )
 
+    @staticmethod
+    def write_frames(folder: Path | str, frames: Mapping[str, pd.DataFrame], format: str) -> list[Path]:
+        """Each frame as `<folder>/<name>.<format>` (csv or parquet); DiskFullError when the folder has no room."""
+        return write_frames(folder, frames, format)
+
     def step_log(self) -> list[dict[str, Any]]:
         """The structured initialization step records of this workspace, oldest first (empty before any)."""
         return read_step_log(self.workspace.step_log_path)
@@ -346,9 +393,52 @@ class WorkspaceSession:
 
     # -- building ----------------------------------------------------------------------
 
-    def initialize(self, *, on_progress: ProgressObserver | None = None) -> InitializationResult:
-        """Build what the workspace lacks (missing, empty, stale or unknown tables)."""
-        with self._observed(on_progress) as orchestrator:
+    @contextmanager
+    def run_lock(
+        self,
+        command: str,
+        detail: str = "",
+        *,
+        wait_seconds: float = 0.0,
+        on_progress: ProgressObserver | None = None,
+    ) -> Iterator[None]:
+        """Hold the workspace's run lock for the block: one writer per workspace, for its whole run.
+
+        Taken before anything is read or built. When another process holds it, raises
+        WorkspaceBusyError ("busy: simulate 2025-2027 running in process N since ...")
+        at once, or after waiting up to `wait_seconds`; meanwhile `on_progress` hears
+        WaitingForWorkspace (at the start, then every 15 s) and WorkspaceAcquired when
+        it comes free. Nested calls in this process (simulate -> its initialization)
+        keep the outer lock. A "No space left on device" the block lets escape ends as
+        a DiskFullError naming the workspace's file system.
+        """
+        waited: list[float] = []
+
+        def waiting(runs: list[str], seconds: float) -> None:
+            waited.append(seconds)
+            if on_progress is not None:
+                on_progress(WaitingForWorkspace(tuple(runs), seconds, wait_seconds))
+
+        folder = self.workspace.lock_path.parent
+        started = time.monotonic()
+        with recorded_run(folder, command, detail, wait_seconds=wait_seconds, on_wait=waiting):
+            if waited and on_progress is not None:
+                on_progress(WorkspaceAcquired(time.monotonic() - started))
+            with disk_full_translated(folder, purpose=" ".join([command, detail]).strip(), workspace=self.root):
+                yield
+
+    def initialize(
+        self, *, on_progress: ProgressObserver | None = None, wait_seconds: float = 0.0
+    ) -> InitializationResult:
+        """Build what the workspace lacks (missing, empty, stale or unknown tables).
+
+        Refused (WorkspaceBusyError) while another process runs in the workspace,
+        unless it ends within `wait_seconds`.
+        """
+        with (
+            self.run_lock("initialize", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             initializer = orchestrator.auto_initializer
             assert initializer is not None  # the session's engine always auto-initializes
             return initializer.ensure_initialized()
@@ -359,10 +449,19 @@ class WorkspaceSession:
         end_year: int | None = None,
         *,
         on_progress: ProgressObserver | None = None,
+        wait_seconds: float = 0.0,
     ) -> SimulationSummary:
-        """Heal, then simulate this scenario's years that are not up to date; summaries of start..end."""
+        """Heal, then simulate this scenario's years that are not up to date; summaries of start..end.
+
+        Refused (WorkspaceBusyError) while another process runs in the workspace,
+        unless it ends within `wait_seconds`.
+        """
         first, last = self.resolve_years(start_year, end_year)
-        with self._observed(on_progress) as orchestrator:
+        self._require_current_fit()
+        with (
+            self.run_lock("simulate", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             return orchestrator.execute_multi_year_simulation(first, last)
 
     def ensemble(
@@ -376,18 +475,25 @@ class WorkspaceSession:
         min_seeds: int = DEFAULT_MIN_SEEDS,
         detail_seed: int | None = None,
         on_progress: ProgressObserver | None = None,
+        wait_seconds: float = 0.0,
     ) -> EnsembleResult:
         """Heal, then simulate many seeds of this scenario; per-seed metrics and their bands.
 
         In-process by default (one dbt invocation per year for every seed); with a
         dask.distributed `client`, seed chunks run on its workers. `detail_seed` keeps
-        that seed's per-employee rows (ensemble_detail_* tables).
+        that seed's per-employee rows (ensemble_detail_* tables). Refused
+        (WorkspaceBusyError) while another process runs in the workspace, unless it
+        ends within `wait_seconds`.
         """
         from planalign_orchestrator.ensemble.runner import EnsembleRunner, ensemble_seeds
 
         first, last = self.resolve_years(start_year, end_year)
+        self._require_current_fit()
         chosen = ensemble_seeds(self.config, seeds)
-        with self._observed(on_progress) as orchestrator:
+        with (
+            self.run_lock("ensemble", f"{first}-{last}", wait_seconds=wait_seconds, on_progress=on_progress),
+            self._observed(on_progress) as orchestrator,
+        ):
             orchestrator.check_year_range(first, last)
             runner = EnsembleRunner(orchestrator, self.root, threads=self.threads)
             if on_progress is not None:
@@ -395,6 +501,120 @@ class WorkspaceSession:
             return runner.run(
                 chosen, first, last, client=client, chunks=chunks, min_seeds=min_seeds, detail_seed=detail_seed
             )
+
+    # -- calibration: a census history's experience study, fit and backtest ---------------
+
+    def load_history(self, history: HistoryFiles | CensusHistory) -> CensusHistory:
+        """A census history read and validated; HistoryValidationError names the file and rows (calibration.history).
+
+        Every calibration call takes the files or a history loaded once by this call.
+        """
+        from planalign_orchestrator.assumption_tables import seed_path
+        from planalign_orchestrator.calibration.history import CensusHistory, load_history
+
+        if isinstance(history, CensusHistory):
+            return history
+        return load_history(history, job_levels_csv=seed_path("config_job_levels"))
+
+    def backtest_years(self, history: HistoryFiles | CensusHistory, from_year: int) -> tuple[int, int]:
+        """The years a backtest from the snapshot of 31 December `from_year` simulates and scores (refused if none)."""
+        from planalign_orchestrator.calibration.backtest import backtest_years
+
+        return backtest_years(self.load_history(history), int(from_year))
+
+    def experience_study(self, history: HistoryFiles | CensusHistory) -> ExperienceStudy:
+        """Actual vs expected under this scenario's config, by tenure band, age band and level; writes nothing."""
+        from planalign_orchestrator.calibration.expected import CurrentAssumptions
+        from planalign_orchestrator.calibration.study import study_history
+
+        return study_history(self.load_history(history), CurrentAssumptions.of(self.config))
+
+    def fit(self, history: HistoryFiles | CensusHistory, scenario: str | None = None) -> FitResult:
+        """Fit assumptions to a census history and save them as a new scenario (never over an existing one).
+
+        The current assumptions are this session's scenario (the baseline unless named);
+        the fitted scenario is it with the fitted values as overrides, records the history
+        files it came from (stale when one changes), and its report (every value with its
+        interval and data) is written beside it as scenarios/NAME.fit.csv. `scenario`
+        defaults to fitted_<year of the last snapshot>.
+        """
+        from dataclasses import replace
+
+        from planalign_orchestrator.calibration.expected import CurrentAssumptions
+        from planalign_orchestrator.calibration.fit import default_name, fit_history, provenance_of, write_report
+        from planalign_orchestrator.calibration.study import study_history
+
+        chosen = self._store.require_new(scenario) if scenario else None  # refused before any work
+        loaded = self.load_history(history)
+        name = chosen or self._store.require_new(default_name(loaded))
+        self.require_writable()
+        current = CurrentAssumptions.of(self.config)
+        fitted = fit_history(study_history(loaded, current), loaded, current)
+        overrides = {**self.scenario.overrides, **fitted.overrides}
+        report = f"{name}.fit.csv"
+        with self.run_lock("save scenario", name):
+            self._store.save_fitted(name, overrides, provenance_of(loaded, self.root), report=report)
+            write_report(fitted, self._store.folder / report)
+        folder = self._store.folder.name
+        return replace(
+            fitted,
+            scenario=name,
+            overrides=overrides,
+            scenario_file=f"{folder}/{name}.yaml",
+            report_file=f"{folder}/{report}",
+        )
+
+    def backtest(
+        self,
+        history: HistoryFiles | CensusHistory,
+        from_year: int,
+        *,
+        seeds: int | Sequence[int] | None = None,
+        min_seeds: int = DEFAULT_MIN_SEEDS,
+        on_progress: ProgressObserver | None = None,
+    ) -> BacktestResult:
+        """Simulate this scenario from the history's snapshot of 31 December `from_year` to its last; score each year.
+
+        In a scratch workspace under this one (removed afterwards): this workspace's
+        database and results are never touched. With `seeds` (a count or a list), every
+        year is simulated for every seed and scored against its P10-P90 band.
+        """
+        from planalign_orchestrator.calibration.backtest import run_backtest
+
+        self._require_current_fit()
+        self.require_writable()
+        loaded = self.load_history(history)
+        with self.run_lock("backtest", f"from {int(from_year)}", on_progress=on_progress):
+            return run_backtest(
+                self.config,
+                loaded,
+                int(from_year),
+                workspace_root=self.root,
+                seeds=seeds,
+                min_seeds=min_seeds,
+                threads=self.threads,
+                initializer_options=self.initializer_options,
+                on_progress=on_progress,
+            )
+
+    def stale_fit(self) -> str | None:
+        """For a fitted scenario: why its overrides no longer match its history files (None while they do)."""
+        fitted_from = self.scenario.fitted_from
+        return history_changes(fitted_from, self.root) if fitted_from is not None else None
+
+    def _require_current_fit(self) -> None:
+        """Refuse to run a fitted scenario whose history changed: re-running cannot make its overrides current."""
+        reason = self.stale_fit()
+        if reason is None:
+            return
+        name = self.scenario.name
+        raise ConfigurationError(
+            f"scenario {name!r} was fitted from a census history that changed since: {reason}",
+            remediation=(
+                f"Fit the history again under a new name (`planalign fit --history DIR --scenario {name}_2`, or "
+                f"nb.fit(ws, history, scenario={name + '_2'!r})), or restore the history files as they were."
+            ),
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -411,14 +631,19 @@ class WorkspaceSession:
 
     @cached_property
     def _engine(self) -> PipelineOrchestrator:
-        """The contract's orchestrator for this workspace and scenario, wired once per session."""
-        return create_orchestrator(
+        """The contract's orchestrator for this workspace and scenario, wired once per session.
+
+        A fitted scenario's freshness also follows its history files (freshness.sources).
+        """
+        orchestrator = create_orchestrator(
             self.config,
             self._db,
             threads=self.threads,
             auto_initialize=True,
             initializer_options=self.initializer_options,
         )
+        orchestrator.freshness.source_changes = self.stale_fit
+        return orchestrator
 
     @contextmanager
     def _observed(self, on_progress: ProgressObserver | None) -> Iterator[PipelineOrchestrator]:
@@ -467,6 +692,17 @@ class WorkspaceSession:
         return {year for year, status in years.items() if not status.state.needs_build}
 
 
+def disk_full(error: BaseException, folder: Path | str = ".") -> DiskFullError | None:
+    """The DiskFullError a face reports for an error that says the disk is full (None for any other error).
+
+    For a face's last line of defence: the engine reports a full disk itself, but a
+    write outside a session call (a census file, say) must not end in a traceback.
+    """
+    if not is_disk_full(error):
+        return None
+    return disk_full_error(error, Path(folder), purpose="the command")
+
+
 def _planned_tables(inspection: Inspection) -> list[PlannedTable]:
     return [PlannedTable(s.table.name, s.table.tier, s.state, s.explanation) for s in inspection.tables_needing_build]
 
@@ -482,8 +718,47 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
             remediation="Pass a positive count, e.g. --employees 5000.",
         )
     path = Path(out)
-    write_census(generate(employees, seed), path)
+    census = generate(employees, seed)
+    # Checked for room and written under a temporary name: a full disk leaves no half census.
+    needed = export_estimate(int(census.memory_usage(deep=True).sum()))
+    with written_in_place(path, needed, purpose=f"write the census {path.name}") as temporary:
+        write_census(census, temporary)
     return path
+
+
+def generate_history(
+    out: Path | str,
+    *,
+    employees: int,
+    years: int,
+    seed: int = 42,
+    first_year: int = 2025,
+    assumptions: Mapping[str, Any] | Sequence[str] | None = None,
+    file_format: str = "csv",
+    on_progress: ProgressObserver | None = None,
+) -> GeneratedHistory:
+    """Simulate a generated census for `years` years under known assumptions and write its year-end censuses.
+
+    `assumptions` are config overrides (dotted keys), as a mapping or as `KEY=VALUE`
+    texts (the terminal's --set; a list value is written [1.8, 0.6, ...]). The snapshots
+    go into `out` (a new or empty folder), the generating truth into out/generator/.
+    """
+    from planalign_orchestrator.calibration.generator import generate_history as generate
+
+    if assumptions is None or isinstance(assumptions, Mapping):
+        known = dict(assumptions or {})
+    else:
+        known = dict(parse_assignment(text) for text in assumptions)
+    return generate(
+        out,
+        employees=employees,
+        years=years,
+        seed=seed,
+        first_year=first_year,
+        overrides=known,
+        file_format=file_format,
+        on_progress=on_progress,
+    )
 
 
 def connect_cluster(address: str) -> Any:

@@ -8,6 +8,7 @@ import contract can hold it to the session, this module, the progress vocabulary
 the exceptions.
 """
 
+from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult, FittedValue
 from planalign_orchestrator.comparison import Comparison
 from planalign_orchestrator.ensemble.result import BandTable, EnsembleResult
 from planalign_orchestrator.freshness.checker import YearStatus
@@ -37,11 +38,15 @@ __all__ = [
     "SINGLE_TIER",
     "SINGLE_TIER_KEYS",
     "STEP_FIELDS",
+    "BacktestResult",
     "BandTable",
     "Bound",
     "BuildPlan",
     "Comparison",
     "EnsembleResult",
+    "ExperienceStudy",
+    "FitResult",
+    "FittedValue",
     "Lever",
     "Metric",
     "OverrideChange",

@@ -9,6 +9,7 @@ invocation in this process reuses one parsed manifest. The environment of every 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -252,3 +253,74 @@ def dask_client() -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
+
+
+# -- a real file system that fills up -----------------------------------------------------
+
+
+class SmallFileSystem:
+    """A real tmpfs file system of a few MB mounted for one test, and a filler file to take its room.
+
+    `fill(leave_bytes)` grows the filler until only that much is free, as a download or
+    another job would; `free()` deletes it again.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.filler = root / "filler"
+
+    def free_bytes(self) -> int:
+        stats = os.statvfs(self.root)
+        return stats.f_bavail * stats.f_frsize
+
+    def fill(self, leave_bytes: int = 0) -> None:
+        from tests.support.cli_filling_disk import fill
+
+        fill(self.filler, leave_bytes)
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+def _mount_refused(target: Path, size_mb: int) -> str | None:
+    """Why a tmpfs cannot be mounted here (None when it was mounted)."""
+    if os.geteuid() != 0:
+        return "mounting a small file system needs root (CI runs the suite as root)"
+    mount = shutil.which("mount")
+    if mount is None:
+        return "the mount command is not installed"
+    completed = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(target)], capture_output=True, text=True
+    )
+    if completed.returncode != 0:
+        return f"mounting a tmpfs is not permitted here: {completed.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Callable[[int], SmallFileSystem]]:
+    """Mount a real tmpfs of `size_mb` MB (a factory: call it with the size); unmounted after the test.
+
+    Skipped with the reason where mounting is not possible (not root, no permission);
+    under CI=true (CI runs as root) that is a failure instead, so the disk-full tests
+    cannot silently stop running.
+    """
+    mounted: list[Path] = []
+
+    def mount(size_mb: int) -> SmallFileSystem:
+        target = tmp_path / f"small-fs-{len(mounted)}"
+        target.mkdir()
+        refused = _mount_refused(target, size_mb)
+        if refused is not None:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"The disk-full tests must run in CI, but {refused}")
+            pytest.skip(refused)
+        mounted.append(target)
+        return SmallFileSystem(target)
+
+    try:
+        yield mount
+    finally:
+        for target in reversed(mounted):
+            if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", str(target)], capture_output=True)  # still held: detach it

@@ -309,3 +309,19 @@ def test_status_of_a_stale_workspace_exits_1_naming_the_input(simulated_workspac
 def _build_records(workspace: Workspace) -> dict[str, str]:
     rows = query(workspace.database_path, f"select table_name, recipe from {SCHEMA}.table_builds")
     return dict(rows)
+
+
+def test_a_year_whose_metrics_row_is_gone_is_missing_and_the_next_run_rebuilds_it(
+    simulated_workspace: Workspace,
+) -> None:
+    execute(simulated_workspace.database_path, "delete from main.fct_year_metrics where simulation_year = 2027")
+    session = WorkspaceSession(simulated_workspace)
+
+    status = {year.year: year for year in session.status().years}
+    recorder = EventRecorder()
+    session.simulate(2025, 2027, on_progress=recorder)
+
+    assert status[2027].state is TableState.MISSING
+    assert "fct_year_metrics" in status[2027].explanation
+    assert [event.year for event in recorder.of_type(YearStarted)] == [2027]
+    assert query(simulated_workspace.database_path, "select count(*) from main.fct_year_metrics")[0][0] == 5

@@ -21,9 +21,9 @@ from pathlib import Path
 import filelock
 import pytest
 
-from planalign_orchestrator.activity import active_runs
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import PARSE_SCRATCH_PREFIX
+from planalign_orchestrator.run_lock import active_runs
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import copy_workspace
 

@@ -857,7 +857,7 @@ class ReplayingInitializer:
     def expected_step_seconds(self) -> dict[str, float]:
         return {}
 
-    def initialize(self, *, on_progress) -> InitializationResult:
+    def initialize(self, *, on_progress, wait_seconds: float = 0.0) -> InitializationResult:
         for event in self.events:
             on_progress(event)
         if self.error is not None:

@@ -21,9 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig
-from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.database import DatabaseConnectionManager, attached
+from planalign_orchestrator.diskspace import (
+    disk_full_error,
+    disk_full_translated,
+    ensemble_estimate,
+    is_disk_full,
+    require_free_space,
+)
 from planalign_orchestrator.ensemble.engine import ChunkResult, ChunkTask, chunk_label, run_chunk
 from planalign_orchestrator.ensemble.metrics import DEFAULT_MIN_SEEDS, seed_metrics
 from planalign_orchestrator.ensemble.result import EnsembleResult
@@ -33,6 +39,7 @@ from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.state import read_build_state
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.progress import EnsembleChunkFinished, ProgressEmitter, ProgressObserver
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.workspace import lock_path_for
 
 if TYPE_CHECKING:
@@ -130,21 +137,32 @@ class EnsembleRunner:
                     "The workspace's tables have no build records, so an ensemble could not be recorded as current.",
                     remediation="Run `planalign init` to rebuild them, then run the ensemble again.",
                 )
-            base = self._build_base(recipe.upstream)
-            mode = "in-process"
-            if client is None:
-                results = [self._run_in_process(seeds, last_year, base, detail_seed)]
-            else:
-                mode = "distributed"
-                results = self._run_distributed(client, seeds, last_year, base, chunks, detail_seed)
-            metrics = self._combine(results, seeds, last_year)
-            detail = None
-            if detail_seed is not None:
-                holder = next(result for result in results if detail_seed in result.seeds)
-                detail = (detail_seed, holder.database)
-            record = write_ensemble(
-                db, self.config.scenario, seeds, first_year, last_year, metrics, recipe, components, detail
-            )
+            needed = ensemble_estimate(len(seeds), self.orchestrator.workforce_size())
+            purpose = f"run the ensemble of {len(seeds):,} seeds"
+            require_free_space(self.scratch_root, needed, purpose=purpose, workspace=self.workspace_root)
+            mode = "in-process" if client is None else "distributed"
+            try:
+                with disk_full_translated(
+                    self.scratch_root, purpose=purpose, needed_bytes=needed, workspace=self.workspace_root
+                ):
+                    base = self._build_base(recipe.upstream)
+                    if client is None:
+                        results = [self._run_in_process(seeds, last_year, base, detail_seed)]
+                    else:
+                        results = self._run_distributed(client, seeds, last_year, base, chunks, detail_seed)
+                metrics = self._combine(results, seeds, last_year)
+                detail = None
+                if detail_seed is not None:
+                    holder = next(result for result in results if detail_seed in result.seeds)
+                    detail = (detail_seed, holder.database)
+                record = write_ensemble(
+                    db, self.config.scenario, seeds, first_year, last_year, metrics, recipe, components, detail
+                )
+            except BaseException:
+                # Nothing of a failed ensemble is kept: its scratch space goes back at once
+                # (on a full disk, it is what filled it).
+                self._remove_scratch()
+                raise
             logger.info(
                 "Ensemble of %d seeds, scenario %s, %s-%s (%s): %d metric rows stored",
                 len(seeds),
@@ -154,9 +172,7 @@ class EnsembleRunner:
                 mode,
                 len(metrics),
             )
-            shutil.rmtree(self.scratch_root, ignore_errors=True)
-            with contextlib.suppress(OSError):  # another scenario's ensemble may be running beside it
-                self.scratch_root.parent.rmdir()
+            self._remove_scratch()
         shown = metrics[metrics["year"].between(first_year, last_year)].reset_index(drop=True)
         return EnsembleResult(
             self.config.scenario, seeds, first_year, last_year, shown, record.built_at, min_seeds, mode
@@ -164,19 +180,22 @@ class EnsembleRunner:
 
     # -- steps --------------------------------------------------------------------------
 
+    def _remove_scratch(self) -> None:
+        shutil.rmtree(self.scratch_root, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another scenario's scratch folder may be beside it
+            self.scratch_root.parent.rmdir()
+
     def _build_base(self, tables: Sequence[str]) -> Path:
         """A fresh scratch database holding copies of the tables the yearly models read."""
         shutil.rmtree(self.scratch_root, ignore_errors=True)
         base = self.scratch_root / "base" / self.orchestrator.db_manager.db_path.name
         base.parent.mkdir(parents=True)
-        source = str(self.orchestrator.db_manager.db_path).replace("'", "''")
-        with DatabaseConnectionManager(base).connection() as conn:
-            conn.execute(f"attach '{source}' as workspace (read_only)")
-            try:
-                for table in tables:
-                    conn.execute(f"create table main.{table} as select * from workspace.main.{table}")
-            finally:
-                conn.execute("detach workspace")
+        with (
+            DatabaseConnectionManager(base).connection() as conn,
+            attached(conn, self.orchestrator.db_manager.db_path, "workspace"),
+        ):
+            for table in tables:
+                conn.execute(f"create table main.{table} as select * from workspace.main.{table}")
         return base
 
     def _task(self, seeds: tuple[int, ...], last_year: int, base: Path, work: Path, detail: int | None) -> ChunkTask:
@@ -226,6 +245,10 @@ class EnsembleRunner:
                 except Exception as error:
                     seconds = time.perf_counter() - started
                     self._progress.emit(EnsembleChunkFinished(task.label, done, len(parts), seconds, str(error)))
+                    if is_disk_full(error):  # the chunks write under the workspace: no retry gives it room
+                        raise disk_full_error(
+                            error, self.scratch_root, purpose=f"run ensemble chunk {task.label}"
+                        ) from error
                     raise SimulationError(
                         f"Ensemble chunk {task.label} failed on the Dask cluster ({type(error).__name__}: {error}); "
                         f"Dask re-ran it after a worker failure or loss, up to its limits. "

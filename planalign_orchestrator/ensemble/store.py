@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from planalign_orchestrator.database import DatabaseConnectionManager
+from planalign_orchestrator.database import DatabaseConnectionManager, attached, transaction
 from planalign_orchestrator.ensemble.engine import DETAIL_PREFIX, DETAIL_TABLES
 from planalign_orchestrator.ensemble.metrics import METRICS
 from planalign_orchestrator.exceptions import SimulationError
@@ -114,8 +114,7 @@ def write_ensemble(
     with db.connection() as conn:
         for statement in _CREATE:
             conn.execute(statement)
-        conn.execute("begin transaction")
-        try:
+        with transaction(conn):
             conn.execute(f"delete from {METRICS_TABLE} where scenario = ?", [scenario])
             frame = metrics.melt(id_vars=["seed", "year"], value_vars=list(METRICS), var_name="metric")
             frame = frame.assign(scenario=scenario, value=frame["value"].astype("float64"))
@@ -140,26 +139,18 @@ def write_ensemble(
             )
             if detail is not None:
                 _copy_detail(conn, scenario, detail[1])
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
     return EnsembleRecord(scenario, seeds, first_year, last_year, detail_seed, build)
 
 
 def _copy_detail(conn: duckdb.DuckDBPyConnection, scenario: str, chunk_database: str) -> None:
     """The kept seed's full rows, from the chunk database that simulated it, replacing the scenario's."""
-    quoted = chunk_database.replace("'", "''")
-    conn.execute(f"attach '{quoted}' as ensemble_chunk (read_only)")
-    try:
+    with attached(conn, chunk_database, "ensemble_chunk"):
         for table in DETAIL_TABLES:
             target = f"main.{DETAIL_PREFIX}{table}"
             source = f"ensemble_chunk.main.{DETAIL_PREFIX}{table}"
             conn.execute(f"create table if not exists {target} as select * from {source} where false")
             conn.execute(f"delete from {target} where scenario_id = ?", [scenario])
             conn.execute(f"insert into {target} by name select * from {source}")
-    finally:
-        conn.execute("detach ensemble_chunk")
 
 
 def read_ensemble(

@@ -10,7 +10,7 @@ naming the input. No dbt: the recipes recorded with each build say what to look 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from planalign_orchestrator.freshness.state import (
     BuildState,
     read_build_state,
 )
+from planalign_orchestrator.metrics import METRICS_MODEL
 from planalign_orchestrator.tables import REQUIRED_TABLES, TableState, TableStatus, existing_tables, required_row_counts
 
 SNAPSHOT_TABLE = "fct_workforce_snapshot"
@@ -36,10 +37,12 @@ FINGERPRINTED_DIFFERENTLY = (
 
 
 def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[int], bool]:
-    """Years of a scenario present in the snapshot table, and whether the table lacks the scenario key.
+    """Years of a scenario present in the results, and whether the snapshot table lacks the scenario key.
 
-    A snapshot written before scenarios existed has no scenario_id column; its rows
-    are the baseline's, and the next simulated year replaces them all.
+    A year is present when both its snapshot rows and its row of the metrics model
+    (which every face reports from) are there. A snapshot written before scenarios
+    existed has no scenario_id column; its rows are the baseline's, and the next
+    simulated year replaces them all.
     """
     if SNAPSHOT_TABLE not in existing:
         return [], False
@@ -51,10 +54,16 @@ def simulated_years(conn: Any, existing: set[str], scenario: str) -> tuple[list[
     if not keyed:
         if scenario != BASELINE_SCENARIO:
             return [], True
-        sql, params = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1", []
+        sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} order by 1"
+        params: dict[str, str] = {}
+    elif METRICS_MODEL in existing:
+        sql = (
+            f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = $scenario intersect "
+            f"select distinct simulation_year from main.{METRICS_MODEL} where scenario_id = $scenario order by 1"
+        )
+        params = {"scenario": scenario}
     else:
-        sql = f"select distinct simulation_year from main.{SNAPSHOT_TABLE} where scenario_id = ? order by 1"
-        params = [scenario]
+        return [], False
     return [int(year) for (year,) in conn.execute(sql, params).fetchall()], not keyed
 
 
@@ -71,7 +80,7 @@ class YearStatus:
     @property
     def explanation(self) -> str:
         if self.state is TableState.MISSING:
-            return "recorded, but its rows are gone from fct_workforce_snapshot"
+            return f"recorded, but its rows are gone from {SNAPSHOT_TABLE} or {METRICS_MODEL}"
         return self.reason or ""
 
 
@@ -96,7 +105,13 @@ class Inspection:
 
 
 class FreshnessChecker:
-    """Compares what the database holds with what the current inputs would build."""
+    """Compares what the database holds with what the current inputs would build.
+
+    `source_changes`, when set, says why the scenario's overrides themselves are out of
+    date (a fitted scenario whose history files changed: freshness.sources), or None.
+    Every simulated year of the scenario, and its ensemble, is then stale for that
+    reason, whatever its own build record says.
+    """
 
     def __init__(
         self,
@@ -105,11 +120,17 @@ class FreshnessChecker:
         *,
         start_year: int,
         scenario: str = BASELINE_SCENARIO,
+        source_changes: Callable[[], str | None] | None = None,
     ) -> None:
         self.db_manager = db_manager
         self.inputs = inputs
         self.start_year = start_year
         self.scenario = scenario
+        self.source_changes = source_changes
+
+    def changed_sources(self) -> str | None:
+        """Why the scenario's overrides are out of date (its fit's history changed), or None."""
+        return self.source_changes() if self.source_changes is not None else None
 
     @classmethod
     def for_runner(cls, db_manager: DatabaseConnectionManager, dbt_runner: DbtRunner) -> FreshnessChecker:
@@ -157,8 +178,13 @@ class FreshnessChecker:
                 built_at = record.built_at if record else None
             inspection.tables.append(TableStatus(table, present, counts.get(table.name), freshness, reason, built_at))
         recorded = {year for (scenario, year) in state.years if scenario == self.scenario}
+        sources = self.changed_sources() if years or recorded else None
         for year in sorted(set(years) | recorded):
-            inspection.years.append(self._year_status(year, year in years, state, inspection))
+            status = self._year_status(year, year in years, state, inspection)
+            if sources is not None and status.state is not TableState.MISSING:
+                reason = sources if status.state is TableState.PRESENT else f"{status.explanation}; {sources}"
+                status = YearStatus(year, TableState.STALE, reason, self.scenario, status.built_at_text)
+            inspection.years.append(status)
         return inspection
 
     def table_fingerprint(self, name: str, state: BuildState, memo: dict[str, str | None]) -> str | None:
@@ -265,6 +291,9 @@ class FreshnessChecker:
         self, build: BuildRecord, seeds: Sequence[int], last_year: int, state: BuildState
     ) -> tuple[TableState, str | None]:
         """Whether a stored ensemble was built from the inputs as they are now, judged as years are."""
+        sources = self.changed_sources()
+        if sources is not None:
+            return TableState.STALE, sources
         now = self.ensemble_components(build.recipe, state, seeds, last_year)
         if now is None:
             return TableState.UNKNOWN, "a table it reads has no build record"

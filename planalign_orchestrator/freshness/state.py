@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from planalign_orchestrator.config import BASELINE_SCENARIO
+from planalign_orchestrator.database import transaction
 from planalign_orchestrator.freshness.inputs import Recipe
 
 SCHEMA = "planalign_state"
@@ -128,15 +129,10 @@ def record_tables(
 ) -> None:
     """Record freshly built tables (replacing their previous records) in one transaction."""
     _ensure_schema(conn)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         for name, record in records.items():
             conn.execute(f"insert or replace into {SCHEMA}.table_builds values (?, ?, ?, ?, ?)", [name, *record._row()])
         _record_digests(conn, file_digests)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def record_year(
@@ -148,16 +144,11 @@ def record_year(
 ) -> None:
     """Record one freshly simulated year of a scenario."""
     _ensure_schema(conn)
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         conn.execute(
             f"insert or replace into {SCHEMA}.year_builds values (?, ?, ?, ?, ?, ?)", [scenario, year, *record._row()]
         )
         _record_digests(conn, file_digests)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
 
 
 def _ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:

@@ -55,6 +55,8 @@ class HookManager:
             try:
                 registered.hook()
             except Exception as error:
-                logger.error("Pre-simulation hook %s failed: %s", registered.name, error)
+                # Raised, not reported here: the face that called prints it, once (a log line at
+                # the default level would print it a second time on the terminal).
+                logger.info("Pre-simulation hook %s failed: %s", registered.name, error)
                 raise HookError(registered.name, error) from error
             logger.info("Pre-simulation hook %s finished in %.3fs", registered.name, time.perf_counter() - started)

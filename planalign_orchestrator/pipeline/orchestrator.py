@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.config import SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.diskspace import (
+    DBT_TARGET_BYTES,
+    disk_full_translated,
+    require_free_space,
+    same_file_system,
+    year_estimate,
+)
 from planalign_orchestrator.exceptions import Remedy, SimulationError
 from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
 from planalign_orchestrator.freshness.inputs import Recipe
@@ -35,6 +43,7 @@ from planalign_orchestrator.progress import (
     YearFinished,
     YearStarted,
 )
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.tables import TableState
 from planalign_orchestrator.workspace import lock_path_for
 
@@ -106,6 +115,7 @@ class PipelineOrchestrator:
         summaries = year_summaries(self.db_manager, scenario, min(reused), max(reused)) if reused else {}
         recipe: Recipe | None = None
         recorded: dict[int, str | None] = {}
+        headcount = self.workforce_size() if any(p.runs for p in plan) else 0
         for index, planned in enumerate(plan, start=1):
             if not planned.runs:
                 summary = summaries[planned.year]
@@ -113,12 +123,15 @@ class PipelineOrchestrator:
                     YearFinished(planned.year, index, len(plan), 0.0, summary, reused=True, scenario=scenario)
                 )
                 continue
-            self._progress.emit(YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario))
-            started = time.perf_counter()
-            run_year(self.dbt_runner, self.config, planned.year, full_refresh=full_refresh, on_node=self._on_node)
-            full_refresh = False
-            recipe = recipe or yearly_recipe(self.dbt_runner)
-            BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)
+            with self._room_for_year(planned.year, headcount):
+                self._progress.emit(
+                    YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario)
+                )
+                started = time.perf_counter()
+                run_year(self.dbt_runner, self.config, planned.year, full_refresh=full_refresh, on_node=self._on_node)
+                full_refresh = False
+                recipe = recipe or yearly_recipe(self.dbt_runner)
+                BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)
             summary = year_summaries(self.db_manager, scenario, planned.year, planned.year)[planned.year]
             duration = time.perf_counter() - started
             logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
@@ -138,6 +151,36 @@ class PipelineOrchestrator:
         if not ran or not any(status.year > last for status in before.years):
             return ()
         return tuple(s.year for s in self.freshness.inspect().years if s.year > last and s.state.needs_build)
+
+    def workforce_size(self) -> int:
+        """Employees at the start (the baseline workforce; 0 before it is built): what disk estimates scale with."""
+        if not self.db_manager.exists():
+            return 0
+        with self.db_manager.connection(read_only=True) as conn:
+            found = conn.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'main' and table_name = 'int_baseline_workforce'"
+            ).fetchone()
+            if not found or not found[0]:
+                return 0
+            rows = conn.execute("select count(*) from main.int_baseline_workforce").fetchone()
+        return int(rows[0]) if rows else 0
+
+    @contextmanager
+    def _room_for_year(self, year: int, headcount: int) -> Iterator[None]:
+        """Check the free space a year needs before it starts; a disk that fills up under it is reported as such."""
+        growth = max(self.config.simulation.target_growth_rate, 0.0)
+        years_in = year - self.config.simulation.start_year + 1
+        needed = year_estimate(round(headcount * (1 + growth) ** years_in))
+        database_folder = self.db_manager.db_path.parent
+        workspace = self.config.workspace_dir
+        purpose = f"simulate {year}"
+        require_free_space(database_folder, needed, purpose=purpose, workspace=workspace)
+        target = self.dbt_runner.target_dir
+        if not same_file_system(target, database_folder):
+            require_free_space(target, DBT_TARGET_BYTES, purpose=f"{purpose} (dbt's files)", workspace=workspace)
+        with disk_full_translated(database_folder, purpose=purpose, needed_bytes=needed, workspace=workspace):
+            yield
 
     def _on_node(self, event: DbtEvent) -> None:
         """A running year's dbt events (its nodes, dbt's first load), marked as the simulate step."""

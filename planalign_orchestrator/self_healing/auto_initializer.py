@@ -26,7 +26,6 @@ from typing import TypeVar
 
 import filelock
 
-from planalign_orchestrator.activity import recorded_run
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.exceptions import (
@@ -36,6 +35,7 @@ from planalign_orchestrator.exceptions import (
     InitializationError,
     InitializationTimeoutError,
     Remedy,
+    WorkspaceBusyError,
 )
 from planalign_orchestrator.freshness.checker import FreshnessChecker, Inspection
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
@@ -58,6 +58,7 @@ from planalign_orchestrator.progress import (
     StepStarted,
     utc_now,
 )
+from planalign_orchestrator.run_lock import recorded_run
 from planalign_orchestrator.self_healing import preflight
 from planalign_orchestrator.self_healing.step_log import StepLog
 from planalign_orchestrator.self_healing.table_checker import TableExistenceChecker
@@ -136,9 +137,21 @@ class AutoInitializer:
     # -- public API --------------------------------------------------------------
 
     def ensure_initialized(self) -> InitializationResult:
-        """Ensure database is fully initialized, running initialization if needed."""
-        with recorded_run(self.lock_file.parent, "initialize"):
-            return self._ensure_initialized()
+        """Ensure database is fully initialized, running initialization if needed.
+
+        The workspace's run lock comes first (a simulation calling this as its hook
+        holds it already): while another process runs in the workspace this fails
+        fast with ConcurrentInitializationError, naming that run.
+        """
+        entered = False
+        try:
+            with recorded_run(self.lock_file.parent, "initialize"):
+                entered = True
+                return self._ensure_initialized()
+        except WorkspaceBusyError as busy:
+            if entered:
+                raise
+            raise ConcurrentInitializationError(self.lock_file, runs=busy.runs) from busy
 
     def _ensure_initialized(self) -> InitializationResult:
         started_at = utc_now()

@@ -6,30 +6,22 @@ is reported with its path and fix instead of as a half-built database.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from planalign_orchestrator.census import validate_census
-from planalign_orchestrator.exceptions import InitializationError
+from planalign_orchestrator.diskspace import MB, require_free_space
+from planalign_orchestrator.exceptions import DiskFullError, InitializationError
 from planalign_orchestrator.tables import REQUIRED_TABLES, RequiredTable, TableTier
 
 PREFLIGHT_STEP = "check_tables"
 
 
-def check_disk_space(folder: Path, min_free_mb: float) -> None:
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    free_mb = shutil.disk_usage(probe).free / 1_000_000
-    if free_mb < min_free_mb:
-        raise InitializationError(
-            f"Only {free_mb:,.0f} MB free at {folder}; initialization needs at least {min_free_mb:,.0f} MB",
-            step=PREFLIGHT_STEP,
-            remediation=(
-                f"Free disk space on the volume holding {folder}, or move the workspace "
-                "(paths.database in simulation_config.yaml) to a volume with more room."
-            ),
-        )
+def check_disk_space(folder: Path, min_free_mb: float, *, workspace: Path | None = None) -> None:
+    """At least `min_free_mb` free where the database is, or the folder, its file system and what to free."""
+    try:
+        require_free_space(folder, int(min_free_mb * MB), purpose="initialize the workspace", workspace=workspace)
+    except DiskFullError as full:
+        raise InitializationError(full.message, step=PREFLIGHT_STEP, original_error=full) from None
 
 
 def check_seed_files(seeds_dir: Path) -> None:

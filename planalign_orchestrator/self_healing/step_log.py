@@ -8,6 +8,7 @@ them (a peer's formatter silently dropped them). The same records are appended t
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from datetime import datetime
@@ -67,8 +68,11 @@ class StepLog:
                 self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
                 with self.jsonl_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
-            except OSError:
-                logger.warning("Could not append to step log %s", self.jsonl_path, exc_info=True)
+            except OSError as error:
+                # The log is a record, not the work: a full disk is reported once, by the step
+                # that needs the room; anything else is one line, without a traceback.
+                level = logging.INFO if error.errno in (errno.ENOSPC, errno.EDQUOT) else logging.WARNING
+                logger.log(level, "Could not append to step log %s: %s", self.jsonl_path, error.strerror or error)
 
 
 def read_step_log(jsonl_path: Path) -> list[dict[str, Any]]:

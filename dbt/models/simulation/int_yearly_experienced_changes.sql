@@ -10,7 +10,10 @@
     max_working_age it is 1, a sanity bound on the seed, not the mechanism.
   - termination: probability base x tenure multiplier (config_tenure_bands, tenure on
     Jan 1) x age multiplier (config_age_bands, age on Dec 31) x level factor
-    (config_job_levels.termination_factor), at most 1. The base is calibrated every year
+    (config_job_levels.termination_factor), at most 1. A fitted scenario may replace the
+    three tables and the retirement rates row by row (vars tenure_termination_multipliers,
+    age_termination_multipliers, level_termination_factors, retirement_rates: lists in
+    the seed's id order, null = the seed; seed_override()). The base is calibrated every year
     so that expected retirements plus expected terminations equal var
     termination_rate x the people who are not census leavers.
     Both are drawn per employee (binomial), so the count varies with random_seed.
@@ -27,7 +30,9 @@
   Pay, effective Jan 1 (the rule for stayers and leavers alike: every Jan 1 action
   applies to everyone employed on Jan 1, so a leaver's pay at termination includes it):
   - ranges move by the structure increase (level_ranges());
-  - promotion one level up with probability promotion_probability: raise by the lever
+  - promotion one level up with probability promotion_probability (var, every level), else
+    the level's value of var promotion_probabilities (a list by level_id), else the
+    comp_levers rate of the plan year: raise by the lever
     promotion_raise (kept at or under the new range's maximum, never a cut); only when
     that falls short of the new range's minimum is pay raised to the minimum, reported
     separately (promotion_compensation vs promoted_compensation);
@@ -84,12 +89,13 @@ hazards as (
         case
             when m.leaves_per_census then 0
             when m.age > {{ max_working_age }} then 1
-            else coalesce(rr.retirement_rate, 0)
+            else coalesce(rro.override_value, rr.retirement_rate, 0)
         end as retirement_probability,
         case
             when m.leaves_per_census then 0
-            else coalesce(tb.termination_multiplier, 1) * coalesce(ab.termination_multiplier, 1)
-                 * coalesce(lvl.termination_factor, 1)
+            else coalesce(tbo.override_value, tb.termination_multiplier, 1)
+                 * coalesce(abo.override_value, ab.termination_multiplier, 1)
+                 * coalesce(lfo.override_value, lvl.termination_factor, 1)
         end as termination_weight,
         m.starting_compensation / lvl.range_midpoint as starting_compa_ratio
     from measured as m
@@ -101,6 +107,14 @@ hazards as (
         on lvl.level_id = m.level_id
     left join retirement_rates as rr
         on rr.age = least(m.age, (select max(age) from retirement_rates))
+    left join {{ seed_override(ref('config_tenure_bands'), 'band_id', 'tenure_termination_multipliers', 20) }} as tbo
+        on tbo.override_id = tb.band_id
+    left join {{ seed_override(ref('config_age_bands'), 'band_id', 'age_termination_multipliers', 20) }} as abo
+        on abo.override_id = ab.band_id
+    left join {{ seed_override(ref('config_job_levels'), 'level_id', 'level_termination_factors', 20) }} as lfo
+        on lfo.override_id = m.level_id
+    left join {{ seed_override(ref('config_retirement_rates'), 'age', 'retirement_rates', 1) }} as rro
+        on rro.override_id = rr.age
 ),
 
 calibration as (
@@ -208,10 +222,13 @@ promotion_candidates as (
         coalesce(cb.promotion_weight, 1) as promotion_weight,
         case when s.level_id < (select max(level_id) from ranges) and coalesce(cb.promotion_weight, 1) > 0
              then {{ random_uniform('s.employee_id', 'promotion') }} end as u_promotion,
-        {{ lever_value('promotion_probability', 'lv.promotion_probability') }} as promotion_rate,
+        {{ lever_value('promotion_probability', 'coalesce(ppo.override_value, lv.promotion_probability)') }}
+            as promotion_rate,
         {{ lever_value('promotion_raise', 'lv.promotion_raise', 0, 10) }} as promotion_raise
     from separated as s
     left join year_levers as lv on lv.level_id = s.level_id
+    left join {{ seed_override(ref('config_job_levels'), 'level_id', 'promotion_probabilities', 1) }} as ppo
+        on ppo.override_id = s.level_id
     left join {{ compa_band_lookup() }} as cb
         on cb.compa_pct = {{ compa_pct('s.starting_compa_ratio') }}
 ),
