@@ -84,7 +84,7 @@ def test_a_changed_table_makes_the_scenarios_years_stale_naming_the_key(
     copy = copy_workspace(tabled.root, tmp_path / "copy")
     changed = dict(TABLES) | {"assumptions.tenure_termination_multipliers": [3.0, 1.0, 0.6, 0.3, 0.25]}
 
-    status = WorkspaceSession(copy).for_scenario("tabled", changed).status()
+    status = WorkspaceSession(copy).for_scenario("tabled", changed, overwrite=True).status()
 
     [year] = status.years
     assert year.state is TableState.STALE
