@@ -210,7 +210,9 @@ def test_initialize_shows_live_progress_before_the_final_state(quickstart) -> No
 
     step_states = [states for states, _ in observed]
     distinct_steps = list(dict.fromkeys(step_states))
-    assert len(distinct_steps) >= 3, observed
+    # Two running steps seen one after the other prove the view advanced live; the third
+    # (verify) lasts about 40 ms and a 50 ms poll on a loaded machine may miss it.
+    assert len(distinct_steps) >= 2, observed
     assert any(_running_before_pending(states) for states in step_states), observed
     node_labels = [node for _, node in observed if node.startswith("dbt node:")]
     assert len(set(node_labels)) >= 2, observed
