@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import ARTIFACTS, JupyterServer
 
@@ -155,8 +156,16 @@ def _running_before_pending(states: tuple[str | None, ...]) -> bool:
 
 
 def _screenshot(locator, name: str) -> None:
+    """A picture of an element; a widget redrawn meanwhile is found again (a locator resolves anew each try)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    for attempt in range(3):
+        try:
+            locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+            return
+        except PlaywrightError as error:
+            if "not attached" not in str(error) or attempt == 2:
+                raise
+            time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
