@@ -116,7 +116,7 @@ class OptimizationProgress(widgets.VBox):
         if finished is not None:
             return f"Study {name} stopped: {finished.reason}; {finished.feasible} of {finished.trials} trials feasible"
         if run.outcome is not None:
-            return f"Study {name} {run.outcome} after {run.done} trials"
+            return f"Study {name} {run.outcome} after {run.done} trial{'s' if run.done != 1 else ''}"
         if started is None:
             return "Study: opening"
         budget = f" of {started.budget}" if started.budget else ""

@@ -221,7 +221,8 @@ def _options_dimension(
     if len(options) < 2:
         raise ConfigurationError(
             f"lever {key} is given one option ({options[0] if options else 'none'}): there is nothing to choose",
-            remediation=f"Name two or more options ({words}), or set the value in the config or a scenario instead.",
+            remediation=f"Name two or more, e.g. {key}={words.replace(', ', ',')}, or set the value in the config "
+            "or a scenario instead.",
         )
     return Dimension(key, label, kind, tuple(options))
 

@@ -203,11 +203,11 @@ class StudyRunner:
 
         number = len(records) + 1
         text = describe_design(self.spec.dimensions, design)
-        self.progress.emit(TrialStarted(self.name, number, budget, text, scenario))
         started = time.perf_counter()
         for key, value in (("design", design), ("scenario", scenario), ("trial", number)):
             trial.set_user_attr(key, value)
         try:
+            self.progress.emit(TrialStarted(self.name, number, budget, text, scenario))
             record = self._evaluate(trial, number, design, scenario, overrides)
             if record.figures is None:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
