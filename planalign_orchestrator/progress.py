@@ -694,8 +694,7 @@ class TrialProgress:
         if self.outcome == "refused":
             return self.note or "refused by the config"
         met = "" if self.feasible is None else (" (feasible)" if self.feasible else " (infeasible)")
-        how = "; its stored ensemble reused" if self.outcome == "reused" else ""
-        return f"{self.figures}{met}{how}"
+        return f"{self.figures}{met}" + (f"; {self.note}" if self.note else "")
 
 
 class OptimizationRun:

@@ -579,6 +579,21 @@ class WorkspaceSession:
             runner = StudyRunner(name, spec, self.root, self.config, self.scenario.overrides, evaluator, progress)
             return runner.run(trials=20 if trials is None and minutes is None else trials, minutes=minutes, top=top)
 
+    def _twins(self, overrides: Mapping[str, Any], *, besides: str) -> list[str]:
+        """The other scenarios saved with exactly these overrides: the same design under another name.
+
+        A scenario file that cannot be read is no twin (it is refused where it is opened).
+        """
+        twins = []
+        for name in self._store.names():
+            try:
+                same = name != besides and self._store.read(name).overrides == dict(overrides)
+            except ConfigurationError:
+                continue
+            if same:
+                twins.append(name)
+        return twins
+
     def _current_ensemble(self, seeds: tuple[int, ...], first: int, last: int) -> pd.DataFrame | None:
         """The stored ensemble metrics of the session's scenario when current, of these seeds, covering first..last."""
         from planalign_orchestrator.ensemble.store import inspect_ensemble
@@ -783,8 +798,10 @@ class WorkspaceSession:
 class _StudyEvaluator:
     """How a study evaluates a design in this workspace: as a scenario of the session's, by its seed ensemble.
 
-    A design whose scenario still has a current ensemble of the study's seeds and years
-    (from an interrupted trial, or a study run before) is read, not simulated again.
+    A design is simulated only when no scenario saved with the same overrides (its own,
+    another study's trial, the baseline) has a current ensemble of the study's seeds and
+    years; otherwise that ensemble is read. So the same design is never simulated twice
+    in a workspace, whichever study or run asks for it.
     """
 
     def __init__(
@@ -806,13 +823,15 @@ class _StudyEvaluator:
         from planalign_orchestrator.optimize.study import Evaluation
 
         trial = self.session.for_scenario(scenario, overrides)
-        stored = trial._current_ensemble(self.seeds, self.first, self.last)
-        if stored is not None:
-            return Evaluation(stored, simulated=False)
+        for name in [scenario, *self.session._twins(overrides, besides=scenario)]:
+            source = trial if name == scenario else self.session.for_scenario(name)
+            stored = source._current_ensemble(self.seeds, self.first, self.last)
+            if stored is not None:
+                return Evaluation(stored, simulated=False, source=name)
         result = trial.ensemble(
             self.first, self.last, seeds=list(self.seeds), min_seeds=self.min_seeds, on_progress=self.on_progress
         )
-        return Evaluation(result.metrics, simulated=True)
+        return Evaluation(result.metrics, simulated=True, source=scenario)
 
     def prepare_compare(self, scenario: str) -> None:
         self.session.for_scenario(scenario).simulate(self.first, self.last, on_progress=self.on_progress)

@@ -109,23 +109,25 @@ def test_a_two_objective_study_reports_a_front_that_no_evaluated_design_dominate
         top=0,
     )
 
-    # Each evaluated design's objectives, recomputed from its stored per-seed metrics.
+    # Each evaluated design's objectives, recomputed from the per-seed metrics its figures came from (its own
+    # ensemble, or that of the known-answer study's trial of the same design).
     with duckdb.connect(str(workspace.database_path), read_only=True) as conn:
         rows = conn.execute(
             "select scenario, seed, metric, value from main.ensemble_year_metrics "
-            "where scenario like 'tradeoff_%' and year = ? and metric in ('employer_cost_rate', 'participation_rate')",
+            "where year = ? and metric in ('employer_cost_rate', 'participation_rate')",
             [FIRST],
         ).fetchall()
     values: dict[str, dict[str, list[float]]] = {}
     for scenario, _seed, name, value in rows:
         values.setdefault(scenario, {}).setdefault(name, []).append(value)
-    points = {
-        trial.scenario: (
-            sum(values[trial.scenario]["employer_cost_rate"]) / OPTIMIZE_SEEDS,
-            sum(values[trial.scenario]["participation_rate"]) / OPTIMIZE_SEEDS,
+    points = {}
+    for trial in result.trials:
+        assert trial.source is not None
+        stored = values[trial.source]
+        points[trial.scenario] = (
+            sum(stored["employer_cost_rate"]) / OPTIMIZE_SEEDS,
+            sum(stored["participation_rate"]) / OPTIMIZE_SEEDS,
         )
-        for trial in result.trials
-    }
     assert len(points) == 10
 
     def beats(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -163,17 +165,28 @@ def test_a_stopped_study_resumes_from_its_trials_without_simulating_them_again(
     optimize_template: Path, tmp_path: Path
 ) -> None:
     workspace = copy_workspace(optimize_template, tmp_path / "resume")
-    spec = {**KNOWN_ANSWER, "start_year": FIRST, "end_year": FIRST, "study": "stopped", "top": 0, "sampler_seed": 7}
+    # A lever the template's study does not move, so no trial finds its design's ensemble there.
+    spec = {
+        **KNOWN_ANSWER,
+        "levers": ["plan.match_rate=0.25:1:0.05"],
+        "start_year": FIRST,
+        "end_year": FIRST,
+        "study": "stopped",
+        "top": 0,
+    }
 
     with pytest.raises(KeyboardInterrupt):
         WorkspaceSession(workspace).optimize(**spec, trials=5, on_progress=StopAt(3))
+    kept = WorkspaceSession(workspace).optimize(**spec, trials=2)  # what the stopped study holds; runs nothing
     before = DbtRunner.invocation_count
     resumed = WorkspaceSession(workspace).optimize(**spec, trials=5)
     simulated_now = DbtRunner.invocation_count - before
 
+    assert (kept.resumed, kept.simulated) == (2, 0)
+    assert [trial.simulated for trial in kept.trials] == [True, True], "simulated by the stopped call"
     assert resumed.resumed == 2
     assert [trial.trial for trial in resumed.trials] == [1, 2, 3, 4, 5]
-    assert [trial.simulated for trial in resumed.trials[:2]] == [True, True], "as the first call left them"
+    assert resumed.trials[:2] == kept.trials, "trials 1-2 as the stopped call left them"
     assert resumed.simulated == sum(trial.simulated for trial in resumed.trials[2:])
     assert simulated_now == resumed.simulated * 1, "one dbt invocation per year of each new trial, none for 1-2"
 
@@ -182,6 +195,35 @@ def test_a_stopped_study_resumes_from_its_trials_without_simulating_them_again(
     assert DbtRunner.invocation_count == before
     assert (again.resumed, again.simulated, len(again.trials)) == (5, 0, 5)
     assert [t.figures for t in again.trials] == [t.figures for t in resumed.trials]
+
+
+def test_a_design_another_study_evaluated_is_read_from_its_ensemble_not_simulated_again(
+    optimize_template: Path, tmp_path: Path
+) -> None:
+    workspace = copy_workspace(optimize_template, tmp_path / "twins")
+    spec: dict[str, Any] = {
+        "objectives": ["min employer_cost_rate"],
+        "levers": ["plan.auto_escalation"],
+        "seeds": 2,
+        "start_year": FIRST,
+        "end_year": FIRST,
+        "top": 0,
+    }
+    first = WorkspaceSession(workspace).optimize(**spec, study="escalation")
+    before = DbtRunner.invocation_count
+    second = WorkspaceSession(workspace).optimize(**spec, study="escalation_again")
+
+    assert DbtRunner.invocation_count == before
+    assert first.stopped == second.stopped == "every one of the 2 designs of its search space is evaluated"
+    assert [trial.simulated for trial in second.trials] == [False, False]
+    twins = {trial.design["plan.auto_escalation"]: trial.scenario for trial in first.trials}
+    for trial in second.trials:
+        assert trial.scenario.startswith("escalation_again_")  # type: ignore[union-attr]
+        assert trial.source == twins[trial.design["plan.auto_escalation"]]
+        assert trial.note == f"the current ensemble of scenario {trial.source} (the same design) reused"
+    assert {t.design["plan.auto_escalation"]: t.figures for t in second.trials} == {
+        t.design["plan.auto_escalation"]: t.figures for t in first.trials
+    }
 
 
 def test_a_study_run_again_without_its_journal_reads_every_design_from_the_workspace(

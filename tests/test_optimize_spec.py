@@ -351,6 +351,7 @@ def study_events() -> list[object]:
             False,
             "best: trial 1, employer_cost_rate 2.25%",
             0.1,
+            "its stored ensemble reused",
         ),
         StudyFinished("cheapest", 2, 1, "its budget of 2 trials"),
     ]

@@ -28,8 +28,9 @@ class TrialRecord:
     """One trial of a study: its design, its scenario and figures (or why the config refused the design).
 
     `trial` numbers the study's designs in the order they were first evaluated;
-    `simulated` says whether this trial ran its ensemble (one whose scenario's ensemble
-    was still current reused it).
+    `simulated` says whether this trial ran its ensemble, and `source` is the scenario
+    whose ensemble gave its figures: its own, or one saved with the same overrides
+    (another study's trial, the baseline) whose ensemble was current.
     """
 
     trial: int
@@ -39,6 +40,7 @@ class TrialRecord:
     figures: Figures | None = None
     simulated: bool = False
     note: str | None = None
+    source: str | None = None
 
     @property
     def feasible(self) -> bool:
@@ -108,6 +110,7 @@ class OptimizationResult:
             row.update({term.text: terms.get(term.text) for term in self.spec.terms})
             row["feasible"] = trial.feasible if trial.figures else None
             row["simulated"] = trial.simulated
+            row["source"] = trial.source
             row["note"] = trial.note
             rows.append(row)
         return pd.DataFrame(rows).set_index("trial")

@@ -64,10 +64,15 @@ REPEATS_TO_SETTLE = 100
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A design's ensemble: its per-seed metrics (seed, year, every metric), and whether it was simulated now."""
+    """A design's ensemble: its per-seed metrics (seed, year, every metric), and whether it was simulated now.
+
+    `source` is the scenario whose ensemble it is: the design's own, or another saved
+    with the same overrides.
+    """
 
     metrics: pd.DataFrame
     simulated: bool
+    source: str
 
 
 class DesignEvaluator(Protocol):
@@ -253,19 +258,24 @@ class StudyRunner:
         try:
             self.evaluator.check(scenario, overrides)
         except ConfigurationError as refused:
-            note = f"refused by the config: {refused.message}"
-            trial.set_user_attr("refused", note)
-            return TrialRecord(number, "refused", design, scenario, note=note)
+            reason = f"refused by the config: {refused.message}"
+            trial.set_user_attr("refused", reason)
+            return TrialRecord(number, "refused", design, scenario, note=reason)
         evaluation = self.evaluator.evaluate(scenario, overrides)
         found = figures(self.spec, evaluation.metrics)
         undefined = [o.term.text for o, v in zip(self.spec.objectives, found.objectives, strict=True) if v != v]
         if undefined:
-            note = f"{undefined[0]} is undefined for this design (no active employee in a year?)"
-            trial.set_user_attr("refused", note)
-            return TrialRecord(number, "refused", design, scenario, simulated=evaluation.simulated, note=note)
+            why = f"{undefined[0]} is undefined for this design (no active employee in a year?)"
+            trial.set_user_attr("refused", why)
+            return TrialRecord(number, "refused", design, scenario, simulated=evaluation.simulated, note=why)
         trial.set_user_attr("simulated", evaluation.simulated)
+        trial.set_user_attr("source", evaluation.source)
+        note: str | None = None
+        if not evaluation.simulated:
+            note = _reused_note(scenario, evaluation.source)
+            trial.set_user_attr("note", note)
         self._keep(trial, found)
-        return TrialRecord(number, "evaluated", design, scenario, found, simulated=evaluation.simulated)
+        return TrialRecord(number, "evaluated", design, scenario, found, evaluation.simulated, note, evaluation.source)
 
     @staticmethod
     def _keep(trial: optuna.Trial, found: Figures) -> None:
@@ -412,10 +422,18 @@ class StudyRunner:
                     dict(attrs["terms"]), tuple(frozen.values), tuple(slack[str(i)] for i in range(len(slack)))
                 )
                 simulated = bool(attrs.get("simulated", False))
-                records.append(TrialRecord(number, "evaluated", design, scenario, found, simulated))
+                note, source = attrs.get("note"), attrs.get("source")
+                records.append(TrialRecord(number, "evaluated", design, scenario, found, simulated, note, source))
             elif "refused" in attrs:
                 records.append(TrialRecord(number, "refused", design, scenario, note=str(attrs["refused"])))
         return records, repeats
+
+
+def _reused_note(scenario: str, source: str) -> str:
+    """Where a design's figures came from when nothing was simulated for it."""
+    if source == scenario:
+        return "its stored ensemble reused"
+    return f"the current ensemble of scenario {source} (the same design) reused"
 
 
 def _suggest_value(trial: optuna.Trial, dimension: Dimension) -> Any:
