@@ -338,21 +338,25 @@ class OptimizationView:
         title(axis, f"Study {self.result.study}: {len(evaluated)} designs, {len(feasible)} feasible")
         return figure
 
-    def _hint(self) -> str:
-        more = f"the trials drawn: {code('.chart()')}; every trial: {code('.trials')}."
+    def _compare_call(self) -> str | None:
+        """The notebook call that compares the top designs with the baseline (None when none was simulated)."""
         if not self.scenarios:
-            return more[0].upper() + more[1:]
-        call = f"nb.compare({self._workspace!r}, {['baseline', *self.scenarios]!r})"
-        return f"Compare the top designs (simulated with the config's seed): {code(call)}; {more}"
+            return None
+        return f"nb.compare({self._workspace!r}, {['baseline', *self.scenarios]!r})"
 
     def __repr__(self) -> str:
+        call = self._compare_call()
+        hint = f"Compare the top designs (simulated with the config's seed): {call}" if call else None
         problem = self.infeasible
-        return "\n".join([str(self.result), *(problem.text_lines() if problem else [])])
+        return "\n".join([self.result.render(hint), *(problem.text_lines() if problem else [])])
 
     def _repr_html_(self) -> str:
         problem = self.infeasible
         panel = problem.html() if problem else ""
-        return f"{self.result._repr_html_()}{panel}<div style='{MUTED}'>{self._hint()}</div>"
+        more = f"the trials drawn: {code('.chart()')}; every trial: {code('.trials')}."
+        call = self._compare_call()
+        hint = f"Compare the top designs (simulated with the config's seed): {code(call)}; {more}" if call else more
+        return f"{self.result._repr_html_()}{panel}<div style='{MUTED}'>{hint[0].upper()}{hint[1:]}</div>"
 
 
 def _label(axis: Axes, which: str, name: str, term: Term | None, rows: pd.DataFrame) -> None:

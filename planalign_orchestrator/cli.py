@@ -90,6 +90,7 @@ class TerminalConsole:
         self.initialization = InitializationRun()
         self.simulation = SimulationRun(0, -1)  # years are added as the engine runs them
         self.optimization = OptimizationRun()
+        self._study_checks = 0  # initializations finished since the study started
 
     def __call__(self, event: ProgressEvent) -> None:
         self.initialization.apply(event)
@@ -100,8 +101,8 @@ class TerminalConsole:
             print(line, file=self.stream, flush=True)
 
     def _line(self, event: ProgressEvent) -> str | None:
-        if self.optimization.started is not None and _trial_detail(event):
-            return None  # a study is a line per trial: its years, and checks that build nothing, are detail
+        if self.optimization.started is not None and self._trial_detail(event):
+            return None  # a study is a line per trial: its years, and checks after the first, are detail
         match event:
             case StudyStarted() | TrialStarted() | TrialFinished() | TopDesignStarted() | StudyFinished():
                 return self._study_line(event)
@@ -157,6 +158,25 @@ class TerminalConsole:
             case _:
                 assert_never(event)
 
+    def _trial_detail(self, event: ProgressEvent) -> bool:
+        """A trial's own progress: its years, and every initialization check of the study but the first.
+
+        The first shows, as `simulate` shows it; later trials check the same tables
+        again and build nothing, unless something went missing meanwhile.
+        """
+        match event:
+            case YearStarted() | YearFinished() | EnsembleYearFinished():
+                return True
+            case StepStarted() | StepFinished() if event.step_name == "check_tables":
+                return self._study_checks > 0
+            case InitializationFinished():
+                self._study_checks += 1
+                result = event.result
+                quiet = result.success and not result.missing_tables_found and not result.stale_tables_found
+                return quiet and self._study_checks > 1
+            case _:
+                return False
+
     def _study_line(self, event: StudyStarted | TrialStarted | TrialFinished | TopDesignStarted | StudyFinished) -> str:
         match event:
             case StudyStarted():
@@ -190,20 +210,6 @@ class TerminalConsole:
                 )
             case _:
                 assert_never(event)
-
-
-def _trial_detail(event: ProgressEvent) -> bool:
-    """A trial's own progress: its years, and the table check of an initialization that builds nothing."""
-    match event:
-        case YearStarted() | YearFinished() | EnsembleYearFinished():
-            return True
-        case StepStarted() | StepFinished():
-            return event.step_name == "check_tables"
-        case InitializationFinished():
-            result = event.result
-            return result.success and not result.missing_tables_found and not result.stale_tables_found
-        case _:
-            return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

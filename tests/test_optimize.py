@@ -290,6 +290,7 @@ def test_constraints_no_design_meets_exit_2_naming_each_constraint_and_how_close
     assert main(args) == 2
     captured = capsys.readouterr()
     assert "No feasible design among its 2 trials" in captured.out
-    assert "Error: study 'impossible': no design of its 2 trials met every constraint" in captured.err
+    assert "Error: study 'impossible': no design of its 2 trials met every constraint;" in captured.err
+    assert "none met participation_rate >= 95.00%." in captured.err
     assert "participation_rate >= 95.00%: met by 0 of 2 designs (closest" in captured.err
     assert "To fix: Loosen those constraints, widen the lever ranges, or give the study more trials" in captured.err

@@ -400,3 +400,34 @@ def test_an_interrupted_study_says_its_finished_trials_are_kept_and_how_to_go_on
     assert "Its finished trials are kept" in record
     assert "nb.optimize(" in record
     assert "study='cheapest'" in record
+
+
+def test_constraints_each_met_but_never_together_are_reported_as_contradicting_within_the_ranges(
+    tmp_path: Path,
+) -> None:
+    from planalign_orchestrator.optimize.study import StudyRunner
+    from planalign_orchestrator.progress import ProgressEmitter
+
+    levers = dimensions_from(["plan.opt_out_rate=0:0.5"], BASE)
+    spec = build_spec(
+        ["min employer_cost_rate"],
+        ["participation_rate >= 0.8", "employer_cost_rate <= 2%"],
+        levers,
+        seeds=3,
+        first_year=2025,
+        last_year=2025,
+        min_seeds=10,
+    )
+
+    def trial(number: int, participation: float, cost: float) -> TrialRecord:
+        terms = {"employer_cost_rate": cost, "participation_rate": participation}
+        violations = tuple(c.violation(terms[c.term.text]) for c in spec.constraints)
+        return TrialRecord(number, "evaluated", {}, f"s{number}", Figures(terms, (cost,), violations))
+
+    runner = StudyRunner("both", spec, tmp_path, BASE, {}, None, ProgressEmitter())  # type: ignore[arg-type]
+    error = runner._infeasible([trial(1, 0.84, 0.024), trial(2, 0.72, 0.019)])
+
+    assert "never all of them at once: within these lever ranges they contradict each other" in error.message
+    assert "participation_rate >= 80.00%: met by 1 of 2 designs (closest 84.00%, trial 1)" in error.message
+    assert "employer_cost_rate <= 2.00%: met by 1 of 2 designs (closest 1.90%, trial 2)" in error.message
+    assert "`planalign optimize --study both --trials 4` continues it" in error.remediation

@@ -177,12 +177,15 @@ class OptimizationResult:
         years = f"{self.spec.first_year}-{self.spec.last_year}"
         return f"Compare them: `planalign compare {names} --years {years}` (simulated with the config's seed)."
 
-    def __str__(self) -> str:
+    def render(self, hint: str | None) -> str:
+        """The result as text, ending with `hint` (how a face says to compare the top designs)."""
         lines = [self.headline, *self.summary_lines()]
         if self.top:
             lines += ["", "Top designs:", _text_table(self.table())]
-        hint = self.compare_hint()
         return "\n".join([*lines, *([hint] if hint else [])])
+
+    def __str__(self) -> str:
+        return self.render(self.compare_hint())
 
     def __repr__(self) -> str:
         return str(self)

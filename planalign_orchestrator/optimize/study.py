@@ -349,22 +349,22 @@ class StudyRunner:
                 f"study {self.name!r}: the config refused every one of its {len(records)} designs ({first})",
                 remediation=f"Narrow the lever ranges to values the config accepts together; then {more}.",
             )
-        lines = []
-        all_met_somewhere = True
+        lines, never = [], []
         for constraint in self.spec.constraints:
             values = [(record.figures.terms[constraint.term.text], record) for record in evaluated]  # type: ignore[union-attr]
             met = [record for value, record in values if constraint.met(value)]
-            all_met_somewhere = all_met_somewhere and bool(met)
+            if not met:
+                never.append(constraint.describe())
             closest_value, closest = min(values, key=lambda pair: constraint.violation(pair[0]))
             lines.append(
                 f"{constraint.describe()}: met by {len(met)} of {len(evaluated)} designs "
                 f"(closest {constraint.term.format(closest_value)}, trial {closest.trial})"
             )
         why = (
-            "each constraint was met by some design, never all of them at once: within these lever ranges they "
-            "contradict each other"
-            if all_met_somewhere
-            else "no design met the constraints marked 'met by 0'"
+            f"none met {' or '.join(never)}"
+            if never
+            else "each constraint was met by some design, never all of them at once: within these lever ranges "
+            "they contradict each other"
         )
         return InfeasibleStudyError(
             f"study {self.name!r}: no design of its {len(records)} trials met every constraint; {why}.\n  "
