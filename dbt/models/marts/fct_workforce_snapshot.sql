@@ -9,10 +9,18 @@
   (irs_limits(), projected past the published table) and the match formula
   (contribution_ctes). level_range_min/max are the year's moved salary range of the
   employee's level.
+
+  Plan eligibility, hours, vesting and the year's elections come from
+  int_yearly_eligibility (IRC 410(a), 411(a)). Only eligible employees defer or receive
+  employer money, on pay from their entry date: deferral_compensation is the pay from
+  eligibility_entry_date (or the hire date, or Jan 1, whichever is last) to the end of
+  employment in the year, employer_compensation the same from employer_entry_date.
+  With immediate eligibility both are gross_compensation, to the cent.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
+{%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 
 with combined as (
     select
@@ -28,8 +36,6 @@ with combined as (
         range_max as level_range_max,
         starting_compensation,
         compensation,
-        deferral_rate > 0 as enrolled,
-        deferral_rate,
         prior_year_wages
     from {{ ref('int_yearly_experienced_changes') }}
 
@@ -48,10 +54,12 @@ with combined as (
         range_max as level_range_max,
         compensation as starting_compensation,
         compensation,
-        enrolled,
-        deferral_rate,
         cast(0 as decimal(14, 2)) as prior_year_wages
     from {{ ref('int_yearly_new_hires') }}
+),
+
+eligibility as (
+    select * from {{ ref('int_yearly_eligibility') }}
 ),
 
 irs as (
@@ -61,6 +69,19 @@ irs as (
 measured as (
     select
         c.*,
+        e.scheduled_annual_hours,
+        e.hours_worked,
+        e.is_eligible,
+        e.eligibility_entry_date,
+        e.is_long_term_part_time,
+        e.employer_entry_date,
+        e.is_employer_eligible,
+        e.vesting_service_years,
+        e.vested_percent,
+        e.enrolled,
+        e.deferral_rate,
+        greatest(c.hire_date, {{ year_start }}) as employed_from,
+        coalesce(c.termination_date, {{ year_end }}) as employed_to,
         {{ years_between('c.birth_date', year_end) }} as age,
         {{ years_between('c.hire_date', 'coalesce(c.termination_date, ' ~ year_end ~ ')') }} as tenure_years,
         cast(round(c.compensation
@@ -78,10 +99,28 @@ measured as (
         irs.limit_401a17,
         irs.roth_catch_up_wage_threshold
     from combined as c
+    inner join eligibility as e on e.random_seed = c.random_seed and e.employee_id = c.employee_id
     cross join irs
 ),
 
-{{ contribution_ctes('measured', 'contributions') }}
+prorated as (
+    -- pay while eligible: the whole year's gross pay when eligible all the time employed
+    select
+        m.*,
+        cast(case
+            when m.eligibility_entry_date is null or m.eligibility_entry_date > m.employed_to then 0
+            when m.eligibility_entry_date <= m.employed_from then m.gross_compensation
+            else round(m.compensation * (date_diff('day', m.eligibility_entry_date, m.employed_to) + 1) / {{ days_in_year }}, 2)
+        end as decimal(14, 2)) as deferral_compensation,
+        cast(case
+            when m.employer_entry_date is null or m.employer_entry_date > m.employed_to then 0
+            when m.employer_entry_date <= m.employed_from then m.gross_compensation
+            else round(m.compensation * (date_diff('day', m.employer_entry_date, m.employed_to) + 1) / {{ days_in_year }}, 2)
+        end as decimal(14, 2)) as employer_compensation
+    from measured as m
+),
+
+{{ contribution_ctes('prorated', 'contributions') }}
 
 select
     {{ scenario_literal() }} as scenario_id,
@@ -117,7 +156,17 @@ select
     x.employer_contribution,
     x.limit_402g,
     cast(x.applicable_catch_up_limit as integer) as catch_up_limit,
-    x.limit_415c
+    x.limit_415c,
+    x.scheduled_annual_hours,
+    x.hours_worked,
+    x.is_eligible,
+    x.eligibility_entry_date,
+    x.is_long_term_part_time,
+    x.employer_entry_date,
+    x.is_employer_eligible,
+    x.employer_plan_compensation,
+    x.vesting_service_years,
+    x.vested_percent
 from contributions as x
 left join {{ band_lookup(ref('config_age_bands')) }} as ab
     on ab.band_value = x.age

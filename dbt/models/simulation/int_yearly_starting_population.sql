@@ -7,7 +7,8 @@
   prior_year_wages (the Roth catch-up rule's test) is last year's pay as simulated, or
   for start_year the census salary for the part of the prior year employed;
   census_termination_date is the census's own termination date, kept every year until
-  the employee leaves. Every row carries its random_seed: the first year is the
+  the employee leaves; scheduled_annual_hours (null: 190 hours a month) is the census's,
+  or a hire's, for good. Every row carries its random_seed: the first year is the
   baseline once per seed of the run (random_seeds()), later years each seed's own
   year N-1.
 -#}
@@ -43,7 +44,8 @@ select
     c.annual_compensation as starting_compensation,
     e.deferral_rate,
     e.prior_year_wages,
-    b.census_termination_date
+    b.census_termination_date,
+    b.scheduled_annual_hours
 from {{ baseline }} as b
 inner join {{ compensation }} as c on c.employee_id = b.employee_id
 inner join {{ benefits }} as e on e.employee_id = b.employee_id
@@ -88,7 +90,8 @@ select
     p.compensation as starting_compensation,
     p.deferral_rate,
     p.gross_compensation as prior_year_wages,
-    b.census_termination_date
+    b.census_termination_date,
+    p.scheduled_annual_hours
 from prior_year as p
 cross join guard
 left join (
