@@ -42,7 +42,7 @@ class LeversWidget(widgets.VBox):
         self._session = session
         self._lock = threading.RLock()
         base = session.lever_values()
-        self.controls: dict[str, widgets.FloatText | widgets.Checkbox] = {}
+        self.controls: dict[str, widgets.FloatText | widgets.IntText | widgets.Checkbox | widgets.Dropdown] = {}
         self.from_seed: dict[str, widgets.Checkbox] = {}
         rows = [self._row(lever, base[lever.key]) for lever in LEVERS]
         self.formulas = dict(MATCH_DESIGNS)
@@ -88,9 +88,21 @@ class LeversWidget(widgets.VBox):
         self.check()
 
     def _row(self, lever: Lever, value: Any) -> widgets.HBox:
-        control: widgets.FloatText | widgets.Checkbox
+        control: widgets.FloatText | widgets.IntText | widgets.Checkbox | widgets.Dropdown
         if lever.kind == "switch":
             control = widgets.Checkbox(value=bool(value), description=lever.label, style=_WIDE)
+        elif lever.kind == "choice":
+            control = widgets.Dropdown(
+                options=lever.choices,
+                value=value,
+                description=lever.label,
+                style=_WIDE,
+                layout=widgets.Layout(width="20em"),
+            )
+        elif lever.kind == "number" and lever.integer:
+            control = widgets.IntText(
+                value=int(value), description=lever.label, style=_WIDE, layout=widgets.Layout(width="20em")
+            )
         else:
             control = widgets.FloatText(
                 value=0.0 if value is None else float(value),
@@ -102,7 +114,7 @@ class LeversWidget(widgets.VBox):
         styled(control, "lever", f"lever-{lever.key.replace('.', '-')}")
         self.controls[lever.key] = control
         row: list[widgets.Widget] = [control]
-        if lever.kind == "rate":
+        if lever.kind in ("rate", "number"):
             row.append(widgets.HTML(f"<span class='{css('lever-range')}'>{escape(lever.range_text())}</span>"))
         if lever.optional:
             seed = widgets.Checkbox(value=value is None, description="from seed", indent=False)
@@ -123,6 +135,8 @@ class LeversWidget(widgets.VBox):
             seed = self.from_seed.get(key)
             if isinstance(control, widgets.Checkbox):
                 values[key] = bool(control.value)
+            elif isinstance(control, widgets.Dropdown | widgets.IntText):
+                values[key] = control.value
             else:
                 values[key] = None if seed is not None and seed.value else float(control.value)
         return values
@@ -207,6 +221,8 @@ class LeversWidget(widgets.VBox):
                 continue
             if lever.kind == "switch":
                 shown.append((lever.label, "on" if value else "off"))
+            elif lever.kind in ("choice", "number"):
+                shown.append((lever.label, f"{value}"))
             else:
                 shown.append((lever.label, "from seed" if value is None else f"{value:.2%}"))
         return shown

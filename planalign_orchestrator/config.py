@@ -756,10 +756,15 @@ def _describe_field(field: Any) -> str:
     return f"{kind} " + " and ".join(bounds) if bounds else kind
 
 
+def key_field(key: str) -> Any:
+    """The pydantic field of a dotted config key (its type, bounds and description)."""
+    section, name = key.split(".", 1)
+    return _section_model([section, name]).model_fields[name]
+
+
 def key_bounds(key: str) -> tuple[tuple[float, bool] | None, tuple[float, bool] | None]:
     """The bounds a dotted config key accepts, as (value, inclusive) or None where unbounded (for input widgets)."""
-    section, name = key.split(".", 1)
-    field = _section_model([section, name]).model_fields[name]
+    field = key_field(key)
     lower: tuple[float, bool] | None = None
     upper: tuple[float, bool] | None = None
     for meta in field.metadata:
