@@ -279,8 +279,12 @@ select
     end_{{ source }},
     {%- endfor %}
     cast(end_deferral + end_roth + end_match + end_nonelective as decimal(16, 2)) as end_balance,
-    cast(end_deferral + end_roth
-         {%- if safe_harbor_match %} + end_match{% else %} + round(end_match * vested_percent, 2){% endif %}
-         + round(end_nonelective * vested_percent, 2) as decimal(16, 2)) as vested_balance
+    -- an active employee's employer money vests on the schedule; what a leaver keeps is vested
+    cast(case
+        when account_status <> 'active' then end_deferral + end_roth + end_match + end_nonelective
+        else end_deferral + end_roth
+             {%- if safe_harbor_match %} + end_match{% else %} + round(end_match * vested_percent, 2){% endif %}
+             + round(end_nonelective * vested_percent, 2)
+    end as decimal(16, 2)) as vested_balance
 from ended
 order by random_seed, employee_id
