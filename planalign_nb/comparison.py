@@ -44,12 +44,15 @@ class ScenarioComparison:
         return self.comparison.to_excel(path)
 
     def plot(self) -> Figure:
-        """Each metric over the years, one line per scenario (a 2 x 4 grid); returns the Figure."""
+        """Each key metric over the years, one line per scenario (four to a row); returns the Figure."""
         from planalign_orchestrator.views import KEY_METRICS
 
-        figure, axes = neutral_figure(2, 4, figsize=(14, 6))
+        grid_rows = -(-len(KEY_METRICS) // 4)
+        figure, axes = neutral_figure(grid_rows, 4, figsize=(14, 3 * grid_rows))
+        for axis in list(axes.flat)[len(KEY_METRICS) :]:
+            axis.set_visible(False)
         metrics = self.comparison.metrics
-        for metric, axis in zip(KEY_METRICS, axes.flat, strict=True):
+        for metric, axis in zip(KEY_METRICS, axes.flat, strict=False):
             for name in self.names:
                 rows = metrics[metrics["scenario"] == name]
                 axis.plot(rows["year"].astype(str), rows[metric.column], marker="o", label=name)
