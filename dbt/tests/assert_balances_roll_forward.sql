@@ -35,34 +35,34 @@ broken_rows as (
 carried as (
     -- an open account of year N-1 and its row in year N, when year N was simulated
     select
-        prior.scenario_id,
-        prior.random_seed,
-        prior.simulation_year + 1 as simulation_year,
-        prior.employee_id,
+        earlier.scenario_id,
+        earlier.random_seed,
+        earlier.simulation_year + 1 as simulation_year,
+        earlier.employee_id,
         'not carried into the next year' as problem
-    from balances as prior
+    from balances as earlier
     left join balances as later
         on
-            later.scenario_id = prior.scenario_id
-            and later.random_seed = prior.random_seed
-            and later.simulation_year = prior.simulation_year + 1
-            and later.employee_id = prior.employee_id
+            later.scenario_id = earlier.scenario_id
+            and later.random_seed = earlier.random_seed
+            and later.simulation_year = earlier.simulation_year + 1
+            and later.employee_id = earlier.employee_id
     where
-        prior.account_status in ('active', 'terminated_vested')
-        and prior.end_balance > 0
+        earlier.account_status in ('active', 'terminated_vested')
+        and earlier.end_balance > 0
         and exists (
             select 1 from balances as next_year
             where
-                next_year.scenario_id = prior.scenario_id
-                and next_year.random_seed = prior.random_seed
-                and next_year.simulation_year = prior.simulation_year + 1
+                next_year.scenario_id = earlier.scenario_id
+                and next_year.random_seed = earlier.random_seed
+                and next_year.simulation_year = earlier.simulation_year + 1
         )
         and (
             later.employee_id is null
-            or later.start_deferral <> prior.end_deferral
-            or later.start_roth <> prior.end_roth
-            or later.start_match <> prior.end_match
-            or later.start_nonelective <> prior.end_nonelective
+            or later.start_deferral <> earlier.end_deferral
+            or later.start_roth <> earlier.end_roth
+            or later.start_match <> earlier.end_match
+            or later.start_nonelective <> earlier.end_nonelective
         )
 )
 

@@ -51,15 +51,15 @@ select
     p.simulation_year,
     'forfeitures_available' as employee_id,
     p.forfeitures_available,
-    prior.forfeitures
+    earlier.forfeitures
 from plans as p
 inner join (
     select scenario_id, random_seed, simulation_year, sum(forfeitures) as forfeitures
     from balances
     group by scenario_id, random_seed, simulation_year
-) as prior
+) as earlier
     on
-        prior.scenario_id = p.scenario_id
-        and prior.random_seed = p.random_seed
-        and prior.simulation_year = p.simulation_year - 1
-where p.forfeitures_available <> prior.forfeitures
+        earlier.scenario_id = p.scenario_id
+        and earlier.random_seed = p.random_seed
+        and earlier.simulation_year = p.simulation_year - 1
+where p.forfeitures_available <> earlier.forfeitures

@@ -174,8 +174,14 @@ accounts as (
         o.roth_balance,
         o.match_balance,
         o.nonelective_balance,
-        0, 0, 0, 0, 0,
-        1.0, 0.0, 0.0
+        0 as contributions_deferral,
+        0 as contributions_roth,
+        0 as contributions_match,
+        0 as contributions_nonelective,
+        0 as forfeiture_allocation,
+        1.0 as start_share,
+        0.0 as deferral_share,
+        0.0 as employer_share
     from opening as o
     where o.prior_status = 'terminated_vested'
 ),
