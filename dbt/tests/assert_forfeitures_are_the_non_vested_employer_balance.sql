@@ -37,7 +37,7 @@ where
                 else round((b.start_match + b.contributions_match + b.earnings_match) * (1 - b.vested_percent), 2)
             end
             or b.forfeited_nonelective
-            <> round((b.start_nonelective + b.contributions_nonelective + b.earnings_nonelective) * (1 - b.vested_percent), 2)
+            <> round((b.start_nonelective + b.forfeiture_allocation + b.earnings_nonelective) * (1 - b.vested_percent), 2)
         )
     )
     or (b.termination_date is null and b.forfeitures <> 0)

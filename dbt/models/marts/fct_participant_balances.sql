@@ -1,7 +1,10 @@
 {#-
   Account balances by source, one row per account holder per simulation_year: everyone
-  employed in the year (fct_workforce_snapshot) and the terminated-vested participants
-  still in the plan. Year N starts from year N-1's end balances in this table (read
+  employed in the year (fct_workforce_snapshot) who has money in the plan, at the start
+  of the year or paid in during it, and the terminated-vested participants still in the
+  plan. Each source is rolled forward here; the table keeps the balances by source, the
+  year's flows in total, and the employer sources' flows (the snapshot has the
+  contributions by source). Year N starts from year N-1's end balances in this table (read
   through prior_balances_relation(); a ref would be a cycle), start_year from the census
   (int_baseline_workforce, 0 where the census has none). delete+insert on (scenario_id,
   simulation_year), one row set per random_seed.
@@ -10,8 +13,9 @@
   catch-up, SECURE 2.0 s.603), match (the employer match), nonelective (forfeitures
   re-allocated to participants; the plan has no non-elective formula yet).
 
-  The year, per source: start + contributions + earnings - distributions - forfeitures
-  = end, to the cent (tests/assert_balances_roll_forward.sql holds it for every row).
+  The year, per source and in total: start + contributions + earnings - distributions -
+  forfeitures = end, to the cent (tests/assert_balances_roll_forward.sql holds the total
+  for every row, and each source's end as the next year's start).
   - earnings: the seed's investment_return (fct_year_plan) on the start balance for the
     part of the year until the account leaves (the termination date, else Dec 31), and
     on the contributions for half of the period they were paid over (from the entry
@@ -133,11 +137,12 @@ allocated as (
         cast(coalesce(least(round(py.forfeitures_available * e.allocation_pay
                                   / nullif(sum(e.allocation_pay) over (partition by e.random_seed), 0), 2),
                             e.allocation_room), 0) as decimal(14, 2)) as forfeiture_allocation
-        {%- else %}
-        cast(0 as decimal(14, 2)) as forfeiture_allocation
-        {%- endif %}
     from employed as e
     inner join plan_year as py on py.random_seed = e.random_seed
+        {%- else %}
+        cast(0 as decimal(14, 2)) as forfeiture_allocation
+    from employed as e
+        {%- endif %}
 ),
 
 accounts as (
@@ -160,6 +165,9 @@ accounts as (
         deferral_share,
         employer_share
     from allocated
+    -- an employee without money in the plan, before or during the year, has no account
+    where start_deferral + start_roth + start_match + start_nonelective
+          + contributions_deferral + contributions_roth + contributions_match + forfeiture_allocation > 0
 
     union all
 
@@ -269,15 +277,19 @@ select
     account_status,
     termination_date,
     vested_percent,
-    investment_return,
-    {%- for stage in ['start', 'contributions', 'earnings', 'distributions'] %}
     {%- for source in sources %}
-    cast({{ stage }}_{{ source }} as decimal(14, 2)) as {{ stage }}_{{ source }},
+    cast(start_{{ source }} as decimal(14, 2)) as start_{{ source }},
     {%- endfor %}
-    cast({% for source in sources %}{{ stage }}_{{ source }}{{ ' + ' if not loop.last }}{% endfor %} as decimal(16, 2))
-        as {{ 'start_balance' if stage == 'start' else stage }},
+    cast(start_deferral + start_roth + start_match + start_nonelective as decimal(16, 2)) as start_balance,
+    {%- for stage in ['contributions', 'earnings', 'distributions'] %}
+    cast({{ stage }}_deferral + {{ stage }}_roth + {{ stage }}_match + {{ stage }}_nonelective as decimal(16, 2))
+        as {{ stage }},
     {%- endfor %}
+    -- the employer sources' flows: what a leaver's forfeiture is taken from
+    contributions_match,
+    earnings_match,
     forfeiture_allocation,
+    earnings_nonelective,
     forfeited_match,
     forfeited_nonelective,
     cast(forfeitures as decimal(14, 2)) as forfeitures,
@@ -293,4 +305,3 @@ select
              + round(end_nonelective * vested_percent, 2)
     end as decimal(16, 2)) as vested_balance
 from ended
-order by random_seed, employee_id

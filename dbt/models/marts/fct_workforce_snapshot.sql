@@ -11,7 +11,8 @@
   employee's level.
 
   Plan eligibility, hours, vesting and the year's elections come from
-  int_yearly_eligibility (IRC 410(a), 411(a)). Only eligible employees defer or receive
+  int_yearly_eligibility (IRC 410(a), 411(a); ephemeral, so this is where its columns
+  are kept). Only eligible employees defer or receive
   employer money, on pay from their entry date: deferral_compensation is the pay from
   eligibility_entry_date (or the hire date, or Jan 1, whichever is last) to the end of
   employment in the year, employer_compensation the same from employer_entry_date.
@@ -23,42 +24,7 @@
 {%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 
 with combined as (
-    select
-        random_seed,
-        employee_id,
-        birth_date,
-        hire_date,
-        termination_date,
-        separation_type as termination_reason,
-        false as is_new_hire,
-        level_id,
-        range_min as level_range_min,
-        range_max as level_range_max,
-        starting_compensation,
-        compensation,
-        prior_year_wages
-    from {{ ref('int_yearly_experienced_changes') }}
-
-    union all
-
-    select
-        random_seed,
-        employee_id,
-        birth_date,
-        hire_date,
-        termination_date,
-        case when is_terminated then 'new_hire' end as termination_reason,
-        true as is_new_hire,
-        level_id,
-        range_min as level_range_min,
-        range_max as level_range_max,
-        compensation as starting_compensation,
-        compensation,
-        cast(0 as decimal(14, 2)) as prior_year_wages
-    from {{ ref('int_yearly_new_hires') }}
-),
-
-eligibility as (
+    -- the year's workforce with its hours, eligibility, vesting and elections
     select * from {{ ref('int_yearly_eligibility') }}
 ),
 
@@ -69,24 +35,9 @@ irs as (
 measured as (
     select
         c.*,
-        e.scheduled_annual_hours,
-        e.hours_worked,
-        e.is_eligible,
-        e.eligibility_entry_date,
-        e.is_long_term_part_time,
-        e.employer_entry_date,
-        e.is_employer_eligible,
-        e.vesting_service_years,
-        e.vested_percent,
-        e.enrolled,
-        e.deferral_rate,
-        greatest(c.hire_date, {{ year_start }}) as employed_from,
-        coalesce(c.termination_date, {{ year_end }}) as employed_to,
         {{ years_between('c.birth_date', year_end) }} as age,
         {{ years_between('c.hire_date', 'coalesce(c.termination_date, ' ~ year_end ~ ')') }} as tenure_years,
-        cast(round(c.compensation
-                   * (date_diff('day', greatest(c.hire_date, {{ year_start }}),
-                                coalesce(c.termination_date, {{ year_end }})) + 1)
+        cast(round(c.compensation * (date_diff('day', c.employed_from, c.employed_to) + 1)
                    / (date_diff('day', {{ year_start }}, {{ year_end }}) + 1), 2) as decimal(14, 2))
             as gross_compensation,
         irs.limit_402g,
@@ -99,7 +50,6 @@ measured as (
         irs.limit_401a17,
         irs.roth_catch_up_wage_threshold
     from combined as c
-    inner join eligibility as e on e.random_seed = c.random_seed and e.employee_id = c.employee_id
     cross join irs
 ),
 
@@ -166,10 +116,12 @@ select
     x.is_employer_eligible,
     x.employer_plan_compensation,
     x.vesting_service_years,
-    x.vested_percent
+    x.vested_percent,
+    cast(x.starting_deferral_rate as decimal(7, 4)) as starting_deferral_rate,
+    x.deferral_change,
+    x.enrollment_date
 from contributions as x
 left join {{ band_lookup(ref('config_age_bands')) }} as ab
     on ab.band_value = x.age
 left join {{ band_lookup(ref('config_tenure_bands')) }} as tb
     on tb.band_value = x.tenure_years
-order by x.random_seed, x.employee_id

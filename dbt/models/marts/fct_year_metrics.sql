@@ -49,6 +49,7 @@ people as (
         count(*) filter (where termination_reason = 'new_hire') as new_hire_terminations,
         count(*) filter (where employment_status = 'active' and enrolled) as participants,
         count(*) filter (where employment_status = 'active' and is_eligible) as eligible_headcount,
+        count(*) filter (where deferral_change = 'escalation') as deferral_escalations,
         coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_compensation,
         coalesce(sum(employee_contribution), 0) as employee_contributions,
         coalesce(sum(employer_contribution), 0) as employer_contributions,
@@ -65,14 +66,6 @@ changes as (
         count(*) filter (where is_promoted and promoted_compensation > promotion_compensation)
             as promotions_raised_to_minimum
     from {{ ref('int_yearly_experienced_changes') }}
-    group by random_seed
-),
-
-elections as (
-    select
-        random_seed,
-        count(*) filter (where deferral_change = 'escalation') as deferral_escalations
-    from {{ ref('int_yearly_eligibility') }}
     group by random_seed
 ),
 
@@ -113,7 +106,7 @@ select
     p.new_hire_terminations,
     coalesce(c.promotions, 0) as promotions,
     coalesce(c.promotions_raised_to_minimum, 0) as promotions_raised_to_minimum,
-    coalesce(ec.deferral_escalations, 0) as deferral_escalations,
+    p.deferral_escalations,
     cast(p.total_compensation as decimal(18, 2)) as total_compensation,
     cast(round(coalesce(p.total_compensation / nullif(p.headcount_end, 0), 0), 2) as decimal(18, 2))
         as average_compensation,
@@ -142,7 +135,6 @@ select
         as average_balance
 from people as p
 left join changes as c on c.random_seed = p.random_seed
-left join elections as ec on ec.random_seed = p.random_seed
 left join year_plan as yp on yp.random_seed = p.random_seed
 left join accounts as a on a.random_seed = p.random_seed
 order by p.random_seed

@@ -32,28 +32,21 @@ hires as (
 ),
 
 snapshot as (
-    select *
+    select
+        random_seed,
+        employee_id,
+        level_id,
+        hire_date,
+        termination_date,
+        is_long_term_part_time,
+        eligibility_entry_date,
+        employer_entry_date,
+        starting_deferral_rate,
+        deferral_rate,
+        deferral_change,
+        enrollment_date
     from {{ ref('fct_workforce_snapshot') }}
     where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
-),
-
-plan_events as (
-    select
-        s.random_seed,
-        s.employee_id,
-        s.level_id,
-        s.hire_date,
-        s.termination_date,
-        s.is_long_term_part_time,
-        s.eligibility_entry_date,
-        s.employer_entry_date,
-        el.deferral_change,
-        el.enrollment_date,
-        el.starting_deferral_rate,
-        el.deferral_rate
-    from snapshot as s
-    inner join {{ ref('int_yearly_eligibility') }} as el
-        on el.random_seed = s.random_seed and el.employee_id = s.employee_id
 ),
 
 leavers as (
@@ -183,7 +176,7 @@ events as (
         cast(null as decimal(14, 2)) as previous_compensation,
         cast(null as decimal(14, 2)) as new_compensation,
         cast(null as decimal(14, 2)) as amount
-    from plan_events
+    from snapshot
     where deferral_change is not null
 
     union all
@@ -203,7 +196,7 @@ events as (
         cast(null as decimal(14, 2)) as previous_compensation,
         cast(null as decimal(14, 2)) as new_compensation,
         cast(null as decimal(14, 2)) as amount
-    from plan_events
+    from snapshot
     where eligibility_entry_date between greatest(hire_date, {{ year_start }}) and coalesce(termination_date, {{ year_end }})
 
     union all
@@ -250,4 +243,3 @@ select
     new_compensation,
     amount
 from events
-order by random_seed, employee_id, event_type

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['yearly']) }}
+{{ config(materialized='ephemeral', tags=['yearly']) }}
 {#-
   Hours, plan eligibility and entry, vesting service and the year's deferral elections of
   everyone employed in simulation_year (the Jan 1 population and the year's hires).
@@ -44,6 +44,11 @@
     unless they opt out (opt_out_rate). With immediate entry that is the hire date.
   A census election before the entry date waits for it: deferrals start at entry
   (fct_workforce_snapshot prorates pay from it).
+
+  Ephemeral: it is the snapshot's population (the Jan 1 population and the hires, with
+  what the snapshot reports of them), read only by fct_workforce_snapshot, which keeps
+  its columns for the event log and the metrics; so it is computed once a year inside
+  the snapshot's query instead of being written as a table of its own.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set service = choice_var('service_requirement', ['none', 'elapsed_months', 'one_year']) -%}
@@ -61,12 +66,21 @@
 {%- set full_year_hours = 2280 -%}
 
 with workforce as (
+    -- everyone employed in the year, with what fct_workforce_snapshot reports of them
     select
         random_seed,
         employee_id,
         birth_date,
         hire_date,
         termination_date,
+        separation_type as termination_reason,
+        false as is_new_hire,
+        level_id,
+        range_min as level_range_min,
+        range_max as level_range_max,
+        starting_compensation,
+        compensation,
+        prior_year_wages,
         scheduled_annual_hours,
         starting_deferral_rate
     from {{ ref('int_yearly_experienced_changes') }}
@@ -79,6 +93,14 @@ with workforce as (
         birth_date,
         hire_date,
         termination_date,
+        case when is_terminated then 'new_hire' end as termination_reason,
+        true as is_new_hire,
+        level_id,
+        range_min as level_range_min,
+        range_max as level_range_max,
+        compensation as starting_compensation,
+        compensation,
+        cast(0 as decimal(14, 2)) as prior_year_wages,
         scheduled_annual_hours,
         cast(0 as decimal(7, 4)) as starting_deferral_rate
     from {{ ref('int_yearly_new_hires') }}
@@ -101,7 +123,8 @@ periods as (
                                                                 make_date(year(w.hire_date), 12, 31))) + 1)
                        / (date_diff('day', make_date(year(w.hire_date), 1, 1), make_date(year(w.hire_date), 12, 31)) + 1))
         end as hire_year_hours,
-        cast(w.birth_date + interval {{ minimum_age }} year as date) as age_met_on
+        {{ 'w.birth_date' if minimum_age == 0 else 'cast(w.birth_date + interval ' ~ minimum_age ~ ' year as date)' }}
+            as age_met_on
     from workforce as w
 ),
 
@@ -126,8 +149,14 @@ worked as (
         {%- else %}
         cast(null as date) as part_time_service_met_on,
         {%- endif %}
-        case when p.hours_a_year >= 1000 then cast(p.hire_date + interval 1 year as date) end as one_year_met_on,
-        case when p.hours_a_year >= 1000 then cast(p.hire_date + interval 2 year as date) end as two_years_met_on
+        -- employer money's own rule, when it has one (computed only then)
+        {%- if employer_service == 'same' %}
+        cast(null as date) as employer_service_met_on
+        {%- else %}
+        case when p.hours_a_year >= 1000
+             then cast(p.hire_date + interval {{ 1 if employer_service == 'one_year' else 2 }} year as date) end
+            as employer_service_met_on
+        {%- endif %}
     from periods as p
 ),
 
@@ -151,10 +180,9 @@ entered as (
         {%- if employer_service == 'same' %}
         en.regular_entry_date as employer_entry_date
         {%- else %}
-        {%- set own_rule = 'en.one_year_met_on' if employer_service == 'one_year' else 'en.two_years_met_on' %}
-        case when en.regular_entry_date is not null and {{ own_rule }} is not null
+        case when en.regular_entry_date is not null and en.employer_service_met_on is not null
              then greatest(en.regular_entry_date,
-                           {{ next_entry_date('greatest(' ~ own_rule ~ ', en.age_met_on)') }}) end
+                           {{ next_entry_date('greatest(en.employer_service_met_on, en.age_met_on)') }}) end
             as employer_entry_date
         {%- endif %}
     from entry as en
@@ -235,8 +263,20 @@ decided as (
 
 select
     random_seed,
-    {{ sim_year }} as simulation_year,
     employee_id,
+    birth_date,
+    hire_date,
+    termination_date,
+    termination_reason,
+    is_new_hire,
+    level_id,
+    level_range_min,
+    level_range_max,
+    starting_compensation,
+    compensation,
+    prior_year_wages,
+    employed_from,
+    employed_to,
     scheduled_annual_hours,
     hours_worked,
     eligibility_entry_date,
@@ -253,4 +293,3 @@ select
     is_eligible and (coalesce(deferral_change = 'auto_enrollment', false) or deferral_rate > 0) as enrolled,
     deferral_change
 from decided
-order by random_seed, employee_id
