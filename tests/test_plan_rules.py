@@ -369,16 +369,40 @@ def leaver_accounts(person: str, termination: date, vested: Decimal) -> dict[str
     }
 
 
+# Every account-year: the employees' (fct_workforce_snapshot) and the terminated-vested
+# participants' of earlier years (fct_terminated_vested_balances), with their totals.
+ACCOUNTS = """
+    select simulation_year, employee_id, account_status, termination_date,
+           start_deferral + start_roth + start_match + start_nonelective as start_balance,
+           employee_contribution + employer_contribution + forfeiture_allocation as contributions,
+           earnings, distributions, forfeited_match + forfeited_nonelective as forfeitures,
+           end_deferral + end_roth + end_match + end_nonelective as end_balance, end_deferral, end_match
+    from main.fct_workforce_snapshot where account_status is not null
+    union all by name
+    select simulation_year, employee_id, account_status,
+           start_deferral + start_roth + start_match + start_nonelective as start_balance,
+           0 as contributions, earnings, distributions, 0 as forfeitures,
+           end_deferral + end_roth + end_match + end_nonelective as end_balance, end_deferral, end_match
+    from main.fct_terminated_vested_balances
+"""
+
+
+def account(root: Path, employee_id: str, year: int) -> dict[str, Any]:
+    rows = query(root, f"select * from ({ACCOUNTS}) where employee_id = ? and simulation_year = ?", [employee_id, year])
+    assert len(rows) == 1, (employee_id, year, rows)
+    return rows[0]
+
+
 @pytest.mark.dbt
 def test_a_leaver_forfeits_the_non_vested_employer_balance_to_the_cent(plan_template: Path) -> None:
     vested = leaver_accounts("LEAVES_VESTED", date(2025, 6, 30), Decimal("0.6"))
     small = leaver_accounts("LEAVES_SMALL", date(2025, 3, 31), Decimal("0"))
-    vested_row = row(plan_template, "fct_participant_balances", "LEAVES_VESTED", 2025)
-    small_row = row(plan_template, "fct_participant_balances", "LEAVES_SMALL", 2025)
+    vested_row = row(plan_template, "fct_workforce_snapshot", "LEAVES_VESTED", 2025)
+    small_row = row(plan_template, "fct_workforce_snapshot", "LEAVES_SMALL", 2025)
 
-    assert vested_row["contributions_match"] == vested["match"]
-    assert vested_row["forfeited_match"] == vested["forfeited"]
-    assert vested_row["forfeitures"] == vested["forfeited"] > 0
+    assert vested_row["employer_contribution"] == vested["match"]
+    assert vested_row["forfeited_match"] == vested["forfeited"] > 0
+    assert vested_row["forfeited_nonelective"] == 0
     assert small_row["forfeited_match"] == small["forfeited"] > 0, "0% vested: all of the match"
     assert small_row["forfeited_nonelective"] == 0
     by_event = {
@@ -402,9 +426,9 @@ def test_a_leaver_forfeits_the_non_vested_employer_balance_to_the_cent(plan_temp
 def test_only_vested_balances_under_the_limit_are_cashed_out(plan_template: Path, reallocation_run: Path) -> None:
     vested = leaver_accounts("LEAVES_VESTED", date(2025, 6, 30), Decimal("0.6"))
     small = leaver_accounts("LEAVES_SMALL", date(2025, 3, 31), Decimal("0"))
-    vested_2025 = row(plan_template, "fct_participant_balances", "LEAVES_VESTED", 2025)
-    vested_2026 = row(plan_template, "fct_participant_balances", "LEAVES_VESTED", 2026)
-    small_2025 = row(plan_template, "fct_participant_balances", "LEAVES_SMALL", 2025)
+    vested_2025 = account(plan_template, "LEAVES_VESTED", 2025)
+    vested_2026 = row(plan_template, "fct_terminated_vested_balances", "LEAVES_VESTED", 2026)
+    small_2025 = account(plan_template, "LEAVES_SMALL", 2025)
 
     assert small["vested_balance"] < CASH_OUT_LIMIT <= vested["vested_balance"]
     assert small_2025["account_status"] == "cashed_out"
@@ -414,13 +438,13 @@ def test_only_vested_balances_under_the_limit_are_cashed_out(plan_template: Path
     assert vested_2025["account_status"] == "terminated_vested"
     assert (vested_2025["end_deferral"], vested_2025["end_match"]) == (vested["end_deferral"], vested["end_match"])
     assert vested_2025["distributions"] == 0
-    assert vested_2025["vested_balance"] == vested["vested_balance"]
+    assert vested_2025["end_balance"] == vested["vested_balance"]
     # the next year the balance stays in the plan and earns a full year's return
     assert vested_2026["account_status"] == "terminated_vested"
-    assert vested_2026["start_balance"] == vested["vested_balance"]
-    assert vested_2026["earnings_match"] == cents(vested["end_match"] * RETURN)
+    assert (vested_2026["start_deferral"], vested_2026["start_match"]) == (vested["end_deferral"], vested["end_match"])
+    assert vested_2026["earnings"] == cents(vested["end_deferral"] * RETURN) + cents(vested["end_match"] * RETURN)
     # with a distribution rate of 100% every terminated-vested participant takes it the next year
-    paid = row(reallocation_run, "fct_participant_balances", "LEAVES_VESTED", 2026)
+    paid = account(reallocation_run, "LEAVES_VESTED", 2026)
     assert paid["account_status"] == "distributed"
     assert paid["distributions"] == paid["start_balance"] + paid["earnings"]
     assert paid["end_balance"] == 0
@@ -428,12 +452,11 @@ def test_only_vested_balances_under_the_limit_are_cashed_out(plan_template: Path
     for root in (plan_template, reallocation_run):
         wrong = query(
             root,
-            """
-            select b.employee_id, b.simulation_year, b.account_status
-            from main.fct_participant_balances as b
-            where (b.account_status = 'cashed_out' and b.distributions >= 7000)
-               or (b.termination_date is not null and b.account_status = 'terminated_vested'
-                   and b.end_balance < 7000)
+            f"""
+            select employee_id, simulation_year, account_status from ({ACCOUNTS})
+            where (account_status = 'cashed_out' and distributions >= 7000)
+               or (termination_date is not null and account_status = 'terminated_vested' and end_balance < 7000)
+               or (account_status = 'active' and distributions <> 0)
             """,
         )
         assert wrong == []
@@ -443,7 +466,7 @@ def test_only_vested_balances_under_the_limit_are_cashed_out(plan_template: Path
 @pytest.mark.parametrize("run", ["plan_template", "reallocation_run"])
 def test_every_account_rolls_forward_to_the_cent(run: str, request: pytest.FixtureRequest) -> None:
     root: Path = request.getfixturevalue(run)
-    rows = query(root, "select * from main.fct_participant_balances order by simulation_year, employee_id")
+    rows = query(root, f"select * from ({ACCOUNTS}) order by simulation_year, employee_id")
     ends = {(r["simulation_year"], r["employee_id"]): r["end_balance"] for r in rows}
 
     # an account holds money, from the start of the year or paid in during it
@@ -472,11 +495,8 @@ def test_reallocated_forfeitures_go_to_eligible_participants_pro_rata(reallocati
     shares = query(
         reallocation_run,
         """
-        select b.employee_id, b.forfeiture_allocation, s.employer_plan_compensation, s.is_employer_eligible,
-               s.employment_status
-        from main.fct_participant_balances as b
-        join main.fct_workforce_snapshot as s using (employee_id, simulation_year)
-        where b.simulation_year = 2026
+        select employee_id, forfeiture_allocation, employer_plan_compensation, is_employer_eligible
+        from main.fct_workforce_snapshot where simulation_year = 2026 and employment_status = 'active'
         """,
     )
     available = pool[0]["forfeitures_available"]
@@ -510,8 +530,7 @@ def test_the_plan_data_tests_pass_and_fail_on_a_broken_row(plan_template: Path, 
     passed = runner.test(plan_tests)
     execute(
         workspace.database_path,
-        "update main.fct_participant_balances set end_match = end_match + 0.01, end_balance = end_balance + 0.01, "
-        "forfeited_match = forfeited_match - 0.01, forfeitures = forfeitures - 0.01 "
+        "update main.fct_workforce_snapshot set end_match = end_match + 0.01, forfeited_match = forfeited_match - 0.01 "
         "where employee_id = 'LEAVES_VESTED' and simulation_year = 2025",
         "update main.fct_workforce_snapshot set employee_contribution = 100 "
         "where employee_id = 'PART_TIME_400' and simulation_year = 2025",

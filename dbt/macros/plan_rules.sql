@@ -1,7 +1,7 @@
 {#-
   Plan rules shared by the yearly plan models: validated choice vars, plan entry dates,
   vesting schedules and the year's investment return. The rules themselves are cited
-  where each is applied (int_yearly_eligibility, fct_participant_balances).
+  where each is applied (int_yearly_eligibility, account_ctes, fct_terminated_vested_balances).
 -#}
 
 {% macro choice_var(name, choices) -%}
@@ -85,8 +85,8 @@
 {%- endmacro %}
 
 
-{% macro prior_balances_relation() -%}
-  {#- fct_participant_balances addressed without ref(): year N starts from year N-1's
-      accounts in the table it is about to append to (a ref would be a cycle). -#}
-  {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='fct_participant_balances')) -}}
+{% macro prior_terminated_vested_relation() -%}
+  {#- fct_terminated_vested_balances addressed without ref(): year N carries year N-1's
+      participants from the table it is about to append to (a ref would be a cycle). -#}
+  {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='fct_terminated_vested_balances')) -}}
 {%- endmacro %}

@@ -1,9 +1,10 @@
 -- A leaver forfeits exactly the non-vested part of the employer money held at
--- termination (IRC 411(a)), to the cent, at the vested_percent of the snapshot;
--- deferral and Roth money and a safe harbor match are never forfeited; nobody else
--- forfeits anything; the year's forfeitures are what the next year has to use.
-with balances as (
-    select * from {{ ref('fct_participant_balances') }}
+-- termination (IRC 411(a)), to the cent, at the vested_percent of the year: the match
+-- (start + the year's match + its earnings) unless it is safe harbor money, and the
+-- non-elective account (start + re-allocated forfeitures + its earnings); nobody else
+-- forfeits anything; and the forfeitures a year holds are the year before's.
+with snapshot as (
+    select * from {{ ref('fct_workforce_snapshot') }}
 ),
 
 plans as (
@@ -11,40 +12,31 @@ plans as (
 )
 
 select
-    b.scenario_id,
-    b.random_seed,
-    b.simulation_year,
-    b.employee_id,
-    b.forfeited_match,
-    b.forfeited_nonelective
-from balances as b
+    s.scenario_id,
+    s.random_seed,
+    s.simulation_year,
+    s.employee_id,
+    s.forfeited_match,
+    s.forfeited_nonelective
+from snapshot as s
 inner join plans as p
-    on p.scenario_id = b.scenario_id and p.random_seed = b.random_seed and p.simulation_year = b.simulation_year
-left join {{ ref('fct_workforce_snapshot') }} as s
-    on
-        s.scenario_id = b.scenario_id
-        and s.random_seed = b.random_seed
-        and s.simulation_year = b.simulation_year
-        and s.employee_id = b.employee_id
+    on p.scenario_id = s.scenario_id and p.random_seed = s.random_seed and p.simulation_year = s.simulation_year
 where
-    (s.employee_id is not null and b.vested_percent <> s.vested_percent)
-    or (s.employee_id is not null and (s.employment_status = 'terminated') <> (b.termination_date is not null))
-    or (
-        b.termination_date is not null
+    (
+        s.termination_date is not null
         and (
-            b.forfeited_match <> case
+            s.forfeited_match <> case
                 when p.match_is_safe_harbor then 0
-                else round((b.start_match + b.contributions_match + b.earnings_match) * (1 - b.vested_percent), 2)
+                else round((s.start_match + s.employer_contribution + s.earnings_match) * (1 - s.vested_percent), 2)
             end
-            or b.forfeited_nonelective
-            <> round((b.start_nonelective + b.forfeiture_allocation + b.earnings_nonelective) * (1 - b.vested_percent), 2)
+            or s.forfeited_nonelective
+            <> round((s.start_nonelective + s.forfeiture_allocation + s.earnings_nonelective) * (1 - s.vested_percent), 2)
         )
     )
-    or (b.termination_date is null and b.forfeitures <> 0)
+    or (s.termination_date is null and s.forfeited_match + s.forfeited_nonelective <> 0)
 
 union all
 
--- the forfeitures a year holds are the year before's, for every seed
 select
     p.scenario_id,
     p.random_seed,
@@ -54,8 +46,8 @@ select
     earlier.forfeitures
 from plans as p
 inner join (
-    select scenario_id, random_seed, simulation_year, sum(forfeitures) as forfeitures
-    from balances
+    select scenario_id, random_seed, simulation_year, sum(forfeited_match + forfeited_nonelective) as forfeitures
+    from snapshot
     group by scenario_id, random_seed, simulation_year
 ) as earlier
     on

@@ -17,6 +17,13 @@
   eligibility_entry_date (or the hire date, or Jan 1, whichever is last) to the end of
   employment in the year, employer_compensation the same from employer_entry_date.
   With immediate eligibility both are gross_compensation, to the cent.
+
+  Each employee's account by source (deferral, roth, match, nonelective) rolls forward
+  here (account_ctes: earnings, vesting, forfeitures, cash-outs): start_* are the Jan 1
+  balances, end_* the Dec 31 ones, and start + contributions (employee_contribution +
+  employer_contribution + forfeiture_allocation) + earnings - distributions -
+  forfeitures = end, to the cent (tests/assert_balances_roll_forward.sql). A leaver whose
+  vested balance stays in the plan is carried on by fct_terminated_vested_balances.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
@@ -30,6 +37,13 @@ with combined as (
 
 irs as (
     {{ irs_limits(sim_year) }}
+),
+
+plan_year as (
+    -- the seed's investment return and the forfeitures it holds from the year before
+    select random_seed, investment_return, forfeitures_available
+    from {{ ref('fct_year_plan') }}
+    where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
 ),
 
 measured as (
@@ -70,7 +84,9 @@ prorated as (
     from measured as m
 ),
 
-{{ contribution_ctes('prorated', 'contributions') }}
+{{ contribution_ctes('prorated', 'contributions') }},
+
+{{ account_ctes('contributions', 'plan_year', 'accounts') }}
 
 select
     {{ scenario_literal() }} as scenario_id,
@@ -119,8 +135,24 @@ select
     x.vested_percent,
     cast(x.starting_deferral_rate as decimal(7, 4)) as starting_deferral_rate,
     x.deferral_change,
-    x.enrollment_date
-from contributions as x
+    x.enrollment_date,
+    x.account_status,
+    x.start_deferral,
+    x.start_roth,
+    x.start_match,
+    x.start_nonelective,
+    x.forfeiture_allocation,
+    x.earnings,
+    x.earnings_match,
+    x.earnings_nonelective,
+    x.forfeited_match,
+    x.forfeited_nonelective,
+    x.distributions,
+    x.end_deferral,
+    x.end_roth,
+    x.end_match,
+    x.end_nonelective
+from accounts as x
 left join {{ band_lookup(ref('config_age_bands')) }} as ab
     on ab.band_value = x.age
 left join {{ band_lookup(ref('config_tenure_bands')) }} as tb

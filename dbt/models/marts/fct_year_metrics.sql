@@ -24,9 +24,10 @@
                         is employer_contributions less the forfeitures that fund them
                         (used_for 'employer_contributions'); otherwise they pay expenses
                         or are re-allocated, and the employer pays its contributions in full
-    total_plan_assets   end balances of every account (active and terminated-vested
-                        participants, fct_participant_balances); average_balance over
-                        the accounts with a balance
+    total_plan_assets   end balances of every account (the employees' in the snapshot,
+                        and the terminated-vested participants' of earlier years,
+                        fct_terminated_vested_balances); average_balance over the
+                        accounts with a balance
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 
@@ -76,6 +77,30 @@ year_plan as (
 ),
 
 accounts as (
+    -- every account's year: the employees' (the snapshot) and the terminated-vested
+    -- participants' who left in earlier years
+    select
+        random_seed,
+        forfeited_match + forfeited_nonelective as forfeitures,
+        earnings,
+        distributions,
+        end_deferral + end_roth + end_match + end_nonelective as end_balance
+    from snapshot
+    where account_status is not null
+
+    union all
+
+    select
+        random_seed,
+        0 as forfeitures,
+        earnings,
+        distributions,
+        end_deferral + end_roth + end_match + end_nonelective as end_balance
+    from {{ ref('fct_terminated_vested_balances') }}
+    where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
+),
+
+account_totals as (
     select
         random_seed,
         coalesce(sum(forfeitures), 0) as forfeitures,
@@ -83,8 +108,7 @@ accounts as (
         coalesce(sum(distributions), 0) as distributions,
         coalesce(sum(end_balance), 0) as total_plan_assets,
         count(*) filter (where end_balance > 0) as accounts_with_balance
-    from {{ ref('fct_participant_balances') }}
-    where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
+    from accounts
     group by random_seed
 )
 
@@ -136,5 +160,5 @@ select
 from people as p
 left join changes as c on c.random_seed = p.random_seed
 left join year_plan as yp on yp.random_seed = p.random_seed
-left join accounts as a on a.random_seed = p.random_seed
+left join account_totals as a on a.random_seed = p.random_seed
 order by p.random_seed

@@ -48,19 +48,17 @@ forfeiture_pool as (
     select sv.random_seed, cast(0 as decimal(18, 2)) as forfeitures_available
     from {{ seed_values() }} as sv
     {%- else %}
-    {%- set prior = prior_balances_relation() %}
-    {%- if execute and adapter.get_relation(database=prior.database, schema=prior.schema, identifier=prior.identifier) is none %}
-      {{ exceptions.raise_compiler_error(
-          "cannot simulate " ~ sim_year ~ ": fct_participant_balances does not exist yet. "
-          ~ "Simulate the years in order starting with start_year " ~ start_year ~ ".") }}
-    {%- endif %}
-    select sv.random_seed, cast(coalesce(sum(pb.forfeitures), 0) as decimal(18, 2)) as forfeitures_available
+    {#- year N-1's leavers, in the snapshot this run appends to (a ref would be a cycle) #}
+    {%- set prior = prior_snapshot_relation() %}
+    select sv.random_seed, cast(coalesce(sum(ps.forfeited_match + ps.forfeited_nonelective), 0) as decimal(18, 2))
+        as forfeitures_available
     from {{ seed_values() }} as sv
-    left join {{ prior }} as pb
+    left join {{ prior }} as ps
         on
-            pb.random_seed = sv.random_seed
-            and pb.scenario_id = {{ scenario_literal() }}
-            and pb.simulation_year = {{ sim_year - 1 }}
+            ps.random_seed = sv.random_seed
+            and ps.scenario_id = {{ scenario_literal() }}
+            and ps.simulation_year = {{ sim_year - 1 }}
+            and ps.employment_status = 'terminated'
     group by sv.random_seed
     {%- endif %}
 )

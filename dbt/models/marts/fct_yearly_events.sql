@@ -44,27 +44,28 @@ snapshot as (
         starting_deferral_rate,
         deferral_rate,
         deferral_change,
-        enrollment_date
+        enrollment_date,
+        vested_percent,
+        account_status,
+        forfeited_match,
+        forfeited_nonelective,
+        distributions
     from {{ ref('fct_workforce_snapshot') }}
     where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
 ),
 
 leavers as (
     select
-        b.random_seed,
-        b.employee_id,
-        s.level_id,
-        b.termination_date,
-        b.account_status,
-        b.forfeitures,
-        b.distributions,
-        b.vested_percent
-    from {{ ref('fct_participant_balances') }} as b
-    inner join snapshot as s on s.random_seed = b.random_seed and s.employee_id = b.employee_id
-    where
-        b.scenario_id = {{ scenario_literal() }}
-        and b.simulation_year = {{ sim_year }}
-        and b.termination_date is not null
+        random_seed,
+        employee_id,
+        level_id,
+        termination_date,
+        account_status,
+        forfeited_match + forfeited_nonelective as forfeitures,
+        distributions,
+        vested_percent
+    from snapshot
+    where termination_date is not null and account_status is not null
 ),
 
 events as (

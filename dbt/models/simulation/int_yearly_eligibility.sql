@@ -82,7 +82,11 @@ with workforce as (
         compensation,
         prior_year_wages,
         scheduled_annual_hours,
-        starting_deferral_rate
+        starting_deferral_rate,
+        start_deferral,
+        start_roth,
+        start_match,
+        start_nonelective
     from {{ ref('int_yearly_experienced_changes') }}
 
     union all
@@ -102,7 +106,11 @@ with workforce as (
         compensation,
         cast(0 as decimal(14, 2)) as prior_year_wages,
         scheduled_annual_hours,
-        cast(0 as decimal(7, 4)) as starting_deferral_rate
+        cast(0 as decimal(7, 4)) as starting_deferral_rate,
+        cast(0 as decimal(14, 2)) as start_deferral,
+        cast(0 as decimal(14, 2)) as start_roth,
+        cast(0 as decimal(14, 2)) as start_match,
+        cast(0 as decimal(14, 2)) as start_nonelective
     from {{ ref('int_yearly_new_hires') }}
 ),
 
@@ -275,6 +283,10 @@ select
     starting_compensation,
     compensation,
     prior_year_wages,
+    start_deferral,
+    start_roth,
+    start_match,
+    start_nonelective,
     employed_from,
     employed_to,
     scheduled_annual_hours,

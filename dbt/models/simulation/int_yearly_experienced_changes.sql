@@ -36,8 +36,8 @@
     low in the range rises faster; merit never lifts pay above the range maximum, COLA
     applies to all.
 
-  The deferral election and the scheduled hours are carried through as they were on
-  Jan 1; the year's plan elections (escalation, sweep, auto-enrollment at entry) are
+  The deferral election, the scheduled hours and the accounts are carried through as
+  they were on Jan 1; the year's plan elections (escalation, sweep, auto-enrollment at entry) are
   int_yearly_eligibility's, which knows who may defer.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
@@ -314,5 +314,9 @@ select
     termination_date,
     prior_year_wages,
     deferral_rate as starting_deferral_rate,
-    scheduled_annual_hours
+    scheduled_annual_hours,
+    start_deferral,
+    start_roth,
+    start_match,
+    start_nonelective
 from raised
