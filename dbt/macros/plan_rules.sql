@@ -1,7 +1,7 @@
 {#-
   Plan rules shared by the yearly plan models: validated choice vars, plan entry dates,
   vesting schedules and the year's investment return. The rules themselves are cited
-  where each is applied (int_yearly_eligibility, account_ctes, fct_terminated_vested_balances).
+  where each is applied (eligibility_ctes, account_ctes, fct_terminated_vested_balances).
 -#}
 
 {% macro choice_var(name, choices) -%}

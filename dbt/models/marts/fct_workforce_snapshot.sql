@@ -10,9 +10,8 @@
   (contribution_ctes). level_range_min/max are the year's moved salary range of the
   employee's level.
 
-  Plan eligibility, hours, vesting and the year's elections come from
-  int_yearly_eligibility (IRC 410(a), 411(a); ephemeral, so this is where its columns
-  are kept). Only eligible employees defer or receive
+  Plan eligibility, hours, vesting and the year's elections come from eligibility_ctes
+  (macros/eligibility.sql: IRC 410(a), 411(a)); this is where their columns are kept. Only eligible employees defer or receive
   employer money, on pay from their entry date: deferral_compensation is the pay from
   eligibility_entry_date (or the hire date, or Jan 1, whichever is last) to the end of
   employment in the year, employer_compensation the same from employer_entry_date.
@@ -30,10 +29,9 @@
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
 {%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 
-with combined as (
-    -- the year's workforce with its hours, eligibility, vesting and elections
-    select * from {{ ref('int_yearly_eligibility') }}
-),
+with
+-- the year's workforce with its hours, eligibility, vesting and elections
+{{ eligibility_ctes('combined') }},
 
 irs as (
     {{ irs_limits(sim_year) }}

@@ -15,7 +15,7 @@
                         of the year-end active employees)
     target_*            the growth target the year was solved with (fct_year_plan)
     eligible_headcount  year-end active employees eligible to defer (IRC 410(a) rules,
-                        int_yearly_eligibility); eligible_participation_rate is
+                        eligibility_ctes); eligible_participation_rate is
                         participants among them
     forfeitures         non-vested employer money forfeited by the year's leavers
                         (IRC 411(a)), used in the next plan year

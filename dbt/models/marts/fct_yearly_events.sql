@@ -12,7 +12,7 @@
     enrollment                auto-enrollment at plan entry, or the re-enrollment sweep
     deferral_escalation       the yearly auto-escalation step
     eligibility               plan entry: the employee may defer from event_date
-                              (IRC 410(a); int_yearly_eligibility)
+                              (IRC 410(a); eligibility_ctes)
     forfeiture                a leaver's non-vested employer money (amount), IRC 411(a)
     cash_out                  a leaver's vested balance under the cash-out limit, paid out (amount)
   Jan 1 actions (promotion, raises, escalation, sweep) are dated Jan 1; auto-enrollment

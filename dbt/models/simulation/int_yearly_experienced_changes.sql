@@ -38,7 +38,7 @@
 
   The deferral election, the scheduled hours and the accounts are carried through as
   they were on Jan 1; the year's plan elections (escalation, sweep, auto-enrollment at entry) are
-  int_yearly_eligibility's, which knows who may defer.
+  eligibility_ctes's (in the snapshot), which knows who may defer.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set termination_rate = num_var('termination_rate', 0, 1) -%}

@@ -21,7 +21,7 @@
   clamped to the range; age at hire 22-55; hire date uniform in the year. A
   part_time_hire_rate share of hires is part-time, scheduled for part_time_annual_hours
   a year; the others have no schedule (credited 190 hours a month employed). Enrollment
-  happens at plan entry (int_yearly_eligibility), not here.
+  happens at plan entry (eligibility_ctes), not here.
   Each seed of the run (random_seed on every row) is sized and hired on its own, so
   seeds run side by side exactly as they would alone.
 -#}

@@ -1,7 +1,8 @@
-{{ config(materialized='ephemeral', tags=['yearly']) }}
+{% macro eligibility_ctes(name) -%}
 {#-
   Hours, plan eligibility and entry, vesting service and the year's deferral elections of
   everyone employed in simulation_year (the Jan 1 population and the year's hires).
+  Refs int_yearly_experienced_changes and int_yearly_new_hires.
 
   Hours (29 CFR 2530.200b-2/-3): an employee scheduled for H hours a year (census
   annual_hours or standard_weekly_hours x 52, or a part-time hire's
@@ -45,10 +46,11 @@
   A census election before the entry date waits for it: deferrals start at entry
   (fct_workforce_snapshot prorates pay from it).
 
-  Ephemeral: it is the snapshot's population (the Jan 1 population and the hires, with
-  what the snapshot reports of them), read only by fct_workforce_snapshot, which keeps
-  its columns for the event log and the metrics; so it is computed once a year inside
-  the snapshot's query instead of being written as a table of its own.
+  Emits CTEs (no trailing comma) for fct_workforce_snapshot; the last one is called
+  `name`: the snapshot's population (the Jan 1 population and the hires, with what the
+  snapshot reports of them) with its hours, eligibility, vesting and elections. A macro,
+  like contribution_ctes: computed once a year inside the snapshot's query, neither
+  written as a table of its own nor compiled as a separate (ephemeral) node.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set service = choice_var('service_requirement', ['none', 'elapsed_months', 'one_year']) -%}
@@ -65,7 +67,7 @@
 {%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 {%- set full_year_hours = 2280 -%}
 
-with workforce as (
+{{ name }}__workforce as (
     -- everyone employed in the year, with what fct_workforce_snapshot reports of them
     select
         random_seed,
@@ -114,7 +116,7 @@ with workforce as (
     from {{ ref('int_yearly_new_hires') }}
 ),
 
-periods as (
+{{ name }}__periods as (
     select
         w.*,
         greatest(w.hire_date, {{ year_start }}) as employed_from,
@@ -133,10 +135,10 @@ periods as (
         end as hire_year_hours,
         {{ 'w.birth_date' if minimum_age == 0 else 'cast(w.birth_date + interval ' ~ minimum_age ~ ' year as date)' }}
             as age_met_on
-    from workforce as w
+    from {{ name }}__workforce as w
 ),
 
-worked as (
+{{ name }}__worked as (
     select
         p.*,
         cast(case
@@ -165,10 +167,10 @@ worked as (
              then cast(p.hire_date + interval {{ 1 if employer_service == 'one_year' else 2 }} year as date) end
             as employer_service_met_on
         {%- endif %}
-    from periods as p
+    from {{ name }}__periods as p
 ),
 
-entry as (
+{{ name }}__entry as (
     select
         wk.*,
         {{ next_entry_date('case when wk.service_met_on is not null then greatest(wk.service_met_on, wk.age_met_on) end') }}
@@ -177,10 +179,10 @@ entry as (
         case when wk.part_time_service_met_on is not null
              then greatest({{ next_entry_date('greatest(wk.part_time_service_met_on, wk.age_met_on)') }},
                            make_date(2025, 1, 1)) end as part_time_entry_date
-    from worked as wk
+    from {{ name }}__worked as wk
 ),
 
-entered as (
+{{ name }}__entered as (
     select
         en.*,
         coalesce(en.regular_entry_date, en.part_time_entry_date) as eligibility_entry_date,
@@ -193,10 +195,10 @@ entered as (
                            {{ next_entry_date('greatest(en.employer_service_met_on, en.age_met_on)') }}) end
             as employer_entry_date
         {%- endif %}
-    from entry as en
+    from {{ name }}__entry as en
 ),
 
-service as (
+{{ name }}__service as (
     -- plan years with 1,000 hours: the hire year, the full years between, this year
     select
         e.*,
@@ -206,10 +208,10 @@ service as (
         case when e.eligibility_entry_date is null then {{ sim_year + 1 }}
              else greatest(e.hire_year, year(e.eligibility_entry_date)) end as first_counted_year
         {%- endif %}
-    from entered as e
+    from {{ name }}__entered as e
 ),
 
-vesting as (
+{{ name }}__vesting as (
     select
         s.*,
         cast(
@@ -219,10 +221,10 @@ vesting as (
                    then greatest({{ sim_year }} - greatest(s.first_counted_year, s.hire_year + 1), 0) else 0 end
             + case when {{ sim_year }} >= s.first_counted_year and s.hours_worked >= 1000 then 1 else 0 end
             as integer) as vesting_service_years
-    from service as s
+    from {{ name }}__service as s
 ),
 
-elections as (
+{{ name }}__elections as (
     select
         v.*,
         v.eligibility_entry_date is not null and v.eligibility_entry_date <= v.employed_to as is_eligible,
@@ -252,10 +254,10 @@ elections as (
         {%- else -%}
         cast(null as varchar)
         {%- endif %} as deferral_change
-    from vesting as v
+    from {{ name }}__vesting as v
 ),
 
-decided as (
+{{ name }}__decided as (
     select
         el.*,
         cast(case el.deferral_change
@@ -266,42 +268,45 @@ decided as (
             when 'auto_enrollment' then {{ default_deferral_rate }}
             else el.starting_deferral_rate
         end as decimal(7, 4)) as deferral_rate
-    from elections as el
-)
+    from {{ name }}__elections as el
+),
 
-select
-    random_seed,
-    employee_id,
-    birth_date,
-    hire_date,
-    termination_date,
-    termination_reason,
-    is_new_hire,
-    level_id,
-    level_range_min,
-    level_range_max,
-    starting_compensation,
-    compensation,
-    prior_year_wages,
-    start_deferral,
-    start_roth,
-    start_match,
-    start_nonelective,
-    employed_from,
-    employed_to,
-    scheduled_annual_hours,
-    hours_worked,
-    eligibility_entry_date,
-    employer_entry_date,
-    is_eligible,
-    is_long_term_part_time,
-    employer_entry_date is not null and employer_entry_date <= employed_to as is_employer_eligible,
-    case when deferral_change = 'auto_enrollment' then eligibility_entry_date end as enrollment_date,
-    vesting_service_years,
-    {{ vested_fraction('vesting_service_years') }} as vested_percent,
-    starting_deferral_rate,
-    deferral_rate,
-    -- an auto-enrollment enrolls even at a 0% default, as it always has
-    is_eligible and (coalesce(deferral_change = 'auto_enrollment', false) or deferral_rate > 0) as enrolled,
-    deferral_change
-from decided
+{{ name }} as (
+    select
+        random_seed,
+        employee_id,
+        birth_date,
+        hire_date,
+        termination_date,
+        termination_reason,
+        is_new_hire,
+        level_id,
+        level_range_min,
+        level_range_max,
+        starting_compensation,
+        compensation,
+        prior_year_wages,
+        start_deferral,
+        start_roth,
+        start_match,
+        start_nonelective,
+        employed_from,
+        employed_to,
+        scheduled_annual_hours,
+        hours_worked,
+        eligibility_entry_date,
+        employer_entry_date,
+        is_eligible,
+        is_long_term_part_time,
+        employer_entry_date is not null and employer_entry_date <= employed_to as is_employer_eligible,
+        case when deferral_change = 'auto_enrollment' then eligibility_entry_date end as enrollment_date,
+        vesting_service_years,
+        {{ vested_fraction('vesting_service_years') }} as vested_percent,
+        starting_deferral_rate,
+        deferral_rate,
+        -- an auto-enrollment enrolls even at a 0% default, as it always has
+        is_eligible and (coalesce(deferral_change = 'auto_enrollment', false) or deferral_rate > 0) as enrolled,
+        deferral_change
+    from {{ name }}__decided
+)
+{%- endmacro %}
