@@ -49,6 +49,8 @@ class ScenarioComparison:
 
         rows_of_panels = -(-len(KEY_METRICS) // 4)
         figure, axes = neutral_figure(rows_of_panels, 4, figsize=(15, 3.25 * rows_of_panels), squeeze=False)
+        for axis in list(axes.flat)[len(KEY_METRICS) :]:
+            axis.set_visible(False)
         metrics = self.comparison.metrics
         for metric, axis in zip(KEY_METRICS, axes.flat, strict=False):
             for name in self.names:

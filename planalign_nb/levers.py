@@ -69,7 +69,7 @@ class LeversWidget(widgets.VBox):
         # The scenario and lever values of the last run (or of the saved scenario opened), else None.
         self._used: tuple[str, dict[str, Any]] | None = None
         start = self._open(scenario)
-        self.controls: dict[str, widgets.FloatText | widgets.Checkbox] = {}
+        self.controls: dict[str, widgets.FloatText | widgets.IntText | widgets.Checkbox | widgets.Dropdown] = {}
         self.from_seed: dict[str, widgets.Checkbox] = {}
         rows = [self._row(lever, start[lever.key]) for lever in LEVERS]
         self.formulas = dict(MATCH_DESIGNS)
@@ -149,9 +149,21 @@ class LeversWidget(widgets.VBox):
         return values
 
     def _row(self, lever: Lever, value: Any) -> widgets.HBox:
-        control: widgets.FloatText | widgets.Checkbox
+        control: widgets.FloatText | widgets.IntText | widgets.Checkbox | widgets.Dropdown
         if lever.kind == "switch":
             control = widgets.Checkbox(value=bool(value), description=lever.label, style=_WIDE)
+        elif lever.kind == "choice":
+            control = widgets.Dropdown(
+                options=lever.choices,
+                value=value,
+                description=lever.label,
+                style=_WIDE,
+                layout=widgets.Layout(width="20em"),
+            )
+        elif lever.kind == "number" and lever.integer:
+            control = widgets.IntText(
+                value=int(value), description=lever.label, style=_WIDE, layout=widgets.Layout(width="20em")
+            )
         else:
             control = widgets.FloatText(
                 value=0.0 if value is None else float(value),
@@ -163,7 +175,7 @@ class LeversWidget(widgets.VBox):
         styled(control, "lever", f"lever-{lever.key.replace('.', '-')}")
         self.controls[lever.key] = control
         row: list[widgets.Widget] = [control]
-        if lever.kind != "switch" and lever.range_text():
+        if lever.kind not in ("switch", "choice") and lever.range_text():
             row.append(widgets.HTML(muted(lever.range_text(), "lever-range")))
         if lever.optional:
             seed = widgets.Checkbox(value=value is None, description="from seed", indent=False)
@@ -184,6 +196,8 @@ class LeversWidget(widgets.VBox):
             seed = self.from_seed.get(key)
             if isinstance(control, widgets.Checkbox):
                 values[key] = bool(control.value)
+            elif isinstance(control, widgets.Dropdown | widgets.IntText):
+                values[key] = control.value
             else:
                 values[key] = None if seed is not None and seed.value else float(control.value)
         return values
@@ -320,6 +334,8 @@ class LeversWidget(widgets.VBox):
                 shown.append((lever.label, "on" if value else "off"))
             elif value is None:
                 shown.append((lever.label, "from seed"))
+            elif lever.kind == "choice":
+                shown.append((lever.label, f"{value}"))
             else:
                 shown.append((lever.label, f"{value:.2%}" if lever.kind == "rate" else f"{value:g}"))
         return shown

@@ -28,6 +28,15 @@ REQUIRED_COLUMNS = (
     "annual_compensation",
     "deferral_rate",
 )
+# Optional columns the simulation reads when present: scheduled hours (annual_hours wins
+# over standard_weekly_hours; without either, 190 hours per month employed) and the
+# account balances by source on the start date (zero when absent).
+HOURS_COLUMNS = ("annual_hours", "standard_weekly_hours")
+BALANCE_COLUMNS = ("deferral_balance", "roth_balance", "match_balance", "nonelective_balance")
+OPTIONAL_COLUMNS = (*HOURS_COLUMNS, *BALANCE_COLUMNS)
+# A year has at most 366 x 24 hours; a week 7 x 24.
+MAX_ANNUAL_HOURS = 8784
+MAX_WEEKLY_HOURS = 168
 _SAMPLE = 5
 
 
@@ -69,14 +78,26 @@ def validate_census(
                 remediation=f"Add the column(s) {', '.join(missing)} to {census_path} (header names are "
                 "case-sensitive; termination_date and deferral_rate may be left empty in each row).",
             )
-        extra = [c for c in columns if c not in REQUIRED_COLUMNS and c not in known_extra_columns]
+        extra = [
+            c
+            for c in columns
+            if c not in REQUIRED_COLUMNS and c not in OPTIONAL_COLUMNS and c not in known_extra_columns
+        ]
         if extra:
             logger.warning(
                 "Census %s has column(s) the simulation does not use: %s. They are ignored.",
                 census_path,
                 ", ".join(extra),
             )
-        _create_typed_view(conn, job_levels_csv)
+        absent_balances = [c for c in BALANCE_COLUMNS if c not in columns]
+        if absent_balances:
+            logger.warning(
+                "Census %s has no %s column: %s start at zero on the start date.",
+                census_path.name,
+                " / ".join(absent_balances),
+                "account balances" if len(absent_balances) == len(BALANCE_COLUMNS) else "those balances",
+            )
+        _create_typed_view(conn, job_levels_csv, [c for c in OPTIONAL_COLUMNS if c in columns])
         counted = conn.execute("select count(*) from census").fetchone()
         rows = int(counted[0]) if counted else 0
         if rows == 0:
@@ -86,7 +107,7 @@ def validate_census(
                 remediation=f"Fill {census_path} with the workforce (one row per employee), or generate one with "
                 "`planalign census generate --employees 5000 --out census.csv`.",
             )
-        for problem, sql in _row_checks(start_year, job_levels_csv):
+        for problem, sql in _row_checks(start_year, job_levels_csv) + _optional_checks(columns):
             offending = conn.execute(f"{sql} limit {_SAMPLE}").fetchall()
             if offending:
                 raise CensusValidationError(
@@ -127,15 +148,17 @@ def _read_columns(conn: Any, census_path: Path) -> list[str]:
         raise CensusValidationError(census_path, f"the file cannot be read: {exc}") from exc
 
 
-def _create_typed_view(conn: Any, job_levels_csv: Path | None) -> None:
+def _create_typed_view(conn: Any, job_levels_csv: Path | None, optional: list[str]) -> None:
+    """The census with each value as written and as parsed; optional columns only where present."""
     levels = (
         f"select distinct try_cast(level_id as integer) as level_id from {census_reader_sql(job_levels_csv)}"
         if job_levels_csv is not None
         else "select null::integer as level_id where false"
     )
     conn.execute(f"create temp table known_levels as {levels}")
+    optional_values = "".join(_optional_values(column) for column in optional)
     conn.execute(
-        """
+        f"""
         create temp table typed as
         select row_number() over () + 1 as line,
                cast(employee_id as varchar) as employee_id,
@@ -148,10 +171,39 @@ def _create_typed_view(conn: Any, job_levels_csv: Path | None) -> None:
                cast(annual_compensation as varchar) as annual_compensation,
                try_cast(annual_compensation as double) as comp,
                nullif(trim(cast(deferral_rate as varchar)), '') as deferral_rate,
-               try_cast(nullif(trim(cast(deferral_rate as varchar)), '') as double) as deferral
+               try_cast(nullif(trim(cast(deferral_rate as varchar)), '') as double) as deferral{optional_values}
         from census
         """
     )
+
+
+def _optional_values(column: str) -> str:
+    """An optional column as written (empty = not given) and parsed, for the typed view."""
+    text = f"nullif(trim(cast({column} as varchar)), '')"
+    return f",\n               {text} as {column}, try_cast({text} as double) as {column}_value"
+
+
+def _optional_checks(columns: list[str]) -> list[tuple[str, str]]:
+    """Checks of the optional columns present: hours inside a year or a week, balances a non-negative amount."""
+    bounds = {"annual_hours": MAX_ANNUAL_HOURS, "standard_weekly_hours": MAX_WEEKLY_HOURS}
+    checks = []
+    for column in OPTIONAL_COLUMNS:
+        if column not in columns:
+            continue
+        upper = bounds.get(column)
+        if upper is not None:
+            per = "a year" if column == "annual_hours" else "a week"
+            problem = f"{column} outside 0-{upper:,} or unparsable (hours {per}; empty: 190 hours per month employed)"
+            bad = f"{column}_value < 0 or {column}_value > {upper}"
+        else:
+            problem = f"{column} negative or unparsable (dollars on the start date; empty means 0)"
+            bad = f"{column}_value < 0"
+        sql = (
+            f"select line, employee_id, {column} from typed where {column} is not null "
+            f"and ({column}_value is null or not isfinite({column}_value) or {bad}) order by line"
+        )
+        checks.append((problem, sql))
+    return checks
 
 
 def _row_checks(start_year: int, job_levels_csv: Path | None) -> list[tuple[str, str]]:

@@ -8,6 +8,12 @@ dbt staging model ``stg_census`` reads:
     employee_id, birth_date, hire_date, termination_date, level_id,
     annual_compensation, deferral_rate
 
+and, when a share of the workforce is part-time, the optional column annual_hours
+(2,080 for full-time staff; part-timers between 400 and 1,400 hours, so some reach the
+1,000-hour year of service, some only the 500 hours of the long-term part-time rule and
+some neither). Without part-timers the column is left out and the census is the same,
+byte for byte, as before the option existed.
+
 Generation is vectorised with numpy (100k rows well under a second) and deterministic:
 the same ``employees``/``seed``/``as_of`` always give the same frame.
 """
@@ -43,15 +49,25 @@ PARTICIPATION_RATE = 0.80
 # the match cap (6%), as in real plans.
 _DEFERRAL_RATES = np.round(np.arange(0.02, 0.151, 0.01), 2)
 _DEFERRAL_WEIGHTS = np.array([4, 12, 8, 10, 22, 6, 8, 3, 10, 2, 4, 1, 1, 9], dtype=float)
+FULL_TIME_HOURS = 2080
+PART_TIME_HOURS = (400, 1400)
+HOURS_COLUMN = "annual_hours"
 
 
-def generate_census(employees: int, seed: int, as_of: date = date(2025, 1, 1)) -> pd.DataFrame:
+def generate_census(
+    employees: int, seed: int, as_of: date = date(2025, 1, 1), *, part_time_share: float = 0.0
+) -> pd.DataFrame:
     """Return a census of ``employees`` active employees as of ``as_of``.
 
-    Deterministic for a given (employees, seed, as_of) via ``numpy.random.default_rng``;
-    every employee is active (empty termination_date), was hired before ``as_of`` and
-    after turning 18, is 20-66 years old and paid inside the level's salary range.
+    Deterministic for a given (employees, seed, as_of, part_time_share) via
+    ``numpy.random.default_rng``; every employee is active (empty termination_date), was
+    hired before ``as_of`` and after turning 18, is 20-66 years old and paid inside the
+    level's salary range. With ``part_time_share`` above 0 that share (drawn per
+    employee) is part-time and the census gets an annual_hours column; the draws come
+    after all the others, so the other columns do not change.
     """
+    if not 0.0 <= part_time_share <= 1.0:
+        raise ValueError(f"part_time_share must be between 0 and 1, got {part_time_share}")
     if employees < 0:
         raise ValueError(f"employees must be >= 0, got {employees}")
     rng = np.random.default_rng(seed)
@@ -82,7 +98,7 @@ def generate_census(employees: int, seed: int, as_of: date = date(2025, 1, 1)) -
     rates = rng.choice(_DEFERRAL_RATES, size=n, p=_DEFERRAL_WEIGHTS / _DEFERRAL_WEIGHTS.sum())
     deferral_rate = np.where(participating, rates, 0.0)
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "employee_id": pd.Series(
                 np.char.add("EMP", np.char.zfill(np.arange(1, n + 1).astype(str), 6)), dtype=object
@@ -96,6 +112,11 @@ def generate_census(employees: int, seed: int, as_of: date = date(2025, 1, 1)) -
         },
         columns=list(CENSUS_COLUMNS),
     )
+    if part_time_share > 0:
+        part_time = rng.random(n) < part_time_share
+        part_time_hours = rng.integers(PART_TIME_HOURS[0], PART_TIME_HOURS[1] + 1, size=n)
+        frame[HOURS_COLUMN] = np.where(part_time, part_time_hours, FULL_TIME_HOURS).astype(np.int64)
+    return frame
 
 
 def write_census(df: pd.DataFrame, path: Path) -> None:
@@ -113,7 +134,8 @@ def write_census(df: pd.DataFrame, path: Path) -> None:
             remediation="Pass --out census.csv or --out census.parquet.",
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = df.loc[:, list(CENSUS_COLUMNS)]
+    hours = [HOURS_COLUMN] if HOURS_COLUMN in df.columns else []
+    frame = df.loc[:, [*CENSUS_COLUMNS, *hours]]
 
     if suffix == ".csv":
         out = pd.DataFrame(
@@ -125,6 +147,7 @@ def write_census(df: pd.DataFrame, path: Path) -> None:
                 "level_id": frame["level_id"].astype("int64"),
                 "annual_compensation": frame["annual_compensation"].map("{:.2f}".format),
                 "deferral_rate": frame["deferral_rate"].map(_format_rate),
+                **{column: frame[column].astype("int64") for column in hours},
             }
         )
         out.to_csv(path, index=False, lineterminator="\n")
@@ -143,7 +166,7 @@ def write_census(df: pd.DataFrame, path: Path) -> None:
                     cast(termination_date as date) as termination_date,
                     cast(level_id as integer) as level_id,
                     cast(annual_compensation as decimal(14, 2)) as annual_compensation,
-                    cast(deferral_rate as decimal(7, 4)) as deferral_rate
+                    cast(deferral_rate as decimal(7, 4)) as deferral_rate{"".join(f", {c}" for c in hours)}
                 from census_frame
             ) to {target} (format parquet)
             """

@@ -389,6 +389,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--employees", type=int, required=True)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--out", type=Path, required=True, help=".csv or .parquet")
+    generate.add_argument(
+        "--part-time-share",
+        type=float,
+        default=0.0,
+        help="share of part-time staff (an annual_hours column: 400-1,400 hours; full-time 2,080)",
+    )
     generate.set_defaults(handler=_cmd_census_generate)
     _calibration_commands(commands, census_commands, workspace_arg)
     return parser
@@ -834,7 +840,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_census_generate(args: argparse.Namespace) -> int:
     from planalign_orchestrator.session import generate_census
 
-    generate_census(args.employees, args.seed, args.out)
+    generate_census(args.employees, args.seed, args.out, part_time_share=args.part_time_share)
     print(f"Wrote {args.employees:,} employees to {args.out}")
     return 0
 

@@ -8,9 +8,10 @@ back to a default and produce a plausible but wrong simulation. Every refusal is
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -63,6 +64,10 @@ class WorkforceSettings(_Section):
     new_hire_termination_rate: float = Field(0.25, ge=0.0, lt=1.0)
     allow_layoffs: bool = True
     max_working_age: int = Field(75, ge=50, le=100)
+    # Part-time hires: their scheduled hours decide the 1,000-hour and long-term
+    # part-time rules; everyone else is credited 190 hours a month employed.
+    part_time_hire_rate: float = Field(0.0, ge=0.0, le=1.0)
+    part_time_annual_hours: int = Field(800, ge=1, le=2080, description="part-time: fewer than 40 hours a week")
 
 
 class CompensationSettings(_Section):
@@ -196,6 +201,94 @@ class AssumptionTables(_Section):
         return _checked_table(values, 1.0, "probability")
 
 
+ServiceRequirement = Literal["none", "elapsed_months", "one_year"]
+EntryDates = Literal["immediate", "monthly", "quarterly", "semiannual"]
+EmployerServiceRequirement = Literal["same", "one_year", "two_years"]
+VestingSchedule = Literal["immediate", "cliff", "graded", "custom"]
+ForfeitureUse = Literal["employer_contributions", "expenses", "reallocation"]
+# Vested share after 2..6 years of service on the slowest graded schedule IRC 411(a)(2)(B) allows.
+STATUTORY_GRADED = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+STATUTORY_CLIFF_YEARS = 3
+
+
+class EligibilitySettings(_Section):
+    """Who may defer and receive employer money, and from when (IRC 410(a); SECURE 2.0 s.125).
+
+    The defaults (no age or service requirement, immediate entry) make everyone eligible
+    from the hire date, as the simulation was before these rules existed.
+    """
+
+    minimum_age: int = Field(0, ge=0, le=21, description="IRC 410(a)(1)(A) allows at most age 21")
+    service_requirement: ServiceRequirement = "none"
+    service_months: int = Field(
+        12, ge=1, le=12, description="IRC 410(a)(1)(A) allows at most one year of service before deferrals"
+    )
+    entry_dates: EntryDates = "immediate"
+    long_term_part_time: bool = True
+    employer_service_requirement: EmployerServiceRequirement = "same"
+
+
+class VestingSettings(_Section):
+    """How employer money vests (IRC 411(a)); deferrals, Roth and safe harbor money are always 100% vested."""
+
+    schedule: VestingSchedule = "immediate"
+    schedule_years: int = Field(
+        6, ge=1, le=6, description="IRC 411(a)(2): a 3-year cliff or a 6-year graded schedule at most"
+    )
+    schedule_percentages: list[float] | None = None
+    count_service_before_eligibility: bool = True
+    safe_harbor_match: bool = False
+
+    @field_validator("schedule_percentages")
+    @classmethod
+    def _percentages_vest_in_time(cls, shares: list[float] | None) -> list[float] | None:
+        if shares is None:
+            return None
+        if not shares:
+            raise ValueError("give the vested share after 1, 2, ... years, e.g. [0, 0.2, 0.4, 0.6, 0.8, 1.0]")
+        for number, share in enumerate(shares, start=1):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"the share after {number} year(s) must be between 0 and 1 (got {share})")
+        rising = all(later >= earlier for earlier, later in itertools.pairwise(shares))
+        if not rising or shares[-1] != 1.0:
+            raise ValueError("the shares must never decrease and must end at 1.0 (100% vested)")
+        if not vests_as_fast_as_the_law_requires(shares):
+            raise ValueError(
+                "it vests slower than IRC 411(a)(2)(B) allows: 100% after 3 years (cliff), or at least "
+                "20%, 40%, 60%, 80%, 100% after 2, 3, 4, 5, 6 years (graded)"
+            )
+        return shares
+
+
+def vests_as_fast_as_the_law_requires(shares: list[float]) -> bool:
+    """A vesting list (share after 1, 2, ... years) meets the 3-year cliff or the 6-year graded minimum."""
+
+    def share_after(years: int) -> float:
+        return shares[min(years, len(shares)) - 1]
+
+    cliff = share_after(STATUTORY_CLIFF_YEARS) >= 1.0
+    graded = all(share_after(years) >= STATUTORY_GRADED[years - 1] - 1e-9 for years in range(2, 7))
+    return cliff or graded
+
+
+class BalanceSettings(_Section):
+    """Account balances: investment return, cash-outs and distributions of terminated participants."""
+
+    # A long-run nominal return of a balanced portfolio, the assumption projections commonly state.
+    return_rate: float = Field(0.06, ge=-0.5, le=0.5)
+    # Standard deviation of a year's return; each seed of an ensemble draws its own yearly return.
+    return_volatility: float = Field(0.0, ge=0.0, le=0.5)
+    cash_out_limit: float = Field(7000.0, ge=0.0, le=7000.0, description="SECURE 2.0 s.304: at most $7,000")
+    # Share of terminated-vested participants who take their whole balance in a year.
+    distribution_rate: float = Field(0.10, ge=0.0, le=1.0)
+
+
+class ForfeitureSettings(_Section):
+    """What forfeitures pay for, in the plan year after they arise (used within 12 months)."""
+
+    used_for: ForfeitureUse = "employer_contributions"
+
+
 class PathSettings(_Section):
     """Paths are relative to the folder holding the config file."""
 
@@ -228,6 +321,10 @@ class SimulationConfig(_Section):
     workforce: WorkforceSettings = Field(default_factory=WorkforceSettings)
     compensation: CompensationSettings = Field(default_factory=CompensationSettings)
     plan: PlanSettings = Field(default_factory=PlanSettings)
+    eligibility: EligibilitySettings = Field(default_factory=EligibilitySettings)
+    vesting: VestingSettings = Field(default_factory=VestingSettings)
+    balances: BalanceSettings = Field(default_factory=BalanceSettings)
+    forfeitures: ForfeitureSettings = Field(default_factory=ForfeitureSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     assumptions: AssumptionTables = Field(default_factory=AssumptionTables)
     workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -260,6 +357,7 @@ class SimulationConfig(_Section):
         through DbtRunner(census_path=...).
         """
         s, w, c, p = self.simulation, self.workforce, self.compensation, self.plan
+        e, v, b = self.eligibility, self.vesting, self.balances
         return {
             "scenario_id": self.scenario,
             "start_year": s.start_year,
@@ -270,6 +368,8 @@ class SimulationConfig(_Section):
             "new_hire_termination_rate": w.new_hire_termination_rate,
             "allow_layoffs": w.allow_layoffs,
             "max_working_age": w.max_working_age,
+            "part_time_hire_rate": w.part_time_hire_rate,
+            "part_time_annual_hours": w.part_time_annual_hours,
             "cola_rate": c.cola_rate,
             "merit_rate": c.merit_rate,
             "promotion_probability": c.promotion_probability,
@@ -288,6 +388,22 @@ class SimulationConfig(_Section):
             "escalation_opt_out_rate": p.escalation_opt_out_rate,
             "reenrollment_sweep": p.reenrollment_sweep,
             "irs_indexing_rate": p.irs_indexing_rate,
+            "minimum_age": e.minimum_age,
+            "service_requirement": e.service_requirement,
+            "service_months": e.service_months,
+            "entry_dates": e.entry_dates,
+            "long_term_part_time": e.long_term_part_time,
+            "employer_service_requirement": e.employer_service_requirement,
+            "schedule": v.schedule,
+            "schedule_years": v.schedule_years,
+            "schedule_percentages": v.schedule_percentages,
+            "count_service_before_eligibility": v.count_service_before_eligibility,
+            "safe_harbor_match": v.safe_harbor_match,
+            "return_rate": b.return_rate,
+            "return_volatility": b.return_volatility,
+            "cash_out_limit": b.cash_out_limit,
+            "distribution_rate": b.distribution_rate,
+            "used_for": self.forfeitures.used_for,
             # table-valued assumptions (null = the seed's column), read by int_yearly_experienced_changes
             **self.assumptions.model_dump(),
         }
@@ -317,6 +433,8 @@ workforce:
   allow_layoffs: true    # reductions in force when the target is below what attrition leaves;
                          # false = no layoffs, and the missed target is reported
   max_working_age: 75    # sanity bound: nobody stays active past this age
+  part_time_hire_rate: 0.0     # share of hires who are part-time...
+  part_time_annual_hours: 800  # ...scheduled for this many hours a year (others: 190 a month employed)
 compensation:        # null = use the per-level values of the comp_levers seed
   cola_rate: null
   merit_rate: null   # merit budget; spread by compa-ratio (config_compa_ratio_bands seed)
@@ -341,6 +459,26 @@ plan:
                                  # (an opt_out_rate share opts out again)
   irs_indexing_rate: 0.025       # IRS limits after the published years grow by this a year,
                                  # rounded down as the law rounds them
+eligibility:         # who may defer and get employer money, from when (IRC 410(a))
+  minimum_age: 0                 # 0-21
+  service_requirement: none      # none | elapsed_months | one_year (a 12-month period with 1,000 hours)
+  service_months: 12             # with elapsed_months: 1-12 months from the hire date
+  entry_dates: immediate         # immediate | monthly | quarterly | semiannual (Jan 1 / Jul 1)
+  long_term_part_time: true      # 500 hours in two consecutive 12-month periods: may defer (from 2025)
+  employer_service_requirement: same  # same | one_year | two_years (two_years needs immediate vesting)
+vesting:             # employer money (IRC 411(a)); deferrals, Roth and safe harbor money vest at once
+  schedule: immediate            # immediate | cliff | graded | custom
+  schedule_years: 6              # cliff: 100% after 1-3 years; graded: 20% a year to 100% after 2-6 years
+  schedule_percentages: null     # custom: vested share after 1, 2, ... years, e.g. [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+  count_service_before_eligibility: true  # false: plan years before the year of entry do not count
+  safe_harbor_match: false       # true: the match is safe harbor money, 100% vested
+balances:            # account balances by source
+  return_rate: 0.06              # yearly investment return (contributions earn half a year)
+  return_volatility: 0.0         # > 0: each seed draws its own yearly return (lognormal, this std dev)
+  cash_out_limit: 7000           # leavers' vested balances under this are paid out (SECURE 2.0: $7,000)
+  distribution_rate: 0.10        # share of terminated-vested participants taking their balance a year
+forfeitures:
+  used_for: employer_contributions  # employer_contributions | expenses | reallocation (the next plan year)
 paths:
   census: census.csv
   database: simulation.duckdb
@@ -570,6 +708,9 @@ def validate_config(
         config = SimulationConfig.model_validate({**raw, "workspace_dir": workspace_dir})
     except ValidationError as exc:
         raise _first_configuration_error(exc, raw, config_path) from None
+    problem = _plan_rule_problem(config, config_path)
+    if problem is not None:
+        raise problem
     if require_census and not config.census_path.is_file():
         raise ConfigurationError(
             f"census file {config.census_path} does not exist",
@@ -582,6 +723,59 @@ def validate_config(
             ),
         )
     return config
+
+
+def _plan_rule_problem(config: SimulationConfig, config_path: Path | None) -> ConfigurationError | None:
+    """The first plan rule that spans two keys and breaks the law or contradicts itself, or None.
+
+    Each key's own range is checked by its field; these checks need two keys at once.
+    """
+    vesting, eligibility = config.vesting, config.eligibility
+    problems: list[tuple[str, Any, str, str]] = []
+    if vesting.schedule == "cliff" and vesting.schedule_years > STATUTORY_CLIFF_YEARS:
+        problems.append(
+            (
+                "vesting.schedule_years",
+                vesting.schedule_years,
+                f"a cliff schedule may take at most {STATUTORY_CLIFF_YEARS} years (IRC 411(a)(2)(A))",
+                "Set vesting.schedule_years to 1, 2 or 3, or use schedule: graded (2-6 years).",
+            )
+        )
+    if vesting.schedule == "graded" and vesting.schedule_years < 2:
+        problems.append(
+            (
+                "vesting.schedule_years",
+                vesting.schedule_years,
+                "a graded schedule vests 20% a year from 2 up to 6 years (IRC 411(a)(2)(B))",
+                "Set vesting.schedule_years to 2-6, or use schedule: cliff for 1 year.",
+            )
+        )
+    if (vesting.schedule == "custom") != (vesting.schedule_percentages is not None):
+        problems.append(
+            (
+                "vesting.schedule_percentages",
+                vesting.schedule_percentages,
+                "a custom schedule is a list of percentages, and only a custom schedule has one",
+                "Set vesting.schedule: custom together with schedule_percentages (e.g. [0, 0.2, 0.4, 0.6, 0.8, 1.0]), "
+                "or schedule_percentages: null with another schedule.",
+            )
+        )
+    if eligibility.employer_service_requirement == "two_years" and vesting.schedule != "immediate":
+        problems.append(
+            (
+                "eligibility.employer_service_requirement",
+                eligibility.employer_service_requirement,
+                "two years of service before employer contributions need them 100% vested at once "
+                "(IRC 410(a)(1)(B)(i))",
+                "Set vesting.schedule: immediate, or employer_service_requirement: one_year.",
+            )
+        )
+    if not problems:
+        return None
+    key, value, message, fix = problems[0]
+    return ConfigurationError(
+        f"{message} (got {_shorten(repr(value))})", key=key, value=value, config_path=config_path, remediation=fix
+    )
 
 
 def _first_configuration_error(
@@ -605,7 +799,8 @@ def _first_configuration_error(
     else:
         field = _field_for(loc)
         expected = _describe_field(field) if field else "a valid value"
-        remediation = f"Set {key or 'the config'} to {expected}."
+        rule = f" ({field.description})" if field is not None and field.description else ""
+        remediation = f"Set {key or 'the config'} to {expected}{rule}."
     # The message is ours (a validator's sentence) or pydantic's, never the user's input, so it is
     # shown whole: cutting it at 200 characters cut the paths.database rule mid-sentence.
     return ConfigurationError(
@@ -650,16 +845,23 @@ def _describe_field(field: Any) -> str:
             bound = getattr(meta, attr, None)
             if bound is not None:
                 bounds.append(f"{symbol} {bound}")
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in get_args(field.annotation))
     kind = {int: "an integer", float: "a number", bool: "true or false", str: "a text value"}.get(
         field.annotation, "a number or null"
     )
     return f"{kind} " + " and ".join(bounds) if bounds else kind
 
 
+def key_field(key: str) -> Any:
+    """The pydantic field of a dotted config key (its type, bounds and description)."""
+    section, name = key.split(".", 1)
+    return _section_model([section, name]).model_fields[name]
+
+
 def key_bounds(key: str) -> tuple[tuple[float, bool] | None, tuple[float, bool] | None]:
     """The bounds a dotted config key accepts, as (value, inclusive) or None where unbounded (for input widgets)."""
-    section, name = key.split(".", 1)
-    field = _section_model([section, name]).model_fields[name]
+    field = key_field(key)
     lower: tuple[float, bool] | None = None
     upper: tuple[float, bool] | None = None
     for meta in field.metadata:

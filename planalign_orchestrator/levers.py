@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from planalign_orchestrator.config import PlanSettings, SimulationConfig, key_bounds
+from planalign_orchestrator.config import PlanSettings, SimulationConfig, key_bounds, key_field
 
 MATCH_TIERS = "plan.match_tiers"
 SINGLE_TIER_KEYS = ("plan.match_rate", "plan.match_cap")
@@ -38,14 +38,26 @@ class Bound:
 class Lever:
     """A config key an analyst can turn, with its label and the config's own bounds.
 
-    `kind`: "rate" is a fraction (shown as a percentage), "switch" is on or off.
+    `kind`: "rate" is a fraction (shown as a percentage), "switch" is on or off,
+    "number" a plain number (years, hours), "choice" one of the config's named options.
     `optional` keys may be null: the comp_levers seed's per-level values apply then.
     """
 
     key: str
     label: str
-    kind: Literal["rate", "switch"] = "rate"
+    kind: Literal["rate", "switch", "number", "choice"] = "rate"
     optional: bool = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The options a "choice" lever offers: the values the config accepts for its key."""
+        annotation = key_field(self.key).annotation
+        return tuple(str(option) for option in get_args(annotation)) if get_origin(annotation) is Literal else ()
+
+    @property
+    def integer(self) -> bool:
+        """Whether the config wants a whole number (a "number" lever of years, hours or an age)."""
+        return key_field(self.key).annotation is int
 
     @property
     def bounds(self) -> tuple[Bound | None, Bound | None]:
@@ -83,6 +95,16 @@ LEVERS: tuple[Lever, ...] = (
     Lever("plan.auto_escalation", "Auto-escalation", kind="switch"),
     Lever("plan.escalation_rate", "Escalation a year"),
     Lever("plan.escalation_cap", "Escalation up to"),
+    Lever("workforce.part_time_hire_rate", "Part-time hires"),
+    Lever("workforce.part_time_annual_hours", "Part-time hours a year", kind="number"),
+    Lever("eligibility.minimum_age", "Minimum age", kind="number"),
+    Lever("eligibility.service_requirement", "Service before entry", kind="choice"),
+    Lever("eligibility.entry_dates", "Entry dates", kind="choice"),
+    Lever("vesting.schedule", "Vesting schedule", kind="choice"),
+    Lever("vesting.schedule_years", "Vesting years (cliff, graded)", kind="number"),
+    Lever("forfeitures.used_for", "Forfeitures pay for", kind="choice"),
+    Lever("balances.return_rate", "Investment return"),
+    Lever("balances.return_volatility", "Return volatility"),
 )
 
 

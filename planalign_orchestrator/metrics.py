@@ -93,6 +93,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("catch_up_roth", "Catch-up, Roth", "money"),
     Metric("allow_layoffs", "Layoffs allowed", "flag", summary=False),
     Metric("irs_limits_estimated", "IRS limits estimated", "flag", summary=False),
+    # The plan as sponsors run it: eligibility, forfeitures, account balances.
+    Metric("eligible_headcount", "Eligible to defer (active)", "count"),
+    Metric("eligible_participation_rate", "Participation among the eligible", "fraction"),
+    Metric("forfeitures", "Forfeitures (non-vested, of leavers)", "money", key=True),
+    Metric("forfeitures_used", "Forfeitures used (last year's)", "money"),
+    Metric("employer_contributions_net", "Employer contributions net of forfeitures", "money", key=True),
+    Metric("investment_return", "Investment return", "fraction"),
+    Metric("investment_earnings", "Investment earnings", "money"),
+    Metric("distributions", "Distributions (cash-outs and payouts)", "money"),
+    Metric("total_plan_assets", "Total plan assets (year end)", "money", key=True),
+    Metric("average_balance", "Average account balance", "money"),
 )
 KEY_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.key)
 SUMMARY_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.summary)

@@ -871,8 +871,11 @@ def _planned_tables(inspection: Inspection) -> list[PlannedTable]:
     return [PlannedTable(s.table.name, s.table.tier, s.state, s.explanation) for s in inspection.tables_needing_build]
 
 
-def generate_census(employees: int, seed: int, out: Path | str) -> Path:
-    """Write a deterministic synthetic census of `employees` (.csv or .parquet by the file's suffix)."""
+def generate_census(employees: int, seed: int, out: Path | str, *, part_time_share: float = 0.0) -> Path:
+    """Write a deterministic synthetic census of `employees` (.csv or .parquet by the file's suffix).
+
+    With `part_time_share`, that share of the workforce is part-time (an annual_hours column).
+    """
     from planalign_orchestrator.census_generator import generate_census as generate
     from planalign_orchestrator.census_generator import write_census
 
@@ -881,8 +884,13 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
             f"the number of employees must be positive (got {employees})",
             remediation="Pass a positive count, e.g. --employees 5000.",
         )
+    if not 0.0 <= part_time_share <= 1.0:
+        raise ConfigurationError(
+            f"the part-time share must be between 0 and 1 (got {part_time_share})",
+            remediation="Pass a fraction, e.g. --part-time-share 0.15.",
+        )
     path = Path(out)
-    census = generate(employees, seed)
+    census = generate(employees, seed, part_time_share=part_time_share)
     # Checked for room and written under a temporary name: a full disk leaves no half census.
     needed = export_estimate(int(census.memory_usage(deep=True).sum()))
     with written_in_place(path, needed, purpose=f"write the census {path.name}") as temporary:

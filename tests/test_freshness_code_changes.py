@@ -256,7 +256,7 @@ def _reindent(project: Path, relative: str) -> None:
     path = project / relative
     text = path.read_text()
     for old, new in [
-        ("cast(0 as decimal(14, 2))", "cast( 0 as decimal(14,2) )"),
+        ("as decimal(14, 2)) as deferral_compensation", "as decimal( 14,2 ) ) as deferral_compensation"),
         ("date_diff('day', {{ year_start }}, {{ year_end }})", "date_diff( 'day',{{year_start}},{{ year_end }} )"),
     ]:
         assert old in text, f"{relative} changed shape; update this test"
@@ -267,6 +267,7 @@ def _reindent(project: Path, relative: str) -> None:
 
 SNAPSHOT_MODEL = "models/marts/fct_workforce_snapshot.sql"
 CHANGES_MODEL = "models/simulation/int_yearly_experienced_changes.sql"
+ELIGIBILITY_MACROS = "macros/eligibility.sql"
 SIMULATION_YAML = "models/simulation/_simulation.yml"
 MARTS_YAML = "models/marts/_marts.yml"
 FOUNDATION_YAML = "models/foundation/_foundation.yml"
@@ -288,8 +289,8 @@ NO_CHANGE = {
     "sql-comments": lambda p: _edit(
         p,
         SNAPSHOT_MODEL,
-        "with combined as (\n",
-        "-- every employee of the year, once\nwith combined as ( /* leavers included */\n    {# both populations #}\n",
+        "plan_year as (\n",
+        "-- the seed's plan year, once\nplan_year as ( /* one row a seed */\n    {# from fct_year_plan #}\n",
     ),
     "reindented-model": lambda p: _reindent(p, SNAPSHOT_MODEL),
 }
@@ -353,7 +354,7 @@ CHANGES = {
         downstream=DOWNSTREAM_OF_BASELINE,
     ),
     "string-literal-with-dashes": Change(
-        SNAPSHOT_MODEL, "then 'new_hire' end", "then 'new_hire -- first year' end", years_read_it=True
+        ELIGIBILITY_MACROS, "then 'new_hire' end", "then 'new_hire -- first year' end", years_read_it=True
     ),
     "tag-in-sql-config": Change(CHANGES_MODEL, "tags=['yearly']", "tags=['yearly', 'headcount']", years_read_it=True),
     "materialization-in-yaml": Change(

@@ -50,6 +50,18 @@ def _header_only(rows: Rows) -> Rows:
     return []
 
 
+def _hours_beyond_a_year(rows: Rows) -> Rows:
+    return [{**row, "annual_hours": "9000" if index == 40 else "2080"} for index, row in enumerate(rows)]
+
+
+def _weekly_hours_beyond_a_week(rows: Rows) -> Rows:
+    return [{**row, "standard_weekly_hours": "200" if index == 41 else ""} for index, row in enumerate(rows)]
+
+
+def _negative_balance(rows: Rows) -> Rows:
+    return [{**row, "match_balance": "-25.00" if index == 42 else "1000.00"} for index, row in enumerate(rows)]
+
+
 def _nobody_active_at_start(rows: Rows) -> None:
     for row in rows:
         row["termination_date"] = "2024-06-30"
@@ -61,6 +73,11 @@ BAD_CENSUSES = [
     pytest.param(_deferral_above_one, "deferral_rate outside [0, 1]", "'1.5'", id="deferral-above-one"),
     pytest.param(_header_only, "no employee rows", "header", id="header-only"),
     pytest.param(_nobody_active_at_start, "nobody is active on 2025-01-01", "termination dates", id="nobody-active"),
+    pytest.param(_hours_beyond_a_year, "annual_hours outside 0-8,784", "line 42", id="hours-beyond-a-year"),
+    pytest.param(
+        _weekly_hours_beyond_a_week, "standard_weekly_hours outside 0-168", "'200'", id="weekly-hours-beyond-a-week"
+    ),
+    pytest.param(_negative_balance, "match_balance negative", "line 44", id="negative-balance"),
 ]
 
 

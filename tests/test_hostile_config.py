@@ -41,7 +41,9 @@ def test_empty_config_is_refused_naming_the_sections(workspace: Workspace, plana
 
     result = _refused(planalign_cli, workspace, "status")
 
-    assert "simulation, workforce, compensation, plan, paths" in result.stderr
+    assert (
+        "simulation, workforce, compensation, plan, eligibility, vesting, balances, forfeitures, paths" in result.stderr
+    )
     assert "planalign init" in result.stderr
 
 

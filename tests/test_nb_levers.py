@@ -123,6 +123,34 @@ def test_each_rate_shows_the_range_the_config_accepts(workspace: Workspace) -> N
     assert "plan.opt_out_rate" in levers.error.message
 
 
+def test_plan_rule_levers_offer_the_configs_choices_and_refuse_what_the_law_does(workspace: Workspace) -> None:
+    levers = nb.levers(workspace, scenario="wait_and_vest")
+
+    schedule = levers.controls["vesting.schedule"]
+    levers.controls["eligibility.service_requirement"].value = "one_year"
+    levers.controls["eligibility.entry_dates"].value = "quarterly"
+    schedule.value = "cliff"
+    too_long = "\n".join(levers.error.text_lines()) if levers.error else ""
+    levers.controls["vesting.schedule_years"].value = 3
+    levers.controls["forfeitures.used_for"].value = "reallocation"
+
+    assert schedule.options == ("immediate", "cliff", "graded", "custom")
+    assert "vesting.schedule_years" in too_long
+    assert "411(a)(2)(A)" in too_long
+    assert levers.error is None
+    assert levers.run_button.disabled is False
+    assert levers.overrides() == {
+        "eligibility.service_requirement": "one_year",
+        "eligibility.entry_dates": "quarterly",
+        "vesting.schedule": "cliff",
+        "vesting.schedule_years": 3,
+        "forfeitures.used_for": "reallocation",
+    }
+    record = levers.snapshot().text.splitlines()
+    assert "  Vesting schedule         immediate" in record, "the record shows the config's values until a run"
+    assert "  Minimum age              0" in record
+
+
 @pytest.mark.dbt
 def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     scenarios_workspace: Workspace,

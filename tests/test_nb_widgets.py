@@ -540,6 +540,16 @@ def year_summary(
         "catch_up_roth": 0.0,
         "allow_layoffs": True,
         "irs_limits_estimated": False,
+        "eligible_headcount": end,
+        "eligible_participation_rate": 1.0,
+        "forfeitures": 0.0,
+        "forfeitures_used": 0.0,
+        "employer_contributions_net": 1.0,
+        "investment_return": 0.06,
+        "investment_earnings": 1.0,
+        "distributions": 0.0,
+        "total_plan_assets": 1.0,
+        "average_balance": 1.0,
     }
     return YearSummary(year, metrics, target_warning=warning)
 

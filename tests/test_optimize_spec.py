@@ -17,6 +17,7 @@ from planalign_nb.optimize import OptimizationProgress
 from planalign_orchestrator.cli import main
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.exceptions import ConfigurationError
+from planalign_orchestrator.levers import LEVERS
 from planalign_orchestrator.optimize.evaluate import Figures, dominates, term_value
 from planalign_orchestrator.optimize.result import TrialRecord, pareto_front, spread
 from planalign_orchestrator.optimize.space import design_count, dimensions_from, scenario_name
@@ -169,6 +170,42 @@ def test_a_range_becomes_a_grid_a_twentieth_of_it_by_default() -> None:
     assert stepped.text() == "plan.opt_out_rate=0:0.6:0.02"
     assert dimensions_from([stepped.text()], BASE) == (stepped,), "the recorded text reads back the same"
     assert default.format(0.25) == "25%"
+
+
+def test_every_lever_of_the_catalogue_joins_the_search_space_with_its_own_range_or_options() -> None:
+    """A lever added to planalign_orchestrator.levers is searchable as it is: no change to the optimizer."""
+    for lever in LEVERS:
+        if lever.kind in ("switch", "choice"):
+            [dimension] = dimensions_from([lever.key], BASE)
+            assert dimension.values == ((False, True) if lever.kind == "switch" else lever.choices)
+            continue
+        lower, upper = lever.bounds
+        inside = 1 if lever.integer else 0.01  # off an open end
+        low = (lower.value if lower.inclusive else lower.value + inside) if lower is not None else 0.0
+        high = (upper.value if upper.inclusive else upper.value - inside) if upper is not None else low + 1
+        [dimension] = dimensions_from({lever.key: (low, high)}, BASE)
+        assert dimension.low == pytest.approx(low)
+        assert dimension.high == pytest.approx(high)
+        assert dimension.integer == lever.integer
+
+
+def test_plan_rules_choices_and_whole_numbers_are_dimensions_of_their_own_kind() -> None:
+    dimensions = dimensions_from(
+        ["vesting.schedule=cliff,graded", "eligibility.minimum_age=18:21", "eligibility.entry_dates"], BASE
+    )
+    vesting, age, entry = dimensions
+    assert (vesting.kind, vesting.values) == ("choice", ("cliff", "graded"))
+    assert (age.kind, age.values, age.integer) == ("number", (18, 19, 20, 21), True)
+    assert entry.values == ("immediate", "monthly", "quarterly", "semiannual")
+    assert design_count(dimensions) == 2 * 4 * 4
+    assert age.text() == "eligibility.minimum_age=18:21:1"
+    assert "'yearly' is not one of its options (immediate, monthly, quarterly, semiannual)" in (
+        refused(dimensions_from, ["eligibility.entry_dates=immediate,yearly"], BASE).message
+    )
+    assert "HIGH 25 is outside the lever's valid range 0 ≤ x ≤ 21" in (
+        refused(dimensions_from, ["eligibility.minimum_age=18:25"], BASE).message
+    )
+    assert "does not divide the range" in refused(dimensions_from, ["eligibility.minimum_age=18:21:1.5"], BASE).message
 
 
 def test_an_unknown_lever_is_refused_with_the_closest_one() -> None:

@@ -3,13 +3,16 @@
   Retirement-plan contribution math of fct_workforce_snapshot: the year's IRS limits
   and the plan's match formula, applied per employee-year.
 
-  `source` must provide: gross_compensation (pay for the period employed), enrolled,
-  deferral_rate, age (at the end of the plan year), prior_year_wages, and the columns of
+  `source` must provide: deferral_compensation (pay for the period eligible to defer),
+  employer_compensation (pay for the period eligible for employer money, within the
+  former), enrolled, deferral_rate, age (at the end of the plan year), prior_year_wages,
+  and the columns of
   irs_limits(): limit_402g, catch_up_limit, catch_up_age, enhanced_catch_up_limit,
   enhanced_catch_up_min_age, enhanced_catch_up_max_age, limit_415c, limit_401a17,
   roth_catch_up_wage_threshold. Emits CTEs (no trailing comma); the last one is called
   `name` and adds:
-    plan_compensation       gross compensation capped at 401(a)(17)
+    plan_compensation       deferral_compensation capped at 401(a)(17)
+    employer_plan_compensation  employer_compensation capped at 401(a)(17)
     applicable_catch_up_limit  0 under catch_up_age; the enhanced (SECURE 2.0 s.109)
                             limit at ages enhanced_catch_up_min_age-max_age when the year
                             has one; the regular catch-up limit otherwise
@@ -20,15 +23,20 @@
     roth_catch_up_required  prior-year wages above the year's Roth catch-up threshold
                             (SECURE 2.0 s.603): the catch-up may only be made as Roth
     catch_up_roth, catch_up_pre_tax  the catch-up split accordingly
-    employer_contribution   the match formula (match_tiers()) applied to the actual
-                            deferrals, reduced so base_deferral + employer <= 415(c)
+    match_deferrals         the actual deferrals made while eligible for employer money
+                            (all of them when both periods are the same; else their share
+                            of pay, deferrals being spread evenly over the pay)
+    employer_contribution   the match formula (match_tiers()) applied to match_deferrals
+                            on employer_plan_compensation, reduced so base_deferral +
+                            employer <= 415(c)
   The match is computed once on the year's actual deferrals, as a plan with a year-end
   true-up pays it (without a true-up, a per-pay-period match can come out lower).
 -#}
 {{ name }}__plan_comp as (
     select
         src.*,
-        cast(least(src.gross_compensation, src.limit_401a17) as decimal(14, 2)) as plan_compensation,
+        cast(least(src.deferral_compensation, src.limit_401a17) as decimal(14, 2)) as plan_compensation,
+        cast(least(src.employer_compensation, src.limit_401a17) as decimal(14, 2)) as employer_plan_compensation,
         case
             when src.age < src.catch_up_age then 0
             when src.enhanced_catch_up_limit is not null
@@ -57,13 +65,24 @@
     from {{ name }}__elective as el
 ),
 
-{{ name }}__matched as (
+{{ name }}__eligible_deferrals as (
     select
         li.*,
-        cast(li.base_deferral + li.catch_up_contribution as decimal(14, 2)) as employee_contribution,
-        cast(round({{ match_formula('li.base_deferral + li.catch_up_contribution', 'li.plan_compensation') }}, 2)
-             as decimal(14, 2)) as match_before_415c
+        cast(case
+            when li.employer_compensation = li.deferral_compensation then li.base_deferral + li.catch_up_contribution
+            else round((li.base_deferral + li.catch_up_contribution) * li.employer_compensation
+                       / li.deferral_compensation, 2)
+        end as decimal(15, 2)) as match_deferrals
     from {{ name }}__limited as li
+),
+
+{{ name }}__matched as (
+    select
+        ed.*,
+        cast(ed.base_deferral + ed.catch_up_contribution as decimal(14, 2)) as employee_contribution,
+        cast(round({{ match_formula('ed.match_deferrals', 'ed.employer_plan_compensation') }}, 2)
+             as decimal(14, 2)) as match_before_415c
+    from {{ name }}__eligible_deferrals as ed
 ),
 
 {{ name }} as (

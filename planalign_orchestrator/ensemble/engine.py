@@ -27,7 +27,8 @@ from planalign_orchestrator.metrics import METRICS_MODEL, read_year_metrics
 from planalign_orchestrator.pipeline.yearly_step import EVENTS_MODEL, run_year
 from planalign_orchestrator.progress import EnsembleYearFinished, ProgressObserver, YearStarted
 
-DETAIL_TABLES = ("fct_workforce_snapshot", EVENTS_MODEL, "fct_year_plan")
+BALANCES_MODEL = "fct_terminated_vested_balances"
+DETAIL_TABLES = ("fct_workforce_snapshot", EVENTS_MODEL, "fct_year_plan", BALANCES_MODEL)
 DETAIL_PREFIX = "ensemble_detail_"
 
 
@@ -132,8 +133,12 @@ def _keep_detail(conn: duckdb.DuckDBPyConnection, seed: int | None, year: int, *
 
 
 def _prune(conn: duckdb.DuckDBPyConnection, year: int) -> None:
-    """Keep only what the next year reads (year's snapshot); metrics and detail are already taken."""
+    """Keep only what the next year reads (the year's snapshot and terminated-vested accounts).
+
+    The year's metrics and detail are already taken.
+    """
     conn.execute("delete from main.fct_workforce_snapshot where simulation_year < ?", [year])
+    conn.execute(f"delete from main.{BALANCES_MODEL} where simulation_year < ?", [year])
     conn.execute("delete from main.fct_year_plan where simulation_year <= ?", [year])
     conn.execute(f"delete from main.{METRICS_MODEL} where simulation_year <= ?", [year])
     built = conn.execute(

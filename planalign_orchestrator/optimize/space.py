@@ -141,12 +141,9 @@ def dimensions_from(levers: Mapping[str, LeverRange] | Sequence[str], base: Simu
     return _with_conditions(tuple(dimensions), base)
 
 
-def lever_choices() -> dict[str, str]:
-    """Every lever a study can move (key -> its range or options), for messages and help."""
-    choices = {MATCH_TIERS: ", ".join(MATCH_DESIGNS)}
-    for lever in LEVERS:
-        choices[lever.key] = lever.range_text() or ("on, off" if lever.kind == "switch" else "")
-    return choices
+def lever_keys() -> list[str]:
+    """Every lever a study can move: the match formula and the catalogue's levers."""
+    return [MATCH_TIERS, *(lever.key for lever in LEVERS)]
 
 
 def _split_text(text: str) -> tuple[str, LeverRange]:
@@ -181,7 +178,7 @@ def _dimension(key: str, value: LeverRange) -> Dimension:
         return _options_dimension(key, "Match formula", "choice", tuple(MATCH_DESIGNS), value)
     lever = _lever(key)
     if lever is None:
-        known = list(lever_choices())
+        known = lever_keys()
         close = get_close_matches(key, known, n=1, cutoff=0.6)
         hint = f"Did you mean {close[0]}? " if close else ""
         raise ConfigurationError(
@@ -190,6 +187,8 @@ def _dimension(key: str, value: LeverRange) -> Dimension:
         )
     if lever.kind == "switch":
         return _options_dimension(key, lever.label, "switch", (False, True), value)
+    if lever.kind == "choice":
+        return _options_dimension(key, lever.label, "choice", lever.choices, value)
     return _numeric_dimension(lever, value)
 
 
@@ -243,7 +242,7 @@ def _numeric_dimension(lever: Lever, value: LeverRange) -> Dimension:
             remediation=f"Give it as {key}=LOW:HIGH, e.g. {key}={_example(lever)}.",
         ) from None
     low, high = numbers[0], numbers[1]
-    integer = False
+    integer = lever.integer
     if not all(math.isfinite(number) for number in numbers) or low >= high:
         raise ConfigurationError(
             f"lever {key}: the range {low:g}:{high:g} is empty (LOW must be below HIGH)",
@@ -269,7 +268,10 @@ def _numeric_dimension(lever: Lever, value: LeverRange) -> Dimension:
             f"(a twentieth of the range{', 1 for whole numbers' if integer else ''}).",
         )
     values = tuple(round(low + index * step, DECIMALS) for index in range(round(count) + 1))
-    return Dimension(key, lever.label, "rate", values, round(step, DECIMALS), integer)
+    if integer:
+        return Dimension(key, lever.label, "number", tuple(round(v) for v in values), round(step), integer=True)
+    kind: DimensionKind = "rate" if lever.kind == "rate" else "number"
+    return Dimension(key, lever.label, kind, values, round(step, DECIMALS))
 
 
 def _example(lever: Lever) -> str:

@@ -3,6 +3,10 @@
   Employees active on Jan 1 of start_year: the population the first simulated year
   starts from. A census termination date on or after that day is kept
   (census_termination_date): the yearly models make the employee leave on it.
+  scheduled_annual_hours is the census's annual_hours, else standard_weekly_hours x 52,
+  else null (credited 190 hours per month employed, the DOL equivalency of 29 CFR
+  2530.200b-3(e)); the account balances by source on the start date are the census's,
+  0 where it has none.
 -#}
 {%- set start_year = int_var('start_year') -%}
 {%- set baseline_date = "make_date(" ~ start_year ~ ", 1, 1)" -%}
@@ -39,7 +43,12 @@ select
     cast(m.tenure_years as integer) as tenure_years,
     ab.band_label as age_band,
     tb.band_label as tenure_band,
-    {{ start_year }} as baseline_year
+    {{ start_year }} as baseline_year,
+    cast(coalesce(m.annual_hours, m.standard_weekly_hours * 52) as decimal(8, 2)) as scheduled_annual_hours,
+    m.deferral_balance,
+    m.roth_balance,
+    m.match_balance,
+    m.nonelective_balance
 from measured as m
 left join {{ ref('config_job_levels') }} as lvl
     on lvl.level_id = m.level_id

@@ -14,6 +14,20 @@
     employer_cost_rate  employer contributions over total_compensation (the annual pay
                         of the year-end active employees)
     target_*            the growth target the year was solved with (fct_year_plan)
+    eligible_headcount  year-end active employees eligible to defer (IRC 410(a) rules,
+                        eligibility_ctes); eligible_participation_rate is
+                        participants among them
+    forfeitures         non-vested employer money forfeited by the year's leavers
+                        (IRC 411(a)), used in the next plan year
+    forfeitures_used    last year's forfeitures, used this year (within 12 months of
+                        that plan year's end) for var used_for: employer_contributions_net
+                        is employer_contributions less the forfeitures that fund them
+                        (used_for 'employer_contributions'); otherwise they pay expenses
+                        or are re-allocated, and the employer pays its contributions in full
+    total_plan_assets   end balances of every account (the employees' in the snapshot,
+                        and the terminated-vested participants' of earlier years,
+                        fct_terminated_vested_balances); average_balance over the
+                        accounts with a balance
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 
@@ -35,6 +49,8 @@ people as (
         count(*) filter (where termination_reason = 'reduction_in_force') as reductions_in_force,
         count(*) filter (where termination_reason = 'new_hire') as new_hire_terminations,
         count(*) filter (where employment_status = 'active' and enrolled) as participants,
+        count(*) filter (where employment_status = 'active' and is_eligible) as eligible_headcount,
+        count(*) filter (where deferral_change = 'escalation') as deferral_escalations,
         coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_compensation,
         coalesce(sum(employee_contribution), 0) as employee_contributions,
         coalesce(sum(employer_contribution), 0) as employer_contributions,
@@ -49,8 +65,7 @@ changes as (
         random_seed,
         count(*) filter (where is_promoted) as promotions,
         count(*) filter (where is_promoted and promoted_compensation > promotion_compensation)
-            as promotions_raised_to_minimum,
-        count(*) filter (where deferral_change = 'escalation') as deferral_escalations
+            as promotions_raised_to_minimum
     from {{ ref('int_yearly_experienced_changes') }}
     group by random_seed
 ),
@@ -59,6 +74,42 @@ year_plan as (
     select *
     from {{ ref('fct_year_plan') }}
     where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
+),
+
+accounts as (
+    -- every account's year: the employees' (the snapshot) and the terminated-vested
+    -- participants' who left in earlier years
+    select
+        random_seed,
+        forfeited_match + forfeited_nonelective as forfeitures,
+        earnings,
+        distributions,
+        end_deferral + end_roth + end_match + end_nonelective as end_balance
+    from snapshot
+    where account_status is not null
+
+    union all
+
+    select
+        random_seed,
+        0 as forfeitures,
+        earnings,
+        distributions,
+        end_deferral + end_roth + end_match + end_nonelective as end_balance
+    from {{ ref('fct_terminated_vested_balances') }}
+    where scenario_id = {{ scenario_literal() }} and simulation_year = {{ sim_year }}
+),
+
+account_totals as (
+    select
+        random_seed,
+        coalesce(sum(forfeitures), 0) as forfeitures,
+        coalesce(sum(earnings), 0) as investment_earnings,
+        coalesce(sum(distributions), 0) as distributions,
+        coalesce(sum(end_balance), 0) as total_plan_assets,
+        count(*) filter (where end_balance > 0) as accounts_with_balance
+    from accounts
+    group by random_seed
 )
 
 select
@@ -79,7 +130,7 @@ select
     p.new_hire_terminations,
     coalesce(c.promotions, 0) as promotions,
     coalesce(c.promotions_raised_to_minimum, 0) as promotions_raised_to_minimum,
-    coalesce(c.deferral_escalations, 0) as deferral_escalations,
+    p.deferral_escalations,
     cast(p.total_compensation as decimal(18, 2)) as total_compensation,
     cast(round(coalesce(p.total_compensation / nullif(p.headcount_end, 0), 0), 2) as decimal(18, 2))
         as average_compensation,
@@ -91,8 +142,23 @@ select
     cast(p.catch_up_pre_tax as decimal(18, 2)) as catch_up_pre_tax,
     cast(p.catch_up_roth as decimal(18, 2)) as catch_up_roth,
     yp.allow_layoffs,
-    yp.irs_limits_estimated
+    yp.irs_limits_estimated,
+    p.eligible_headcount,
+    cast(p.participants / nullif(p.eligible_headcount, 0) as double) as eligible_participation_rate,
+    cast(a.forfeitures as decimal(18, 2)) as forfeitures,
+    yp.forfeitures_available as forfeitures_used,
+    cast(p.employer_contributions
+         - case when yp.forfeitures_used_for = 'employer_contributions'
+                then least(yp.forfeitures_available, p.employer_contributions) else 0 end
+         as decimal(18, 2)) as employer_contributions_net,
+    yp.investment_return,
+    cast(a.investment_earnings as decimal(18, 2)) as investment_earnings,
+    cast(a.distributions as decimal(18, 2)) as distributions,
+    cast(a.total_plan_assets as decimal(18, 2)) as total_plan_assets,
+    cast(round(coalesce(a.total_plan_assets / nullif(a.accounts_with_balance, 0), 0), 2) as decimal(18, 2))
+        as average_balance
 from people as p
 left join changes as c on c.random_seed = p.random_seed
 left join year_plan as yp on yp.random_seed = p.random_seed
+left join account_totals as a on a.random_seed = p.random_seed
 order by p.random_seed

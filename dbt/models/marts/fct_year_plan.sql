@@ -4,8 +4,16 @@
   IRS limits applied (projected ones flagged is_estimated). The faces read the
   target-missed warning from here. One row per random_seed of the run (each seed meets
   or misses its target on its own). delete+insert on (scenario_id, simulation_year).
+
+  The seed's plan year: investment_return (investment_return(): var return_rate, or a
+  draw per seed and year with var return_volatility) and the forfeitures the plan holds
+  from the year before, which it must use within 12 months of that plan year's end
+  (IRC 411(a); Treas. Reg. 1.401-7): in this year, for var used_for. None in start_year.
+  The cash-out limit and whether the match is safe harbor money (always vested) are
+  recorded beside them, for the data tests and the analyst.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
+{%- set start_year = int_var('start_year') -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
 {%- set allow_layoffs = bool_var('allow_layoffs') -%}
 
@@ -33,6 +41,26 @@ hires as (
 
 irs as (
     {{ irs_limits(sim_year) }}
+),
+
+forfeiture_pool as (
+    {%- if sim_year == start_year %}
+    select sv.random_seed, cast(0 as decimal(18, 2)) as forfeitures_available
+    from {{ seed_values() }} as sv
+    {%- else %}
+    {#- year N-1's leavers, in the snapshot this run appends to (a ref would be a cycle) #}
+    {%- set prior = prior_snapshot_relation() %}
+    select sv.random_seed, cast(coalesce(sum(ps.forfeited_match + ps.forfeited_nonelective), 0) as decimal(18, 2))
+        as forfeitures_available
+    from {{ seed_values() }} as sv
+    left join {{ prior }} as ps
+        on
+            ps.random_seed = sv.random_seed
+            and ps.scenario_id = {{ scenario_literal() }}
+            and ps.simulation_year = {{ sim_year - 1 }}
+            and ps.employment_status = 'terminated'
+    group by sv.random_seed
+    {%- endif %}
 )
 
 select
@@ -58,8 +86,15 @@ select
     irs.enhanced_catch_up_limit,
     irs.limit_415c,
     irs.limit_401a17,
-    irs.roth_catch_up_wage_threshold
+    irs.roth_catch_up_wage_threshold,
+    {{ investment_return('e.random_seed') }} as investment_return,
+    fp.forfeitures_available,
+    {{ sql_string_literal(choice_var('used_for', ['employer_contributions', 'expenses', 'reallocation'])) }}
+        as forfeitures_used_for,
+    cast({{ num_var('cash_out_limit', 0, 7000) }} as decimal(14, 2)) as cash_out_limit,
+    {{ 'true' if bool_var('safe_harbor_match') else 'false' }} as match_is_safe_harbor
 from experienced as e
 left join hires as h on h.random_seed = e.random_seed
+left join forfeiture_pool as fp on fp.random_seed = e.random_seed
 cross join irs
 order by e.random_seed

@@ -41,18 +41,15 @@
     low in the range rises faster; merit never lifts pay above the range maximum, COLA
     applies to all.
 
-  Plan elections, effective Jan 1: participants below escalation_cap get
-  +escalation_rate (auto_escalation), except a standing escalation_opt_out_rate share;
-  with reenrollment_sweep, non-participants are enrolled at default_deferral_rate
-  unless they opt out again (opt_out_rate, drawn every year).
+  The deferral election, the scheduled hours and the accounts are carried through as
+  they were on Jan 1; the year's plan elections (escalation, sweep, auto-enrollment at entry) are
+  eligibility_ctes's (in the snapshot), which knows who may defer.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set termination_rate = num_var('termination_rate', 0, 1) -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
 {%- set allow_layoffs = bool_var('allow_layoffs') -%}
 {%- set max_working_age = int_var('max_working_age') -%}
-{%- set auto_escalation = bool_var('auto_escalation') -%}
-{%- set reenrollment_sweep = bool_var('reenrollment_sweep') -%}
 {%- set levers = ref('comp_levers') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
@@ -306,30 +303,6 @@ raised as (
         ), 2) as decimal(14, 2)) as compensation
     from weighted as w
     inner join merit_norms as mn on mn.random_seed = w.random_seed and mn.end_level_id = w.end_level_id
-),
-
-elections as (
-    select
-        r.*,
-        {% if auto_escalation or reenrollment_sweep -%}
-        case
-            {%- if auto_escalation %}
-            when r.deferral_rate > 0
-                 and r.deferral_rate < {{ num_var('escalation_cap', 0, 1) }}
-                 and {{ random_uniform('r.employee_id', 'escalation_opt_out', year='standing') }}
-                     >= {{ num_var('escalation_opt_out_rate', 0, 1) }}
-                then 'escalation'
-            {%- endif %}
-            {%- if reenrollment_sweep %}
-            when r.deferral_rate = 0
-                 and {{ random_uniform('r.employee_id', 'reenrollment_opt_out') }} >= {{ num_var('opt_out_rate', 0, 1) }}
-                then 'reenrollment'
-            {%- endif %}
-        end
-        {%- else -%}
-        cast(null as varchar)
-        {%- endif %} as deferral_change
-    from raised as r
 )
 
 select
@@ -358,18 +331,9 @@ select
     termination_date,
     prior_year_wages,
     deferral_rate as starting_deferral_rate,
-    {%- if auto_escalation or reenrollment_sweep %}
-    cast(case deferral_change
-        {%- if auto_escalation %}
-        when 'escalation' then least(deferral_rate + {{ num_var('escalation_rate', 0, 1) }}, {{ num_var('escalation_cap', 0, 1) }})
-        {%- endif %}
-        {%- if reenrollment_sweep %}
-        when 'reenrollment' then {{ num_var('default_deferral_rate', 0, 1) }}
-        {%- endif %}
-        else deferral_rate
-    end as decimal(7, 4)) as deferral_rate,
-    {%- else %}
-    deferral_rate,
-    {%- endif %}
-    deferral_change
-from elections
+    scheduled_annual_hours,
+    start_deferral,
+    start_roth,
+    start_match,
+    start_nonelective
+from raised

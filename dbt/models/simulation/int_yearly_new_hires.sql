@@ -18,17 +18,17 @@
   Level from config_job_levels.new_hire_mix; salary uniform between the level's range
   minimum and new_hire_max_position of the range (0.5 = the midpoint; hires are placed
   low in the range) of the year's moved ranges, times new_hire_salary_adjustment,
-  clamped to the range; age at hire 22-55; hire date uniform in the year. With
-  auto_enrollment, hires are enrolled at default_deferral_rate unless they opt out.
+  clamped to the range; age at hire 22-55; hire date uniform in the year. A
+  part_time_hire_rate share of hires is part-time, scheduled for part_time_annual_hours
+  a year; the others have no schedule (credited 190 hours a month employed). Enrollment
+  happens at plan entry (eligibility_ctes), not here.
   Each seed of the run (random_seed on every row) is sized and hired on its own, so
   seeds run side by side exactly as they would alone.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
 {%- set nh_termination_rate = num_var('new_hire_termination_rate', 0, 0.99) -%}
-{%- set auto_enrollment = bool_var('auto_enrollment') -%}
-{%- set default_deferral_rate = num_var('default_deferral_rate', 0, 1) -%}
-{%- set opt_out_rate = num_var('opt_out_rate', 0, 1) -%}
+{%- set part_time_hire_rate = num_var('part_time_hire_rate', 0, 1) -%}
 {%- set levers = ref('comp_levers') -%}
 {%- set year_start = "make_date(" ~ sim_year ~ ", 1, 1)" -%}
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
@@ -75,8 +75,7 @@ draws as (
         {{ random_uniform('i.employee_id', 'hire_salary') }} as u_salary,
         {{ random_uniform('i.employee_id', 'hire_date') }} as u_hire_date,
         {{ random_uniform('i.employee_id', 'hire_age') }} as u_age,
-        {{ random_uniform('i.employee_id', 'new_hire_termination') }} as u_nh_termination,
-        {{ random_uniform('i.employee_id', 'opt_out') }} as u_opt_out
+        {{ random_uniform('i.employee_id', 'new_hire_termination') }} as u_nh_termination
     from ids as i
 ),
 
@@ -176,13 +175,11 @@ select
     case when c.is_terminated
          then c.hire_date + cast(floor(c.years_to_leave * {{ days_in_year }}) as integer)
     end as termination_date,
-{%- if auto_enrollment %}
-    c.u_opt_out >= {{ opt_out_rate }} as enrolled,
-    cast(case when c.u_opt_out >= {{ opt_out_rate }} then {{ default_deferral_rate }} else 0 end
-         as decimal(7, 4)) as deferral_rate
+{%- if part_time_hire_rate > 0 %}
+    cast(case when {{ random_uniform('c.employee_id', 'part_time') }} < {{ part_time_hire_rate }}
+              then {{ int_var('part_time_annual_hours') }} end as decimal(8, 2)) as scheduled_annual_hours
 {%- else %}
-    false as enrolled,
-    cast(0 as decimal(7, 4)) as deferral_rate
+    cast(null as decimal(8, 2)) as scheduled_annual_hours
 {%- endif %}
 from counted as c
 inner join sizing as s on s.random_seed = c.random_seed

@@ -7,7 +7,9 @@
   prior_year_wages (the Roth catch-up rule's test) is last year's pay as simulated, or
   for start_year the census salary for the part of the prior year employed;
   census_termination_date is the census's own termination date, kept every year until
-  the employee leaves. Every row carries its random_seed: the first year is the
+  the employee leaves; scheduled_annual_hours (null: 190 hours a month) is the census's,
+  or a hire's, for good. The accounts by source (start_*) are the census balances in
+  start_year (0 where it has none), later year N-1's end balances. Every row carries its random_seed: the first year is the
   baseline once per seed of the run (random_seeds()), later years each seed's own
   year N-1.
 -#}
@@ -43,7 +45,12 @@ select
     c.annual_compensation as starting_compensation,
     e.deferral_rate,
     e.prior_year_wages,
-    b.census_termination_date
+    b.census_termination_date,
+    b.scheduled_annual_hours,
+    b.deferral_balance as start_deferral,
+    b.roth_balance as start_roth,
+    b.match_balance as start_match,
+    b.nonelective_balance as start_nonelective
 from {{ baseline }} as b
 inner join {{ compensation }} as c on c.employee_id = b.employee_id
 inner join {{ benefits }} as e on e.employee_id = b.employee_id
@@ -88,7 +95,12 @@ select
     p.compensation as starting_compensation,
     p.deferral_rate,
     p.gross_compensation as prior_year_wages,
-    b.census_termination_date
+    b.census_termination_date,
+    p.scheduled_annual_hours,
+    p.end_deferral as start_deferral,
+    p.end_roth as start_roth,
+    p.end_match as start_match,
+    p.end_nonelective as start_nonelective
 from prior_year as p
 cross join guard
 left join (
