@@ -549,6 +549,23 @@ class WorkspaceSession:
             objectives, constraints, levers = stored["objectives"], stored["constraints"], stored["levers"]
             seeds, sampler_seed = int(stored["seeds"]), int(stored["sampler_seed"])
             start_year, end_year = stored["years"]
+            if stored["base"] != self.scenario.name:  # and the scenario its designs start from
+                return self.for_scenario(stored["base"]).optimize(
+                    objectives,
+                    constraints,
+                    levers,
+                    study=study,
+                    trials=trials,
+                    minutes=minutes,
+                    seeds=seeds,
+                    start_year=start_year,
+                    end_year=end_year,
+                    min_seeds=min_seeds,
+                    sampler_seed=sampler_seed,
+                    top=top,
+                    on_progress=on_progress,
+                    wait_seconds=wait_seconds,
+                )
         first, last = self.resolve_years(start_year, end_year)
         self.check_years(first, last)
         if first < self.config.simulation.start_year:

@@ -203,6 +203,8 @@ def test_a_design_another_study_evaluated_is_read_from_its_ensemble_not_simulate
     workspace = copy_workspace(optimize_template, tmp_path / "twins")
     spec: dict[str, Any] = {
         "objectives": ["min employer_cost_rate"],
+        # A chance constraint on a flag the ensemble keeps per seed: 2025's IRS limits are published.
+        "constraints": ["share(irs_limits_estimated) <= 0.05"],
         "levers": ["plan.auto_escalation"],
         "seeds": 2,
         "start_year": FIRST,
@@ -224,6 +226,8 @@ def test_a_design_another_study_evaluated_is_read_from_its_ensemble_not_simulate
     assert {t.design["plan.auto_escalation"]: t.figures for t in second.trials} == {
         t.design["plan.auto_escalation"]: t.figures for t in first.trials
     }
+    assert [trial.figures.terms["share(irs_limits_estimated)"] for trial in first.trials] == [0.0, 0.0]  # type: ignore[union-attr]
+    assert all(trial.feasible for trial in first.trials)
 
 
 def test_a_study_run_again_without_its_journal_reads_every_design_from_the_workspace(
@@ -294,3 +298,22 @@ def test_constraints_no_design_meets_exit_2_naming_each_constraint_and_how_close
     assert "none met participation_rate >= 95.00%." in captured.err
     assert "participation_rate >= 95.00%: met by 0 of 2 designs (closest" in captured.err
     assert "To fix: Loosen those constraints, widen the lever ranges, or give the study more trials" in captured.err
+
+
+def test_a_study_from_a_scenario_keeps_its_overrides_in_every_design_and_resumes_from_it_by_name(
+    optimize_template: Path, tmp_path: Path
+) -> None:
+    workspace = copy_workspace(optimize_template, tmp_path / "based")
+    richer = WorkspaceSession(workspace).for_scenario("richer", {"plan.match_rate": 0.75})
+    spec: dict[str, Any] = {"seeds": 2, "start_year": FIRST, "end_year": FIRST, "top": 0}
+    first = richer.optimize(["min employer_cost_rate"], [], ["plan.auto_escalation"], study="from_richer", **spec)
+
+    for trial in first.trials:
+        saved = (workspace.root / "scenarios" / f"{trial.scenario}.yaml").read_text()
+        assert "plan.match_rate: 0.75" in saved
+    before = DbtRunner.invocation_count
+    again = WorkspaceSession(workspace).optimize(study="from_richer", top=0)  # the baseline's session, by name
+
+    assert DbtRunner.invocation_count == before
+    assert again.spec.base == "richer"
+    assert [t.figures for t in again.trials] == [t.figures for t in first.trials]

@@ -8,11 +8,11 @@ stopped by its budget, an interrupt or a crash resumes from its trials. A trial 
 running by a process that died is marked failed on resume (the caller holds the
 workspace's run lock, so no other process can be running it).
 
-A design is never simulated twice: a design an earlier trial had repeats that trial's
-figures, and a design whose scenario still has a current ensemble of the study's
-seeds and years (an interrupted trial's, or a deleted study's) reads it. What is
-simulated goes through the session's ensemble, which reuses every table freshness
-finds up to date.
+A design is never simulated twice: a design the sampler proposes again is told the
+figures its trial had, and the evaluator (the session's) reads the current ensemble of
+any scenario saved with the same overrides (an interrupted trial's, a deleted study's,
+another study's) before it simulates anything. What is simulated goes through the
+session's ensemble, which reuses every table freshness finds up to date.
 """
 
 from __future__ import annotations
