@@ -235,6 +235,13 @@ def test_a_lever_outside_what_the_config_accepts_is_refused_naming_its_valid_ran
     assert key in error.remediation
 
 
+def test_a_switch_takes_its_options_as_words_or_booleans() -> None:
+    [words] = dimensions_from(["plan.auto_escalation=on,off"], BASE)
+    [booleans] = dimensions_from({"plan.auto_escalation": (True, False)}, BASE)
+    assert words.values == booleans.values == (True, False)
+    assert words.text() == "plan.auto_escalation=on,off"
+
+
 def test_a_lever_given_twice_or_no_lever_is_refused() -> None:
     assert "given twice" in refused(dimensions_from, ["plan.match_rate=0:1", "plan.match_rate=0:0.5"], BASE).message
     assert "at least one lever" in refused(dimensions_from, [], BASE).message

@@ -52,9 +52,10 @@ class OptimizationResult:
     """A study's trials and what they found.
 
     `top` are the best feasible designs (one objective: by it; several: spread along
-    the Pareto front, its ends first); `compare_ready` are those of them simulated
-    with the config's seed, which `compare` takes by name. `stopped` says why the
-    study stopped; `simulated` counts the ensembles this call ran.
+    the Pareto front, its ends first), simulated with the config's seed so that
+    `compare` takes their scenario names. `stopped` says why the study stopped;
+    `simulated` counts the ensembles this call ran, `resumed` the trials the study had
+    before it, `repeats` the proposals of designs already evaluated.
     """
 
     study: str
@@ -62,7 +63,6 @@ class OptimizationResult:
     trials: tuple[TrialRecord, ...]
     stopped: str
     top: tuple[TrialRecord, ...] = ()
-    compare_ready: tuple[str, ...] = ()
     simulated: int = 0
     resumed: int = 0
     repeats: int = 0
@@ -113,7 +113,18 @@ class OptimizationResult:
             row["source"] = trial.source
             row["note"] = trial.note
             rows.append(row)
-        return pd.DataFrame(rows).set_index("trial")
+        columns = [
+            "trial",
+            "state",
+            "scenario",
+            *(d.key for d in self.spec.dimensions),
+            *(t.text for t in self.spec.terms),
+            "feasible",
+            "simulated",
+            "source",
+            "note",
+        ]
+        return pd.DataFrame(rows, columns=columns).set_index("trial")
 
     def table(self) -> pd.DataFrame:
         """The top designs, formatted: rank, trial, scenario, lever values, figures (compare takes the scenarios)."""
@@ -171,9 +182,9 @@ class OptimizationResult:
 
     def compare_hint(self) -> str | None:
         """The compare command of the top designs (None when none was simulated for it)."""
-        if not self.compare_ready:
+        if not self.scenarios:
             return None
-        names = " ".join(["baseline", *self.compare_ready])
+        names = " ".join(["baseline", *self.scenarios])
         years = f"{self.spec.first_year}-{self.spec.last_year}"
         return f"Compare them: `planalign compare {names} --years {years}` (simulated with the config's seed)."
 

@@ -199,7 +199,8 @@ def _options_dimension(
     words = "on, off" if kind == "switch" else ", ".join(str(option) for option in accepted)
     if value is None:
         return Dimension(key, label, kind, accepted)
-    if isinstance(value, tuple) and len(value) in (2, 3) and all(isinstance(v, int | float) for v in value):
+    numbers = isinstance(value, tuple) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if numbers and len(value) in (2, 3):
         raise ConfigurationError(
             f"lever {key} is a {'switch' if kind == 'switch' else 'choice'}, not a number: it takes no LOW:HIGH range",
             remediation=f"Give it alone (every option: {words}) or name the options to try, "
@@ -277,12 +278,13 @@ def _numeric_dimension(lever: Lever, value: LeverRange) -> Dimension:
 def _example(lever: Lever) -> str:
     """A range inside the lever's valid range, for a message."""
     lower, upper = lever.bounds
+    inside = 1 if lever.integer else 0.01  # off an open end
     low = lower.value if lower is not None else 0.0
     if lower is not None and not lower.inclusive:
-        low += 0.01
+        low += inside
     high = upper.value if upper is not None else low + 1.0
     if upper is not None and not upper.inclusive:
-        high -= 0.01
+        high -= inside
     return f"{round(low, 4):g}:{round(high, 4):g}"
 
 

@@ -332,7 +332,6 @@ class StudyRunner:
             tuple(records),
             stopped,
             tuple(chosen),
-            tuple(record.scenario for record in chosen if record.scenario is not None),
             simulated,
             resumed,
             repeats,
