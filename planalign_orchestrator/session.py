@@ -611,6 +611,15 @@ class WorkspaceSession:
                 twins.append(name)
         return twins
 
+    def _stale_ensemble(self) -> str | None:
+        """Why the session's scenario's stored ensemble is not current (None when it is, or when there is none)."""
+        from planalign_orchestrator.ensemble.store import inspect_ensemble
+
+        found = inspect_ensemble(self._db, self._engine.freshness, self.scenario.name, with_metrics=False)
+        if found is None or found[2].state is TableState.PRESENT:
+            return None
+        return found[2].reason or found[2].state.value
+
     def _current_ensemble(self, seeds: tuple[int, ...], first: int, last: int) -> pd.DataFrame | None:
         """The stored ensemble metrics of the session's scenario when current, of these seeds, covering first..last."""
         from planalign_orchestrator.ensemble.store import inspect_ensemble
@@ -852,6 +861,11 @@ class _StudyEvaluator:
 
     def prepare_compare(self, scenario: str) -> None:
         self.session.for_scenario(scenario).simulate(self.first, self.last, on_progress=self.on_progress)
+
+    def stale(self, scenario: str) -> str | None:
+        if not self.session.scenario_exists(scenario):
+            return None  # its file was removed: nothing left to judge the figures by
+        return self.session.for_scenario(scenario)._stale_ensemble()
 
 
 def _check_budget(trials: int | None, minutes: float | None, top: int) -> None:

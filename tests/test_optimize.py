@@ -25,10 +25,12 @@ import pytest
 
 from planalign_orchestrator.cli import main
 from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.exceptions import SimulationError
 from planalign_orchestrator.progress import ProgressEvent, TrialStarted, YearStarted
 from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.views import OptimizationResult
 from tests.conftest import KNOWN_ANSWER, KNOWN_ANSWER_TRIALS, OPTIMIZE_SEEDS, OPTIMIZE_YEARS, copy_workspace
+from tests.support.helpers import edit_config
 
 pytestmark = pytest.mark.dbt
 
@@ -228,6 +230,20 @@ def test_a_design_another_study_evaluated_is_read_from_its_ensemble_not_simulate
     }
     assert [trial.figures.terms["share(irs_limits_estimated)"] for trial in first.trials] == [0.0, 0.0]  # type: ignore[union-attr]
     assert all(trial.feasible for trial in first.trials)
+
+
+def test_a_study_whose_trials_were_built_on_inputs_that_changed_since_is_not_resumed(
+    optimize_template: Path, tmp_path: Path
+) -> None:
+    workspace = edit_config(copy_workspace(optimize_template, tmp_path / "changed"), "workforce.termination_rate", 0.2)
+
+    with pytest.raises(SimulationError) as refused:
+        known_study(workspace.root)
+
+    error = refused.value
+    assert "study 'cheapest' was evaluated on inputs that changed since" in error.message
+    assert "workforce.termination_rate" in error.message
+    assert "--study cheapest_2" in error.remediation
 
 
 def test_a_study_run_again_without_its_journal_reads_every_design_from_the_workspace(

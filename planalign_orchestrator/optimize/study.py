@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from planalign_orchestrator.config import SimulationConfig
-from planalign_orchestrator.exceptions import ConfigurationError, InfeasibleStudyError
+from planalign_orchestrator.exceptions import ConfigurationError, InfeasibleStudyError, SimulationError
 from planalign_orchestrator.optimize.evaluate import Figures, figures
 from planalign_orchestrator.optimize.result import (
     OptimizationResult,
@@ -87,6 +87,9 @@ class DesignEvaluator(Protocol):
     def prepare_compare(self, scenario: str) -> None:
         """Simulate the scenario with the config's seed, so `compare` takes it (up-to-date years are reused)."""
 
+    def stale(self, scenario: str) -> str | None:
+        """Why the scenario's stored ensemble no longer matches its inputs (None when current, or when none is kept)."""
+
 
 def journal_path(root: Path, study: str) -> Path:
     return root / STUDY_FOLDER / f"{study}{JOURNAL_SUFFIX}"
@@ -139,6 +142,7 @@ class StudyRunner:
         """
         study = self._open(trials)
         records, repeats = self._records(study)
+        self._require_current(records)
         resumed = len(records)
         space = design_count(self.spec.dimensions)
         deadline = None if minutes is None else time.monotonic() + minutes * 60
@@ -190,6 +194,25 @@ class StudyRunner:
             self.evaluator.prepare_compare(chosen.scenario)
         self.progress.emit(StudyFinished(self.name, len(records), len(result.feasible), stopped))
         return result
+
+    def _require_current(self, records: list[TrialRecord]) -> None:
+        """Refuse to go on from trials whose figures came from ensembles built on inputs that changed since.
+
+        Their figures describe another workspace (another census, config or model) than
+        this one; a study never mixes them with new trials.
+        """
+        sources = dict.fromkeys(record.source for record in records if record.source is not None)
+        for source in sources:
+            reason = self.evaluator.stale(source)
+            if reason is not None:
+                raise SimulationError(
+                    f"study {self.name!r} was evaluated on inputs that changed since: the ensemble of its "
+                    f"trials' scenario {source} is stale ({reason}), so its figures no longer describe this "
+                    "workspace",
+                    remediation=f"Start the study afresh under a new name (--study {self.name}_2, or study=...), or "
+                    f"delete {STUDY_FOLDER}/{self.path.name} to start it again under its own: designs whose "
+                    "ensembles are still current are read, the others simulated again.",
+                )
 
     # -- one trial -------------------------------------------------------------------------
 
