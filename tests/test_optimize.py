@@ -263,6 +263,17 @@ def test_a_study_run_again_without_its_journal_reads_every_design_from_the_works
     assert [(t.design, t.figures) for t in again.trials] == [(t.design, t.figures) for t in first.trials]
 
 
+def test_a_time_budget_stops_the_study_before_it_starts_another_trial(optimize_template: Path, tmp_path: Path) -> None:
+    workspace = copy_workspace(optimize_template, tmp_path / "minutes")
+    before = DbtRunner.invocation_count
+
+    result = WorkspaceSession(workspace).optimize(study="cheapest", trials=None, minutes=1e-6, top=0)
+
+    assert result.stopped == "its time budget of 1e-06 minutes"
+    assert (result.resumed, len(result.trials)) == (KNOWN_ANSWER_TRIALS, KNOWN_ANSWER_TRIALS)
+    assert DbtRunner.invocation_count == before
+
+
 # -- the terminal ----------------------------------------------------------------------------------------
 
 
