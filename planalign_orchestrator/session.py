@@ -616,9 +616,10 @@ class WorkspaceSession:
         from planalign_orchestrator.ensemble.store import inspect_ensemble
 
         found = inspect_ensemble(self._db, self._engine.freshness, self.scenario.name, with_metrics=False)
-        if found is None or found[2].state is TableState.PRESENT:
+        if found is None:
             return None
-        return found[2].reason or found[2].state.value
+        _record, _metrics, freshness = found
+        return None if freshness.state is TableState.PRESENT else freshness.reason or freshness.state.value
 
     def _current_ensemble(self, seeds: tuple[int, ...], first: int, last: int) -> pd.DataFrame | None:
         """The stored ensemble metrics of the session's scenario when current, of these seeds, covering first..last."""
