@@ -206,6 +206,7 @@ EntryDates = Literal["immediate", "monthly", "quarterly", "semiannual"]
 EmployerServiceRequirement = Literal["same", "one_year", "two_years"]
 VestingSchedule = Literal["immediate", "cliff", "graded", "custom"]
 ForfeitureUse = Literal["employer_contributions", "expenses", "reallocation"]
+TestingMethod = Literal["current_year", "prior_year"]
 # Vested share after 2..6 years of service on the slowest graded schedule IRC 411(a)(2)(B) allows.
 STATUTORY_GRADED = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 STATUTORY_CLIFF_YEARS = 3
@@ -289,6 +290,31 @@ class ForfeitureSettings(_Section):
     used_for: ForfeitureUse = "employer_contributions"
 
 
+class ComplianceSettings(_Section):
+    """How the nondiscrimination tests are run (DOMAIN.md "Nondiscrimination testing").
+
+    The defaults test each year against its own NHCEs and find HCEs by pay alone (and
+    the census's 5% owners), which changes no other result: the tests only read the plan.
+    """
+
+    testing_method: TestingMethod = Field(
+        "current_year",
+        description="IRC 401(k)(3)(A), 401(m)(2)(A): the NHCE averages of this year (current_year) "
+        "or of the year before (prior_year)",
+    )
+    prior_year_nhce_percentage: float = Field(
+        0.03,
+        ge=0.0,
+        le=0.25,
+        description="prior_year method: the NHCE ADP and ACP of the year before start_year "
+        "(IRC 401(k)(3)(E) deems 3% for a plan's first year); above 25% no plan's NHCEs average",
+    )
+    top_paid_group: bool = Field(
+        False,
+        description="IRC 414(q)(3): only the top 20% by pay can be HCEs by pay (5% owners always are)",
+    )
+
+
 class PathSettings(_Section):
     """Paths are relative to the folder holding the config file."""
 
@@ -325,6 +351,7 @@ class SimulationConfig(_Section):
     vesting: VestingSettings = Field(default_factory=VestingSettings)
     balances: BalanceSettings = Field(default_factory=BalanceSettings)
     forfeitures: ForfeitureSettings = Field(default_factory=ForfeitureSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     assumptions: AssumptionTables = Field(default_factory=AssumptionTables)
     workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -404,6 +431,9 @@ class SimulationConfig(_Section):
             "cash_out_limit": b.cash_out_limit,
             "distribution_rate": b.distribution_rate,
             "used_for": self.forfeitures.used_for,
+            "testing_method": self.compliance.testing_method,
+            "prior_year_nhce_percentage": self.compliance.prior_year_nhce_percentage,
+            "top_paid_group": self.compliance.top_paid_group,
             # table-valued assumptions (null = the seed's column), read by int_yearly_experienced_changes
             **self.assumptions.model_dump(),
         }
@@ -479,6 +509,10 @@ balances:            # account balances by source
   distribution_rate: 0.10        # share of terminated-vested participants taking their balance a year
 forfeitures:
   used_for: employer_contributions  # employer_contributions | expenses | reallocation (the next plan year)
+compliance:          # the nondiscrimination tests (ADP, ACP, coverage, top-heavy); they change no other result
+  testing_method: current_year   # current_year | prior_year: the NHCE averages of this year or the year before
+  prior_year_nhce_percentage: 0.03  # prior_year: the NHCE ADP and ACP of the year before start_year
+  top_paid_group: false          # true: only the top 20% by pay can be HCEs by pay (IRC 414(q)(3))
 paths:
   census: census.csv
   database: simulation.duckdb
