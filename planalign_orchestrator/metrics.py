@@ -104,6 +104,15 @@ METRICS: tuple[Metric, ...] = (
     Metric("distributions", "Distributions (cash-outs and payouts)", "money"),
     Metric("total_plan_assets", "Total plan assets (year end)", "money", key=True),
     Metric("average_balance", "Average account balance", "money"),
+    # Employer contribution designs and their true cost.
+    Metric("match_contributions", "Match (true-up included)", "money"),
+    Metric("true_up_contributions", "Match true-up at year end", "money"),
+    Metric("core_contributions", "Core (non-elective) contributions", "money"),
+    Metric("eligible_compensation", "Eligible pay (for employer money)", "money"),
+    Metric("net_employer_cost_rate", "Net employer cost (% of eligible pay)", "fraction", key=True),
+    Metric("credited_participants", "Participants credited (deferral or employer money)", "count", summary=False),
+    Metric("cost_per_participant", "Net employer cost per participant credited", "money"),
+    Metric("is_safe_harbor", "Safe harbor plan", "flag", summary=False),
 )
 KEY_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.key)
 SUMMARY_METRICS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.summary)

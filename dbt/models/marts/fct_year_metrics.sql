@@ -28,8 +28,23 @@
                         and the terminated-vested participants' of earlier years,
                         fct_terminated_vested_balances); average_balance over the
                         accounts with a balance
+    match_contributions, core_contributions  the employer money by source
+                        (employer_contributions is their sum, contribution_ctes); the
+                        match includes true_up_contributions, what a year-end true-up
+                        of a per-pay-period match paid
+    eligible_compensation  pay while eligible for employer money, capped at 401(a)(17)
+                        (employer_plan_compensation, everyone employed in the year)
+    net_employer_cost_rate  employer_contributions_net (the net employer cost: contributions
+                        less the forfeitures used to fund them, DOMAIN.md "Vesting and
+                        forfeitures") over eligible_compensation
+    credited_participants  employees credited with a deferral or employer money in the
+                        year; cost_per_participant is the net employer cost over them
+    is_safe_harbor      the plan is safe harbor (safe_harbor.safe_harbor_design, fct_year_plan)
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
+{#- the forfeitures that fund this year's employer contributions (used_for 'employer_contributions') -#}
+{%- set forfeitures_offset = "case when yp.forfeitures_used_for = 'employer_contributions' "
+    ~ "then least(yp.forfeitures_available, p.employer_contributions) else 0 end" -%}
 
 with snapshot as (
     select *
@@ -54,6 +69,11 @@ people as (
         coalesce(sum(compensation) filter (where employment_status = 'active'), 0) as total_compensation,
         coalesce(sum(employee_contribution), 0) as employee_contributions,
         coalesce(sum(employer_contribution), 0) as employer_contributions,
+        coalesce(sum(match_contribution), 0) as match_contributions,
+        coalesce(sum(true_up_contribution), 0) as true_up_contributions,
+        coalesce(sum(core_contribution), 0) as core_contributions,
+        coalesce(sum(employer_plan_compensation), 0) as eligible_compensation,
+        count(*) filter (where employee_contribution + employer_contribution > 0) as credited_participants,
         coalesce(sum(catch_up_pre_tax), 0) as catch_up_pre_tax,
         coalesce(sum(catch_up_roth), 0) as catch_up_roth
     from snapshot
@@ -147,16 +167,23 @@ select
     cast(p.participants / nullif(p.eligible_headcount, 0) as double) as eligible_participation_rate,
     cast(a.forfeitures as decimal(18, 2)) as forfeitures,
     yp.forfeitures_available as forfeitures_used,
-    cast(p.employer_contributions
-         - case when yp.forfeitures_used_for = 'employer_contributions'
-                then least(yp.forfeitures_available, p.employer_contributions) else 0 end
-         as decimal(18, 2)) as employer_contributions_net,
+    cast(p.employer_contributions - {{ forfeitures_offset }} as decimal(18, 2)) as employer_contributions_net,
     yp.investment_return,
     cast(a.investment_earnings as decimal(18, 2)) as investment_earnings,
     cast(a.distributions as decimal(18, 2)) as distributions,
     cast(a.total_plan_assets as decimal(18, 2)) as total_plan_assets,
     cast(round(coalesce(a.total_plan_assets / nullif(a.accounts_with_balance, 0), 0), 2) as decimal(18, 2))
-        as average_balance
+        as average_balance,
+    cast(p.match_contributions as decimal(18, 2)) as match_contributions,
+    cast(p.true_up_contributions as decimal(18, 2)) as true_up_contributions,
+    cast(p.core_contributions as decimal(18, 2)) as core_contributions,
+    cast(p.eligible_compensation as decimal(18, 2)) as eligible_compensation,
+    cast(p.employer_contributions - {{ forfeitures_offset }} as double)
+    / nullif(cast(p.eligible_compensation as double), 0) as net_employer_cost_rate,
+    p.credited_participants,
+    cast(round(coalesce((p.employer_contributions - {{ forfeitures_offset }}) / nullif(p.credited_participants, 0), 0), 2)
+         as decimal(18, 2)) as cost_per_participant,
+    yp.is_safe_harbor
 from people as p
 left join changes as c on c.random_seed = p.random_seed
 left join year_plan as yp on yp.random_seed = p.random_seed
