@@ -148,3 +148,38 @@
       so a ref would be a cycle). -#}
   {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='fct_compliance')) -}}
 {%- endmacro %}
+
+
+{% macro safe_harbor_deemed() -%}
+  {#- Which tests the plan's safe harbor design (var safe_harbor_design) is deemed to pass
+      (DOMAIN.md "Nondiscrimination testing"): ADP whenever the plan is safe harbor (IRC
+      401(k)(12)); ACP when, besides, its match is the design's own (basic or enhanced,
+      QACA or not) or, under a non-elective design, meets 401(m)(11)(B): no match on
+      deferrals above 6% of pay, no rate rising with the deferral, at most 4% of pay in
+      all (Treas. Reg. 1.401(m)-3(d)); top-heavy when the plan is then nothing but
+      deferrals and safe harbor money (IRC 416(g)(4)(H)). Returns {adp, acp, top_heavy}. -#}
+  {%- set design = safe_harbor_design() -%}
+  {%- if design == 'none' -%}
+    {{- return({'adp': false, 'acp': false, 'top_heavy': false}) -}}
+  {%- endif -%}
+  {%- set qualifies = namespace(value=true) -%}
+  {%- if not design.endswith('_match') -%}
+    {%- set formula = choice_var('match_formula', ['tiers', 'service_bands', 'points_bands']) -%}
+    {%- set tier_lists = [match_tiers()] if formula == 'tiers' else match_bands() | map(attribute='tiers') | list -%}
+    {%- for tiers in tier_lists -%}
+      {%- set reach = namespace(lower=0.0, total=0.0, rate=none) -%}
+      {%- for tier in tiers -%}
+        {%- if tier.rate > 0 and (tier.up_to > 0.06 or (reach.rate is not none and tier.rate > reach.rate)) -%}
+          {%- set qualifies.value = false -%}
+        {%- endif -%}
+        {%- set reach.total = reach.total + tier.rate * (tier.up_to - reach.lower) -%}
+        {%- set reach.lower = tier.up_to -%}
+        {%- set reach.rate = tier.rate -%}
+      {%- endfor -%}
+      {%- if reach.total > 0.04 + 1e-9 -%}
+        {%- set qualifies.value = false -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{- return({'adp': true, 'acp': qualifies.value, 'top_heavy': qualifies.value}) -}}
+{%- endmacro %}

@@ -22,7 +22,9 @@
     margin              how far the test passes by (negative: fails by), as a fraction
                         (0.005 is half a percentage point)
     passed              the test passes as run
-    deemed_passed       the plan is safe harbor for this test: it is deemed to pass
+    deemed_passed       the plan's safe harbor design is deemed to pass this test
+                        (safe_harbor_deemed(): ADP, ACP when the match qualifies,
+                        top-heavy when nothing but deferrals and safe harbor money)
     fails               not passed and not deemed passed: a correction is owed
     excess_amount       adp/acp: the HCEs' excess by the leveling method; refunded
                         (refund_amount, highest dollar amounts first, each to the cent)
@@ -41,6 +43,7 @@
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set start_year = int_var('start_year') -%}
 {%- set method = choice_var('testing_method', ['current_year', 'prior_year']) -%}
+{%- set deemed = safe_harbor_deemed() -%}
 {#- refs stay unconditional: the dependencies dbt records at parse time are every year's -#}
 {%- set snapshot_model = ref('fct_workforce_snapshot') -%}
 {%- set baseline = ref('int_baseline_workforce') -%}
@@ -100,11 +103,11 @@ ratio_tests as (
         t.hce_average as test_value,
         t.margin,
         t.passed,
-        false as deemed_passed,
+        case when t.test = 'adp' then {{ deemed.adp }} else {{ deemed.acp }} end as deemed_passed,
         case when t.test = 'adp' then c.adp_excess else c.acp_excess end as excess_amount,
         case when t.test = 'adp' then c.adp_refund else c.acp_refund end as refund_amount,
         case
-            when not t.passed
+            when not t.passed and not (case when t.test = 'adp' then {{ deemed.adp }} else {{ deemed.acp }} end)
                 then round(greatest({{ nhce_average_to_pass('t.hce_average') }} - t.nhce_basis, 0)
                            * t.nhce_compensation, 2)
             else 0
@@ -220,10 +223,10 @@ top_heavy_tests as (
         sh.key_share as test_value,
         0.60 - coalesce(sh.key_share, 0) as margin,
         coalesce(sh.key_share, 0) <= 0.60 as passed,
-        false as deemed_passed,
+        {{ deemed.top_heavy }} as deemed_passed,
         0 as excess_amount,
         0 as refund_amount,
-        case when coalesce(sh.key_share, 0) > 0.60 then round(coalesce(m.minimum_owed, 0), 2) else 0 end
+        case when coalesce(sh.key_share, 0) > 0.60 and not {{ deemed.top_heavy }} then round(coalesce(m.minimum_owed, 0), 2) else 0 end
             as corrective_contribution
     from top_heavy_shares as sh
     left join top_heavy_minimums as m on m.random_seed = sh.random_seed

@@ -21,8 +21,10 @@
   has deferral_ratio = base_deferral (catch-up excluded) / plan_compensation (pay while
   eligible, capped at 401(a)(17)), rounded to 0.01% as Treas. Reg. 1.401(k)-2(a)(3)
   rounds it; 0 for an eligible non-participant. An employee eligible for employer money
-  (is_employer_eligible) has contribution_ratio = the match / employer_plan_compensation.
-  When a test fails, the HCEs' excess (adp_excess, acp_excess) is what the leveling
+  (is_employer_eligible) has contribution_ratio = the match (its true-up included) /
+  employer_plan_compensation; core contributions are not in the ACP test.
+  When a test fails (and the safe harbor design is not deemed to pass it,
+  safe_harbor_deemed()), the HCEs' excess (adp_excess, acp_excess) is what the leveling
   method takes from the highest ratios until the HCE average is at the limit (Treas. Reg.
   1.401(k)-2(b)(2)(ii)), and the refund of that total is taken from the highest dollar
   amounts first (adp_refund, acp_refund; 1.401(k)-2(b)(2)(iv)), each to the cent.
@@ -35,6 +37,7 @@
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set top_paid_group = bool_var('top_paid_group') -%}
+{%- set deemed = safe_harbor_deemed() -%}
 
 with snapshot as (
     select *
@@ -63,7 +66,7 @@ people as (
         s.base_deferral,
         s.is_employer_eligible,
         s.employer_plan_compensation,
-        s.employer_contribution as match_contribution,
+        s.match_contribution,
         s.employer_contribution as employer_contributions,
         lb.hce_threshold,
         lb.key_employee_officer_pay
@@ -153,7 +156,7 @@ ratios as (
         t.hce_count * t.limit_value as level_target
     from ratios as r
     inner join tests as t on t.random_seed = r.random_seed and t.test = r.test
-    where r.test = '{{ test }}' and r.is_hce and not t.passed
+    where r.test = '{{ test }}' and r.is_hce and not t.passed and not {{ deemed[test] }}
 ),
 
 {{ level_ctes(test ~ '_ratios', test ~ '_ratio_level') }},
