@@ -199,8 +199,11 @@ def _optional_values(column: str) -> str:
 
 
 def _optional_checks(columns: list[str]) -> list[tuple[str, str]]:
-    """Checks of the optional columns present: hours inside a year or a week, balances a non-negative amount,
-    an ownership share between 0 and 1, an officer flag true or false."""
+    """Checks of the optional columns present, each with the rule its values must meet.
+
+    Hours inside a year or a week, balances a non-negative amount, an ownership share
+    between 0 and 1, an officer flag true or false.
+    """
     bounds = {"annual_hours": MAX_ANNUAL_HOURS, "standard_weekly_hours": MAX_WEEKLY_HOURS}
     checks = []
     for column in OPTIONAL_COLUMNS:

@@ -10,6 +10,7 @@ the exceptions.
 
 from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult, FittedValue
 from planalign_orchestrator.comparison import Comparison
+from planalign_orchestrator.compliance import ComplianceReport, ComplianceTest
 from planalign_orchestrator.ensemble.result import BandTable, EnsembleResult
 from planalign_orchestrator.freshness.checker import YearStatus
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, PlannedYear, WorkspaceStatus
@@ -43,6 +44,8 @@ __all__ = [
     "Bound",
     "BuildPlan",
     "Comparison",
+    "ComplianceReport",
+    "ComplianceTest",
     "EnsembleResult",
     "ExperienceStudy",
     "FitResult",
