@@ -117,7 +117,7 @@
         {%- elif sim_year == int_var('start_year') %}
         cast({{ first_nhce }} as double) as nhce_basis
         {%- else %}
-        prior.nhce_average as nhce_basis
+        prior.nhce_value as nhce_basis
         {%- endif %}
     from {{ name }}__groups as g
     {%- if method == 'prior_year' and sim_year != int_var('start_year') %}
