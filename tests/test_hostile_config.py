@@ -43,7 +43,7 @@ def test_empty_config_is_refused_naming_the_sections(workspace: Workspace, plana
 
     assert (
         "simulation, workforce, compensation, plan, eligibility, vesting, balances, forfeitures, match, core, "
-        "safe_harbor, paths" in result.stderr
+        "safe_harbor, compliance, paths" in result.stderr
     )
     assert "planalign init" in result.stderr
 

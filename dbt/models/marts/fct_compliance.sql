@@ -185,7 +185,8 @@ top_heavy_shares as (
         random_seed,
         count(*) filter (where is_key_employee and balance > 0) as key_count,
         count(*) filter (where not is_key_employee and balance > 0) as non_key_count,
-        coalesce(sum(balance) filter (where is_key_employee), 0) / nullif(sum(balance), 0) as key_share
+        -- no balances at all: key employees hold none of them
+        coalesce(coalesce(sum(balance) filter (where is_key_employee), 0) / nullif(sum(balance), 0), 0) as key_share
     from determination_balances
     group by random_seed
 ),

@@ -108,12 +108,13 @@ determined as (
             and r.lookback_compensation > r.key_employee_officer_pay
             and r.officer_rank <= least(50, greatest(3, ceil(0.1 * r.employees)))
         ) as is_key_employee,
-        case when r.is_eligible then coalesce(round(r.base_deferral / nullif(r.plan_compensation, 0), 4), 0) end
-            as deferral_ratio,
-        case
+        -- exact to 0.01% (decimal): group averages then add up the same in every run
+        cast(case when r.is_eligible then coalesce(round(r.base_deferral / nullif(r.plan_compensation, 0), 4), 0) end
+             as decimal(9, 4)) as deferral_ratio,
+        cast(case
             when r.is_employer_eligible
                 then coalesce(round(r.match_contribution / nullif(r.employer_plan_compensation, 0), 4), 0)
-        end as contribution_ratio
+        end as decimal(9, 4)) as contribution_ratio
     from ranked as r
 ),
 
@@ -177,9 +178,8 @@ ratios as (
     select
         random_seed,
         employee_id,
-        cast(amount as double) as level_value,
-        sum(cast(amount as double)) over (partition by random_seed)
-        - sum(cast(excess as double)) over (partition by random_seed) as level_target
+        amount as level_value,
+        sum(amount) over (partition by random_seed) - sum(excess) over (partition by random_seed) as level_target
     from {{ test }}_excess
 ),
 
@@ -224,11 +224,11 @@ select
     is_eligible as is_adp_eligible,
     plan_compensation as adp_compensation,
     base_deferral as adp_deferrals,
-    cast(deferral_ratio as double) as deferral_ratio,
+    deferral_ratio,
     is_employer_eligible as is_acp_eligible,
     employer_plan_compensation as acp_compensation,
     match_contribution as acp_contributions,
-    cast(contribution_ratio as double) as contribution_ratio,
+    contribution_ratio,
     employer_contributions,
     (age < 21 or tenure_years < 1 or (employment_status = 'terminated' and coalesce(hours_worked, 0) <= 500))
         as is_excludable,
