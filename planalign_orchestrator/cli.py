@@ -520,13 +520,24 @@ def _positive_count(text: str) -> int:
     return value
 
 
+class _ConsoleFormatter(logging.Formatter):
+    """A log record as one console sentence: "Warning: Census census.csv has no ... column: ..."."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.capitalize()}: {record.getMessage()}"
+
+
 def _configure_logging(verbose: bool) -> None:
     from planalign_orchestrator.views import StructuredFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(StructuredFormatter("%(levelname)s %(name)s: %(message)s"))
-    if not verbose:
-        # Step records repeat what the console already prints; --verbose shows them.
+    if verbose:
+        handler.setFormatter(StructuredFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        # Between the console's own lines a record reads as a sentence ("Warning: ..."): the
+        # logger's name and the step fields are for --verbose. Step records repeat what the
+        # console already prints, so only --verbose shows them.
+        handler.setFormatter(_ConsoleFormatter())
         handler.addFilter(lambda record: not hasattr(record, "step_name"))
     root = logging.getLogger("planalign_orchestrator")
     root.handlers[:] = [handler]

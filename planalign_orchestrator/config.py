@@ -1039,6 +1039,19 @@ def _contribution_problems(config: SimulationConfig) -> list[tuple[str, Any, str
                 "or match_bands: null with match_formula: tiers.",
             )
         )
+    fields = PlanSettings.model_fields
+    single = [
+        name for name in ("match_rate", "match_cap", "match_tiers") if getattr(plan, name) != fields[name].default
+    ]
+    if match.match_formula != "tiers" and single:
+        problems.append(
+            (
+                f"plan.{single[0]}",
+                getattr(plan, single[0]),
+                f"match_formula {match.match_formula} reads the tiers of each band (match.match_bands), not plan's",
+                f"Remove plan.{', plan.'.join(single)}, or set match.match_formula: tiers.",
+            )
+        )
     if match.match_period == "plan_year" and match.true_up:
         problems.append(
             (

@@ -515,6 +515,27 @@ BAD_DESIGNS = [
         id="spread-above-4.3-at-half-the-wage-base",
     ),
     pytest.param(
+        {
+            "core": {
+                "core_formula": "integrated",
+                "core_rate": 0.06,
+                "core_excess_rate": 0.115,
+                "integration_level_share": 0.9,
+            }
+        },
+        "core.core_excess_rate",
+        ["401(l)(2)", "0.054 at an integration level of 0.9 x the taxable wage base"],
+        "Lower core.core_excess_rate to at most 0.114, or raise core.core_rate.",
+        id="spread-above-5.4-at-90-percent-of-the-wage-base",
+    ),
+    pytest.param(
+        {"match": {"match_formula": "service_bands", "match_bands": TENURE_BANDS}, "plan": {"match_rate": 1.0}},
+        "plan.match_rate",
+        ["reads the tiers of each band"],
+        "Remove plan.match_rate, or set match.match_formula: tiers.",
+        id="plan-match-beside-tenure-bands",
+    ),
+    pytest.param(
         {"safe_harbor": {"safe_harbor_design": "basic_match"}, "match": {"match_last_day": True}},
         "match.match_last_day",
         ["every eligible employee", "401(k)(12)"],

@@ -50,7 +50,7 @@ def _one_disk_full_paragraph(result: subprocess.CompletedProcess[str], fs: Small
     assert "Logging error" not in output, output
     # Log records written before the fault (the bundled census has no balance columns, which
     # is logged as a warning) are not part of the paragraph the fault prints.
-    logged = "WARNING planalign_orchestrator"
+    logged = "Warning: "
     lines = [line for line in result.stderr.strip().splitlines() if not line.startswith(logged)]
     assert len(lines) == 2, result.stderr
     assert lines[0].startswith("Error: "), result.stderr

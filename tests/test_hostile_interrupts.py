@@ -153,7 +153,7 @@ def test_sigint_at_any_moment_prints_one_line_exits_130_and_stops_the_run(
     assert result.returncode == 130, result.stdout + result.stderr
     # Log records written before the interrupt (a new workspace's census has no balance
     # columns, which is logged as a warning) are not part of what the interrupt prints.
-    logged = "WARNING planalign_orchestrator"
+    logged = "Warning: "
     said = [line for line in result.stderr.strip().splitlines() if not line.startswith(logged)]
     assert said == [CANCELLED_LINE]
     assert "Traceback" not in result.stdout

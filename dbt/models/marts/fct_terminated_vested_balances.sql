@@ -30,34 +30,22 @@ with opening as (
         {%- endfor %}
     where false
     {%- else %}
-    {%- set prior = prior_terminated_vested_relation() %}
+    {#- last year's leavers whose vested balance stayed (snapshot), and those this table carried -#}
+    {%- for relation in [snapshot, prior_terminated_vested_relation()] %}
     select
         random_seed,
         employee_id,
         {%- for source in sources %}
         end_{{ source }} as start_{{ source }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from {{ snapshot }}
+    from {{ relation }}
     where
         scenario_id = {{ scenario_literal() }}
         and simulation_year = {{ sim_year - 1 }}
         and random_seed in (select sv.random_seed from {{ seed_values() }} as sv)
         and account_status = 'terminated_vested'
-
-    union all
-
-    select
-        random_seed,
-        employee_id,
-        {%- for source in sources %}
-        end_{{ source }} as start_{{ source }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from {{ prior }}
-    where
-        scenario_id = {{ scenario_literal() }}
-        and simulation_year = {{ sim_year - 1 }}
-        and random_seed in (select sv.random_seed from {{ seed_values() }} as sv)
-        and account_status = 'terminated_vested'
+    {{- '\n\n    union all\n' if not loop.last }}
+    {%- endfor %}
     {%- endif %}
 ),
 
