@@ -463,6 +463,19 @@ NEW_COLUMNS = {
         "credited_participants",
         "cost_per_participant",
         "is_safe_harbor",
+        # the nondiscrimination tests' results (issue 25), read from fct_compliance
+        "hce_count",
+        "key_employee_count",
+        *(f"{test}_{figure}" for test in ("adp", "acp") for figure in ("hce_average", "nhce_average", "limit")),
+        *(f"{test}_{figure}" for test in ("adp", "acp") for figure in ("margin", "fail", "excess")),
+        "adp_qnec_cost",
+        "acp_qmac_cost",
+        "coverage_ratio",
+        "coverage_margin",
+        "coverage_fail",
+        "key_employee_share",
+        "top_heavy",
+        "top_heavy_minimum_cost",
     },
 }
 
