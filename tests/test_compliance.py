@@ -22,7 +22,7 @@ import pytest
 
 from planalign_orchestrator.census import REQUIRED_COLUMNS
 from planalign_orchestrator.exceptions import ConfigurationError
-from planalign_orchestrator.session import WorkspaceSession
+from planalign_orchestrator.session import WorkspaceSession, generate_census
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import edit_config_sections
 
@@ -301,6 +301,68 @@ def bundled_2025(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workspace = Workspace.open(tmp_path_factory.mktemp("bundled") / "ws")
     WorkspaceSession(workspace).simulate(2025, 2025)
     return workspace.root
+
+
+# -- the probability of failing on an ensemble (acceptance 3) -------------------------------------
+
+ENSEMBLE_SEEDS = 30
+# The 2024 HCE threshold (irs_contribution_limits), which 2025's look-back at the census pay uses.
+HCE_THRESHOLD_2024 = Decimal("155000")
+
+
+@pytest.mark.dbt
+def test_an_ensemble_of_a_plan_failing_about_half_the_time_reports_the_failing_share_per_year(
+    tmp_path: Path,
+) -> None:
+    # A 300-employee generated census whose 30 HCEs defer 2.7 pp more than generated, a 25%
+    # termination rate, and the prior-year method: 2025's limit is 6% (the configured
+    # prior-year NHCE ADP) + 2 pp = 8%, against an HCE ADP whose median over the seeds is
+    # 8.01%; 2026's limit is 2025's NHCE ADP (about 6.3%) + 2 pp, about 8.3%, against an HCE
+    # ADP with a median of 8.23% (2025's pay decides 2026's HCEs). Tuned once, from the
+    # seeds' margins: 16 of the 30 seeds fail in 2025, 12 in 2026.
+    workspace = Workspace.open(tmp_path / "ws")
+    generate_census(300, 42, workspace.config.census_path)
+    raise_hce_deferrals(workspace.config.census_path, Decimal("0.027"))
+    workspace = edit_config_sections(
+        workspace,
+        workforce={"termination_rate": 0.25},
+        compliance={"testing_method": "prior_year", "prior_year_nhce_percentage": 0.06},
+    )
+    result = WorkspaceSession(workspace).ensemble(2025, 2026, seeds=ENSEMBLE_SEEDS)
+
+    shares = result.failing_shares()["adp"]
+    assert list(shares.index) == [2025, 2026]
+    assert all(0.20 <= share <= 0.80 for share in shares), shares
+    # Independently, from the stored per-seed rows: each seed's flag is its margin below zero,
+    # and the share of a year is the mean of its seeds' flags.
+    stored = query(
+        workspace.root,
+        """
+        select seed, year,
+               max(value) filter (where metric = 'adp_fail') as fails,
+               max(value) filter (where metric = 'adp_margin') as margin
+        from main.ensemble_year_metrics where scenario = 'baseline'
+        group by seed, year
+        """,
+    )
+    for year in (2025, 2026):
+        flags = [row["fails"] for row in stored if row["year"] == year]
+        assert len(flags) == ENSEMBLE_SEEDS
+        assert all((row["fails"] == 1) == (row["margin"] < 0) for row in stored if row["year"] == year)
+        assert shares[year] == pytest.approx(sum(flags) / ENSEMBLE_SEEDS, abs=1e-12)
+
+
+def raise_hce_deferrals(census: Path, points: Decimal) -> None:
+    """Add `points` to the deferral rate of everyone paid over the 2024 HCE threshold."""
+    with census.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if Decimal(row["annual_compensation"]) > HCE_THRESHOLD_2024:
+            row["deferral_rate"] = str(Decimal(row["deferral_rate"]) + points)
+    with census.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 # -- config and faces -------------------------------------------------------------------------------
