@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from planalign_orchestrator.metrics import NUMERIC_METRICS, metrics_frame
+from planalign_orchestrator.metrics import METRICS as CATALOGUE
+from planalign_orchestrator.metrics import metrics_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# Every numeric metric, in catalogue order: what an ensemble keeps per seed and year.
-METRICS: tuple[str, ...] = tuple(m.column for m in NUMERIC_METRICS)
+# Every metric, in catalogue order: what an ensemble keeps per seed and year. A flag is
+# kept as 0/1, so its mean over the seeds is the share of seeds where it is set (for
+# adp_fail, the probability that the ADP test fails that year).
+METRICS: tuple[str, ...] = tuple(m.column for m in CATALOGUE)
 DEFAULT_MIN_SEEDS = 10
 PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 
