@@ -21,7 +21,18 @@ in the saved notebook (planalign_nb.saving, also a Jupyter server extension).
 Importing this package does not import dbt.
 """
 
-from planalign_nb.api import compare, initialize, levers, open_workspace, plan, scenarios, simulate, status, step_log
+from planalign_nb.api import (
+    compare,
+    compliance,
+    initialize,
+    levers,
+    open_workspace,
+    plan,
+    scenarios,
+    simulate,
+    status,
+    step_log,
+)
 from planalign_nb.calibration import (
     BacktestView,
     ExperienceStudyView,
@@ -68,6 +79,7 @@ __all__ = [
     "backtest",
     "chart_style",
     "compare",
+    "compliance",
     "ensemble",
     "experience_study",
     "fit",

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from planalign_orchestrator.progress import InitializationResult
     from planalign_orchestrator.session import WorkspaceSession
-    from planalign_orchestrator.views import BuildPlan
+    from planalign_orchestrator.views import BuildPlan, ComplianceReport
 
 WorkspaceLike = Union[str, "os.PathLike[str]", "WorkspaceSession"]
 
@@ -231,6 +231,28 @@ def compare(
         return ScenarioComparison(ws.compare(list(names), start_year, end_year))
     except BaseException as error:
         raise_for_notebook(error, cancelled="comparison cancelled", root=ws.root, panel=False)
+
+
+def compliance(
+    workspace: WorkspaceLike,
+    start_year: int | None = None,
+    end_year: int | None = None,
+    *,
+    scenario: str | None = None,
+) -> ComplianceReport:
+    """The nondiscrimination tests (ADP, ACP, coverage, top-heavy) of a scenario's simulated years.
+
+    Shows a compact pass/fail grid (tests by years, with the margins in percentage
+    points) and what each failure costs to correct: the refund to HCEs or the
+    QNEC/QMAC, the top-heavy minimum. Static HTML, so it renders without a widget
+    front-end; `.frame()` is a DataFrame, `print()` the terminal's table. Only reads.
+    """
+    ws = _read_only(workspace)
+    try:
+        session = ws if scenario is None else ws.for_scenario(scenario)
+        return session.compliance(start_year, end_year)
+    except BaseException as error:
+        raise_for_notebook(error, cancelled="compliance report cancelled", root=ws.root, panel=False)
 
 
 def levers(workspace: WorkspaceLike, *, scenario: str = "what_if") -> LeversWidget:

@@ -82,9 +82,10 @@ class EnsembleView:
         """One panel per metric: the P50 line with the P25-P75 and P10-P90 bands over the years.
 
         When the bands are withheld (fewer seeds than min_seeds) each seed's line is
-        drawn instead, so a handful of draws never reads as a measured range.
+        drawn instead, so a handful of draws never reads as a measured range. A flag
+        (such as adp_fail) is drawn as the share of seeds where it is set, 0-100%.
         """
-        from planalign_orchestrator.views import KEY_METRICS, metric
+        from planalign_orchestrator.views import KEY_METRICS, Metric, metric
 
         chosen = list(metrics or [m.column for m in KEY_METRICS])
         columns = min(4, len(chosen))
@@ -93,8 +94,15 @@ class EnsembleView:
         bands = self.bands
         for axis, name in zip(axes.flat, chosen, strict=False):
             title(axis, metric(name).label)
-            metric_axis(axis, metric(name), self.metrics[name])
             axis.set_xticks(sorted(set(self.metrics["year"])))
+            if metric(name).kind == "flag":
+                share = Metric(name, f"{metric(name).label}: share of seeds", "fraction")
+                shares = self.metrics.groupby("year")[name].mean()
+                metric_axis(axis, share, [0.0, 1.0])
+                axis.set_ylim(-0.02, 1.02)
+                axis.plot(shares.index, shares.to_numpy(), color="C3", marker="o", linewidth=1.8, label="share")
+                continue
+            metric_axis(axis, metric(name), self.metrics[name])
             if self.result.withheld:
                 for _seed, rows_of_seed in self.metrics.groupby("seed"):
                     axis.plot(rows_of_seed["year"], rows_of_seed[name], color="C0", alpha=0.5, linewidth=1)

@@ -59,7 +59,7 @@ class LeversWidget(widgets.VBox):
     """Levers of one workspace; `run()` (or the button) simulates the scenario and compares it."""
 
     def __init__(self, session: WorkspaceSession, *, scenario: str = "what_if") -> None:
-        from planalign_orchestrator.views import LEVERS, MATCH_DESIGNS, MATCH_TIERS, describe_match
+        from planalign_orchestrator.views import DESIGN_KEYS, LEVERS, MATCH_DESIGNS, MATCH_TIERS, describe_match
 
         self._session = session
         self._lock = threading.RLock()
@@ -69,6 +69,8 @@ class LeversWidget(widgets.VBox):
         # The scenario and lever values of the last run (or of the saved scenario opened), else None.
         self._used: tuple[str, dict[str, Any]] | None = None
         start = self._open(scenario)
+        # The design keys that are no levers (match and core bands, ...): kept as opened.
+        self._design = {key: start[key] for key in DESIGN_KEYS}
         self.controls: dict[str, widgets.FloatText | widgets.IntText | widgets.Checkbox | widgets.Dropdown] = {}
         self.from_seed: dict[str, widgets.Checkbox] = {}
         rows = [self._row(lever, start[lever.key]) for lever in LEVERS]
@@ -188,10 +190,13 @@ class LeversWidget(widgets.VBox):
     # -- values --------------------------------------------------------------------------
 
     def values(self) -> dict[str, Any]:
-        """The levers as set now (a lever left to the seed is None), with the match formula's tiers."""
+        """The levers as set now (a lever left to the seed is None), with the match formula's tiers.
+
+        The design keys that are no levers (bands) are those of the config or scenario opened.
+        """
         from planalign_orchestrator.views import MATCH_TIERS
 
-        values: dict[str, Any] = {MATCH_TIERS: self.formulas[self.match_formula.value]}
+        values: dict[str, Any] = {**self._design, MATCH_TIERS: self.formulas[self.match_formula.value]}
         for key, control in self.controls.items():
             seed = self.from_seed.get(key)
             if isinstance(control, widgets.Checkbox):
@@ -210,13 +215,17 @@ class LeversWidget(widgets.VBox):
         """Validate the levers as the scenario would be; show the config's message and disable Run if bad.
 
         When the scenario name is taken by a scenario saved with other overrides, say
-        what Run would change (Run asks before replacing it).
+        what Run would change (Run asks before replacing it). The levers the chosen
+        design leaves unused (a safe harbor design's own formula, a core rate without a
+        core formula, ...) are disabled: Run resets them to the config's defaults.
         """
-        from planalign_orchestrator.views import SINGLE_TIER_KEYS
+        from planalign_orchestrator.views import MATCH_TIERS, unused_levers
 
-        tiers = self.formulas[self.match_formula.value]
-        for key in SINGLE_TIER_KEYS:
-            self.controls[key].disabled = tiers is not None
+        unused = unused_levers(self.values())
+        for key, control in self.controls.items():
+            seed = self.from_seed.get(key)
+            control.disabled = key in unused or bool(seed is not None and seed.value)
+        self.match_formula.disabled = MATCH_TIERS in unused
         name = self.name.value.strip()
         try:
             self._session.scenario_config(name, self.overrides())
@@ -320,15 +329,15 @@ class LeversWidget(widgets.VBox):
         return f"Levers of {self._session.root.name}: a scenario against the baseline, {first}-{last}"
 
     def shown_values(self) -> list[tuple[str, str]]:
-        """(label, shown value) of every lever: those of the last run, else those of the workspace's config."""
-        from planalign_orchestrator.views import LEVERS, MATCH_TIERS, SINGLE_TIER_KEYS, describe_match
+        """(label, shown value) of every lever the design uses: the last run's, else the workspace's config's."""
+        from planalign_orchestrator.views import LEVERS, describe_match_design, unused_levers
 
         values = self._used[1] if self._used is not None else self._session.lever_values()
-        tiers = values[MATCH_TIERS]
-        shown = [("Match formula", describe_match(tiers))]
+        unused = unused_levers(values)
+        shown = [("Match formula", describe_match_design(values))]
         for lever in LEVERS:
             value = values[lever.key]
-            if lever.key in SINGLE_TIER_KEYS and tiers is not None:
+            if lever.key in unused:
                 continue
             if lever.kind == "switch":
                 shown.append((lever.label, "on" if value else "off"))

@@ -30,10 +30,14 @@ REQUIRED_COLUMNS = (
 )
 # Optional columns the simulation reads when present: scheduled hours (annual_hours wins
 # over standard_weekly_hours; without either, 190 hours per month employed) and the
-# account balances by source on the start date (zero when absent).
+# account balances by source on the start date (zero when absent), and who owns part of
+# the employer (ownership_share, 0.05 is 5%) or is an officer: the 5% owners are highly
+# compensated whatever their pay (IRC 414(q)(1)(A)), and owners and officers may be key
+# employees for the top-heavy test (IRC 416(i)(1)); absent, nobody is.
 HOURS_COLUMNS = ("annual_hours", "standard_weekly_hours")
 BALANCE_COLUMNS = ("deferral_balance", "roth_balance", "match_balance", "nonelective_balance")
-OPTIONAL_COLUMNS = (*HOURS_COLUMNS, *BALANCE_COLUMNS)
+OWNERSHIP_COLUMNS = ("ownership_share", "is_officer")
+OPTIONAL_COLUMNS = (*HOURS_COLUMNS, *BALANCE_COLUMNS, *OWNERSHIP_COLUMNS)
 # A year has at most 366 x 24 hours; a week 7 x 24.
 MAX_ANNUAL_HOURS = 8784
 MAX_WEEKLY_HOURS = 168
@@ -96,6 +100,17 @@ def validate_census(
                 census_path.name,
                 " / ".join(absent_balances),
                 "account balances" if len(absent_balances) == len(BALANCE_COLUMNS) else "those balances",
+            )
+        absent_ownership = [c for c in OWNERSHIP_COLUMNS if c not in columns]
+        if absent_ownership:
+            logger.warning(
+                "Census %s has no %s column: nobody is taken to be %s. The nondiscrimination tests find "
+                "highly compensated and key employees by pay alone; add the column(s) to name them.",
+                census_path.name,
+                " / ".join(absent_ownership),
+                " or ".join(
+                    {"ownership_share": "a 5% or 1% owner", "is_officer": "an officer"}[c] for c in absent_ownership
+                ),
             )
         _create_typed_view(conn, job_levels_csv, [c for c in OPTIONAL_COLUMNS if c in columns])
         counted = conn.execute("select count(*) from census").fetchone()
@@ -184,14 +199,30 @@ def _optional_values(column: str) -> str:
 
 
 def _optional_checks(columns: list[str]) -> list[tuple[str, str]]:
-    """Checks of the optional columns present: hours inside a year or a week, balances a non-negative amount."""
+    """Checks of the optional columns present, each with the rule its values must meet.
+
+    Hours inside a year or a week, balances a non-negative amount, an ownership share
+    between 0 and 1, an officer flag true or false.
+    """
     bounds = {"annual_hours": MAX_ANNUAL_HOURS, "standard_weekly_hours": MAX_WEEKLY_HOURS}
     checks = []
     for column in OPTIONAL_COLUMNS:
         if column not in columns:
             continue
         upper = bounds.get(column)
-        if upper is not None:
+        if column == "is_officer":
+            checks.append(
+                (
+                    "is_officer is not true or false (also accepted: 1/0, yes/no; empty means false)",
+                    "select line, employee_id, is_officer from typed where is_officer is not null "
+                    "and try_cast(is_officer as boolean) is null order by line",
+                )
+            )
+            continue
+        if column == "ownership_share":
+            problem = "ownership_share outside 0-1 or unparsable (0.05 is 5% of the employer; empty means 0)"
+            bad = "ownership_share_value < 0 or ownership_share_value > 1"
+        elif upper is not None:
             per = "a year" if column == "annual_hours" else "a week"
             problem = f"{column} outside 0-{upper:,} or unparsable (hours {per}; empty: 190 hours per month employed)"
             bad = f"{column}_value < 0 or {column}_value > {upper}"

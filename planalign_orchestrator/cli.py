@@ -1,4 +1,4 @@
-"""The terminal face: `planalign init | status | plan | simulate | scenarios | compare | census generate`.
+"""The terminal face: `planalign init | status | plan | simulate | scenarios | compare | compliance | census generate`.
 
 `simulate --seeds N` (or --seed-list) runs a seed ensemble, on a Dask cluster with --scheduler.
 `optimize` searches the levers for the plan design that meets objectives and constraints.
@@ -380,6 +380,22 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--excel", type=Path, help="also write the comparison to this .xlsx workbook")
     workspace_arg(compare)
     compare.set_defaults(handler=_cmd_compare)
+
+    compliance = commands.add_parser(
+        "compliance",
+        help="the nondiscrimination tests (ADP, ACP, coverage, top-heavy) per year: HCE, NHCE, limit, margin, result",
+        description="A table per year of the tests of the simulated years (simulate them first). A failing test is "
+        "the answer, not an error, and prints what correcting it costs.",
+        epilog=f"exit codes:\n  {EXIT_OK}    the report was printed, whether or not every test passes\n"
+        f"  {EXIT_ERROR}    an error, e.g. years not simulated or stale (the message says what to do)\n"
+        f"  {EXIT_BUSY}    busy: another process is simulating this workspace\n"
+        f"  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compliance.add_argument("years", nargs="?", help="START-END (default: the config's years)")
+    compliance.add_argument("--scenario", help="the scenario to test (default: the baseline)")
+    workspace_arg(compliance)
+    compliance.set_defaults(handler=_cmd_compliance)
 
     _optimize_command(commands, workspace_arg)
 
@@ -846,6 +862,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.excel:
         print(f"\nWrote {comparison.to_excel(args.excel)}")
     return 0
+
+
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    session = _session(args, create=False)
+    if args.scenario:
+        session = session.for_scenario(args.scenario)
+    first, last = _parse_years(args.years) if args.years else (None, None)
+    print(session.compliance(first, last))
+    return EXIT_OK
 
 
 def _cmd_census_generate(args: argparse.Namespace) -> int:

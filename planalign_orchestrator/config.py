@@ -108,20 +108,7 @@ class PlanSettings(_Section):
     @field_validator("match_tiers")
     @classmethod
     def _tiers_rise(cls, tiers: list[MatchTier] | None) -> list[MatchTier] | None:
-        if tiers is None:
-            return None
-        if not tiers:
-            raise ValueError("give at least one tier, e.g. [{rate: 1.0, up_to: 0.03}, {rate: 0.5, up_to: 0.05}]")
-        previous = 0.0
-        for number, tier in enumerate(tiers, start=1):
-            if not 0.0 <= tier.rate <= 1.0:
-                raise ValueError(f"tier {number} rate must be between 0 and 1 (got {tier.rate})")
-            if not previous < tier.up_to < 1.0:
-                raise ValueError(
-                    f"tier {number} up_to must be above {previous} (the previous tier's) and below 1 (got {tier.up_to})"
-                )
-            previous = tier.up_to
-        return tiers
+        return None if tiers is None else _checked_tiers(tiers)
 
     @model_validator(mode="after")
     def _one_match_formula(self) -> PlanSettings:
@@ -206,6 +193,7 @@ EntryDates = Literal["immediate", "monthly", "quarterly", "semiannual"]
 EmployerServiceRequirement = Literal["same", "one_year", "two_years"]
 VestingSchedule = Literal["immediate", "cliff", "graded", "custom"]
 ForfeitureUse = Literal["employer_contributions", "expenses", "reallocation"]
+TestingMethod = Literal["current_year", "prior_year"]
 # Vested share after 2..6 years of service on the slowest graded schedule IRC 411(a)(2)(B) allows.
 STATUTORY_GRADED = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 STATUTORY_CLIFF_YEARS = 3
@@ -237,6 +225,8 @@ class VestingSettings(_Section):
     )
     schedule_percentages: list[float] | None = None
     count_service_before_eligibility: bool = True
+    # The match vests at once, as safe harbor money does. A safe harbor match design
+    # (safe_harbor.safe_harbor_design) implies it; whether the plan is safe harbor is that key's.
     safe_harbor_match: bool = False
 
     @field_validator("schedule_percentages")
@@ -271,6 +261,176 @@ def vests_as_fast_as_the_law_requires(shares: list[float]) -> bool:
     return cliff or graded
 
 
+# -- employer contribution designs (DOMAIN.md "Employer contributions beyond the match") ------
+MatchFormula = Literal["tiers", "service_bands", "points_bands"]
+MatchPeriod = Literal["plan_year", "pay_period"]
+PayFrequency = Literal["weekly", "biweekly", "semimonthly", "monthly"]
+CoreFormula = Literal["none", "flat", "age_bands", "service_bands", "points_bands", "integrated"]
+SafeHarborDesign = Literal[
+    "none",
+    "basic_match",
+    "enhanced_match",
+    "nonelective_3",
+    "qaca_basic_match",
+    "qaca_enhanced_match",
+    "qaca_nonelective_3",
+]
+# IRC 404(a)(3)(A): the employer deducts profit-sharing contributions up to 25% of pay.
+MAX_CORE_RATE = 0.25
+# An allocation condition may ask for at most a year of service's hours (IRC 410(a)(3)(A)).
+MAX_ALLOCATION_HOURS = 1000
+# The safe harbor designs (IRC 401(k)(12), 401(k)(13) for QACA): the match each one pays,
+# as tiers of plan.match_tiers, or the non-elective rate of pay.
+SAFE_HARBOR_MATCH_TIERS: dict[str, list[dict[str, float]]] = {
+    "basic_match": [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}],
+    "enhanced_match": [{"rate": 1.0, "up_to": 0.04}],
+    "qaca_basic_match": [{"rate": 1.0, "up_to": 0.01}, {"rate": 0.5, "up_to": 0.06}],
+    "qaca_enhanced_match": [{"rate": 1.0, "up_to": 0.04}],
+}
+SAFE_HARBOR_NONELECTIVE_RATE: dict[str, float] = {"nonelective_3": 0.03, "qaca_nonelective_3": 0.03}
+# QACA automatic enrollment (IRC 401(k)(13)(C)): a default of 3% to 10% that reaches at least 6%.
+QACA_DEFAULT_RANGE = (0.03, 0.10)
+QACA_FINAL_DEFAULT = 0.06
+
+
+def permitted_disparity(integration_level_share: float) -> float:
+    """The most the excess rate may exceed the base rate by, before the lesser-of-the-base-rate cap (IRC 401(l)(2)).
+
+    5.7 points at the taxable wage base; an integration level below it lowers the limit
+    (Treas. Reg. 1.401(l)-2(d)(4)): above 80% of the wage base 5.4, above 20% 4.3, and
+    5.7 again at or below 20% (the $10,000 alternative never binds at today's wage bases).
+    """
+    if integration_level_share >= 1.0:
+        return 0.057
+    if integration_level_share > 0.8:
+        return 0.054
+    if integration_level_share > 0.2:
+        return 0.043
+    return 0.057
+
+
+def _checked_bands(bands: list[Any] | None, what: str, example: str) -> list[Any] | None:
+    """A band table: its first band from 0, each band starting above the one before (ordered, no overlap)."""
+    if bands is None:
+        return None
+    if not bands:
+        raise ValueError(f"give at least one band, e.g. {example}")
+    if bands[0].at_least != 0:
+        raise ValueError(f"the first band must start at 0 {what} (got at_least: {bands[0].at_least}), e.g. {example}")
+    for number, (earlier, later) in enumerate(itertools.pairwise(bands), start=2):
+        if later.at_least <= earlier.at_least:
+            raise ValueError(
+                f"the bands must be in rising order of at_least: band {number} starts at {later.at_least}, "
+                f"not above band {number - 1}'s {earlier.at_least}; list them from the lowest, e.g. {example}"
+            )
+    return bands
+
+
+def _checked_tiers(tiers: list[MatchTier], where: str = "") -> list[MatchTier]:
+    """Match tiers in rising order of up_to, each rate 0-1 (100% of the deferral at most)."""
+    if not tiers:
+        raise ValueError(
+            f"{where}give at least one tier, e.g. [{{rate: 1.0, up_to: 0.03}}, {{rate: 0.5, up_to: 0.05}}]"
+        )
+    previous = 0.0
+    for number, tier in enumerate(tiers, start=1):
+        if not 0.0 <= tier.rate <= 1.0:
+            raise ValueError(f"{where}tier {number} rate must be between 0 and 1 (got {tier.rate})")
+        if not previous < tier.up_to < 1.0:
+            raise ValueError(
+                f"{where}tier {number} up_to must be above {previous} (the previous tier's) and below 1 "
+                f"(got {tier.up_to}): list the tiers in rising order of up_to"
+            )
+        previous = tier.up_to
+    return tiers
+
+
+class MatchBand(_Section):
+    """The match tiers of employees with at least `at_least` years of service (or points: age + service)."""
+
+    at_least: int = Field(ge=0, le=200)
+    tiers: list[MatchTier]
+
+
+class MatchSettings(_Section):
+    """Which match formula applies to whom, how often it is computed, and who must be there to get it.
+
+    The formula's tiers are plan.match_rate/match_cap or plan.match_tiers (today's match,
+    the default) or, by band of service or points, match_bands. DOMAIN.md: "Employer
+    contributions beyond the match" and "Common plan designs".
+    """
+
+    match_formula: MatchFormula = "tiers"
+    match_bands: list[MatchBand] | None = None
+    match_max_amount: float | None = Field(
+        None, ge=0.0, le=1_000_000.0, description="a yearly cap in dollars; null: no cap beyond 415(c)"
+    )
+    match_period: MatchPeriod = "plan_year"
+    pay_frequency: PayFrequency = "biweekly"
+    true_up: bool = False
+    match_last_day: bool = False
+    match_min_hours: int = Field(
+        0, ge=0, le=MAX_ALLOCATION_HOURS, description="an allocation condition may ask for at most 1,000 hours"
+    )
+
+    @field_validator("match_bands")
+    @classmethod
+    def _bands_rise(cls, bands: list[MatchBand] | None) -> list[MatchBand] | None:
+        example = "[{at_least: 0, tiers: [{rate: 0.5, up_to: 0.06}]}, {at_least: 5, tiers: [{rate: 1.0, up_to: 0.06}]}]"
+        checked = _checked_bands(bands, "years (or points)", example)
+        for number, band in enumerate(checked or [], start=1):
+            _checked_tiers(band.tiers, where=f"band {number}: ")
+        return checked
+
+
+class CoreBand(_Section):
+    """The core (non-elective) rate of pay for employees with at least `at_least` years of age, service or points."""
+
+    at_least: int = Field(ge=0, le=200)
+    rate: float = Field(ge=0.0, le=MAX_CORE_RATE)
+
+
+class CoreSettings(_Section):
+    """The non-elective (core) contribution: a share of pay whether or not the employee defers.
+
+    DOMAIN.md "Employer contributions beyond the match": flat, weighted by age, service
+    or points (age + service) in bands, or integrated with Social Security (IRC 401(l)).
+    """
+
+    core_formula: CoreFormula = "none"
+    core_rate: float = Field(0.0, ge=0.0, le=MAX_CORE_RATE, description="IRC 404(a)(3): at most 25% of pay")
+    core_excess_rate: float = Field(0.0, ge=0.0, le=MAX_CORE_RATE, description="IRC 404(a)(3): at most 25% of pay")
+    integration_level_share: float = Field(
+        1.0, gt=0.0, le=1.0, description="a share of the year's taxable wage base (IRC 401(l)(5)(A))"
+    )
+    core_bands: list[CoreBand] | None = None
+    core_last_day: bool = False
+    core_min_hours: int = Field(
+        0, ge=0, le=MAX_ALLOCATION_HOURS, description="an allocation condition may ask for at most 1,000 hours"
+    )
+
+    @field_validator("core_bands")
+    @classmethod
+    def _bands_rise(cls, bands: list[CoreBand] | None) -> list[CoreBand] | None:
+        return _checked_bands(
+            bands,
+            "years (or points)",
+            "[{at_least: 0, rate: 0.02}, {at_least: 40, rate: 0.04}, {at_least: 50, rate: 0.06}]",
+        )
+
+
+class SafeHarborSettings(_Section):
+    """A safe harbor design by name (IRC 401(k)(12); QACA: 401(k)(13)); `none` is a tested plan.
+
+    A design sets the contribution it names (the match tiers or the 3% non-elective) and
+    marks the plan safe harbor; its money is 100% vested, except under a QACA design,
+    which may vest it on a cliff of up to two years (qaca_vesting_years).
+    """
+
+    safe_harbor_design: SafeHarborDesign = "none"
+    qaca_vesting_years: int = Field(2, ge=0, le=2, description="IRC 401(k)(13)(D)(iii): a cliff of at most 2 years")
+
+
 class BalanceSettings(_Section):
     """Account balances: investment return, cash-outs and distributions of terminated participants."""
 
@@ -287,6 +447,31 @@ class ForfeitureSettings(_Section):
     """What forfeitures pay for, in the plan year after they arise (used within 12 months)."""
 
     used_for: ForfeitureUse = "employer_contributions"
+
+
+class ComplianceSettings(_Section):
+    """How the nondiscrimination tests are run (DOMAIN.md "Nondiscrimination testing").
+
+    The defaults test each year against its own NHCEs and find HCEs by pay alone (and
+    the census's 5% owners), which changes no other result: the tests only read the plan.
+    """
+
+    testing_method: TestingMethod = Field(
+        "current_year",
+        description="IRC 401(k)(3)(A), 401(m)(2)(A): the NHCE averages of this year (current_year) "
+        "or of the year before (prior_year)",
+    )
+    prior_year_nhce_percentage: float = Field(
+        0.03,
+        ge=0.0,
+        le=0.25,
+        description="prior_year method: the NHCE ADP and ACP of the year before start_year "
+        "(IRC 401(k)(3)(E) deems 3% for a plan's first year); above 25% no plan's NHCEs average",
+    )
+    top_paid_group: bool = Field(
+        False,
+        description="IRC 414(q)(3): only the top 20% by pay can be HCEs by pay (5% owners always are)",
+    )
 
 
 class PathSettings(_Section):
@@ -325,6 +510,10 @@ class SimulationConfig(_Section):
     vesting: VestingSettings = Field(default_factory=VestingSettings)
     balances: BalanceSettings = Field(default_factory=BalanceSettings)
     forfeitures: ForfeitureSettings = Field(default_factory=ForfeitureSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    safe_harbor: SafeHarborSettings = Field(default_factory=SafeHarborSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     assumptions: AssumptionTables = Field(default_factory=AssumptionTables)
     workspace_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -358,6 +547,13 @@ class SimulationConfig(_Section):
         """
         s, w, c, p = self.simulation, self.workforce, self.compensation, self.plan
         e, v, b = self.eligibility, self.vesting, self.balances
+        m, k, h = self.match, self.core, self.safe_harbor
+        design = h.safe_harbor_design
+        # A safe harbor design is its contribution: the match tiers or the 3% non-elective it names.
+        match_tiers = SAFE_HARBOR_MATCH_TIERS.get(design) or (
+            None if p.match_tiers is None else [t.model_dump() for t in p.match_tiers]
+        )
+        nonelective = SAFE_HARBOR_NONELECTIVE_RATE.get(design)
         return {
             "scenario_id": self.scenario,
             "start_year": s.start_year,
@@ -381,7 +577,7 @@ class SimulationConfig(_Section):
             "opt_out_rate": p.opt_out_rate,
             "match_rate": p.match_rate,
             "match_cap": p.match_cap,
-            "match_tiers": None if p.match_tiers is None else [t.model_dump() for t in p.match_tiers],
+            "match_tiers": match_tiers,
             "auto_escalation": p.auto_escalation,
             "escalation_rate": p.escalation_rate,
             "escalation_cap": p.escalation_cap,
@@ -404,6 +600,26 @@ class SimulationConfig(_Section):
             "cash_out_limit": b.cash_out_limit,
             "distribution_rate": b.distribution_rate,
             "used_for": self.forfeitures.used_for,
+            "testing_method": self.compliance.testing_method,
+            "prior_year_nhce_percentage": self.compliance.prior_year_nhce_percentage,
+            "top_paid_group": self.compliance.top_paid_group,
+            "match_formula": m.match_formula,
+            "match_bands": None if m.match_bands is None else [band.model_dump() for band in m.match_bands],
+            "match_max_amount": m.match_max_amount,
+            "match_period": m.match_period,
+            "pay_frequency": m.pay_frequency,
+            "true_up": m.true_up,
+            "match_last_day": m.match_last_day,
+            "match_min_hours": m.match_min_hours,
+            "core_formula": "flat" if nonelective is not None else k.core_formula,
+            "core_rate": nonelective if nonelective is not None else k.core_rate,
+            "core_excess_rate": k.core_excess_rate,
+            "integration_level_share": k.integration_level_share,
+            "core_bands": None if k.core_bands is None else [band.model_dump() for band in k.core_bands],
+            "core_last_day": k.core_last_day,
+            "core_min_hours": k.core_min_hours,
+            "safe_harbor_design": design,
+            "qaca_vesting_years": h.qaca_vesting_years,
             # table-valued assumptions (null = the seed's column), read by int_yearly_experienced_changes
             **self.assumptions.model_dump(),
         }
@@ -479,6 +695,32 @@ balances:            # account balances by source
   distribution_rate: 0.10        # share of terminated-vested participants taking their balance a year
 forfeitures:
   used_for: employer_contributions  # employer_contributions | expenses | reallocation (the next plan year)
+match:               # how the match above applies (DOMAIN.md: employer contributions beyond the match)
+  match_formula: tiers           # tiers (plan.match_*) | service_bands | points_bands (age + service)
+  match_bands: null              # by band: [{at_least: 0, tiers: [{rate: 0.5, up_to: 0.06}]},
+                                 #           {at_least: 5, tiers: [{rate: 1.0, up_to: 0.06}]}]
+  match_max_amount: null         # a yearly cap in dollars
+  match_period: plan_year        # plan_year (on the year's totals) | pay_period (each paycheck)
+  pay_frequency: biweekly        # with pay_period: weekly | biweekly | semimonthly | monthly
+  true_up: false                 # with pay_period: a year-end true-up restores the match lost
+  match_last_day: false          # allocation conditions: employed on Dec 31...
+  match_min_hours: 0             # ...and/or this many hours in the year (at most 1,000)
+core:                # non-elective (core) contribution, paid whether or not the employee defers
+  core_formula: none             # none | flat | age_bands | service_bands | points_bands | integrated
+  core_rate: 0.0                 # flat: share of pay; integrated: the base rate
+  core_excess_rate: 0.0          # integrated: the rate above the integration level (IRC 401(l))
+  integration_level_share: 1.0   # integrated: the level as a share of the year's taxable wage base
+  core_bands: null               # bands: [{at_least: 0, rate: 0.02}, {at_least: 40, rate: 0.04}]
+  core_last_day: false           # allocation conditions, as for the match
+  core_min_hours: 0
+safe_harbor:         # IRC 401(k)(12)/(13): the design sets its contribution and marks the plan safe harbor
+  safe_harbor_design: none       # none | basic_match | enhanced_match | nonelective_3 |
+                                 # qaca_basic_match | qaca_enhanced_match | qaca_nonelective_3
+  qaca_vesting_years: 2          # QACA designs: safe harbor money vests on a cliff of 0-2 years
+compliance:          # the nondiscrimination tests (ADP, ACP, coverage, top-heavy); they change no other result
+  testing_method: current_year   # current_year | prior_year: the NHCE averages of this year or the year before
+  prior_year_nhce_percentage: 0.03  # prior_year: the NHCE ADP and ACP of the year before start_year
+  top_paid_group: false          # true: only the top 20% by pay can be HCEs by pay (IRC 414(q)(3))
 paths:
   census: census.csv
   database: simulation.duckdb
@@ -770,12 +1012,222 @@ def _plan_rule_problem(config: SimulationConfig, config_path: Path | None) -> Co
                 "Set vesting.schedule: immediate, or employer_service_requirement: one_year.",
             )
         )
+    problems += _contribution_problems(config)
     if not problems:
         return None
     key, value, message, fix = problems[0]
     return ConfigurationError(
         f"{message} (got {_shorten(repr(value))})", key=key, value=value, config_path=config_path, remediation=fix
     )
+
+
+def _contribution_problems(config: SimulationConfig) -> list[tuple[str, Any, str, str]]:
+    """The employer contribution settings that contradict each other or the law (key, value, why, fix).
+
+    DOMAIN.md "Employer contributions beyond the match": permitted disparity (IRC 401(l)),
+    allocation conditions (never on safe harbor money), safe harbor and QACA designs.
+    """
+    plan, match, core, design = config.plan, config.match, config.core, config.safe_harbor.safe_harbor_design
+    problems: list[tuple[str, Any, str, str]] = []
+    if (match.match_formula == "tiers") != (match.match_bands is None):
+        problems.append(
+            (
+                "match.match_bands",
+                match.match_bands,
+                "service_bands and points_bands read a table of bands, and only they do",
+                "Set match.match_formula: service_bands (or points_bands) together with match_bands, "
+                "or match_bands: null with match_formula: tiers.",
+            )
+        )
+    fields = PlanSettings.model_fields
+    single = [
+        name for name in ("match_rate", "match_cap", "match_tiers") if getattr(plan, name) != fields[name].default
+    ]
+    if match.match_formula != "tiers" and single:
+        problems.append(
+            (
+                f"plan.{single[0]}",
+                getattr(plan, single[0]),
+                f"match_formula {match.match_formula} reads the tiers of each band (match.match_bands), not plan's",
+                f"Remove plan.{', plan.'.join(single)}, or set match.match_formula: tiers.",
+            )
+        )
+    if match.match_period == "plan_year" and match.true_up:
+        problems.append(
+            (
+                "match.true_up",
+                match.true_up,
+                "a plan_year match is already computed on the year's totals; a true-up corrects a per-pay-period match",
+                "Set match.match_period: pay_period, or true_up: false.",
+            )
+        )
+    if match.match_period == "plan_year" and match.pay_frequency != MatchSettings.model_fields["pay_frequency"].default:
+        problems.append(
+            (
+                "match.pay_frequency",
+                match.pay_frequency,
+                "the pay frequency is read only by a per-pay-period match",
+                "Set match.match_period: pay_period, or leave pay_frequency at biweekly.",
+            )
+        )
+    banded = core.core_formula.endswith("_bands")
+    if banded != (core.core_bands is not None):
+        problems.append(
+            (
+                "core.core_bands",
+                core.core_bands,
+                "age_bands, service_bands and points_bands read a table of bands, and only they do",
+                "Set core.core_formula to a *_bands formula together with core_bands, or core_bands: null.",
+            )
+        )
+    if core.core_rate > 0 and core.core_formula not in ("flat", "integrated"):
+        problems.append(
+            (
+                "core.core_rate",
+                core.core_rate,
+                f"core_formula {core.core_formula} does not read core_rate, so it would pay nothing of it",
+                "Set core.core_formula: flat (or integrated), or core_rate: 0.",
+            )
+        )
+    if core.core_formula != "integrated" and (core.core_excess_rate > 0 or core.integration_level_share != 1.0):
+        problems.append(
+            (
+                "core.core_excess_rate" if core.core_excess_rate > 0 else "core.integration_level_share",
+                core.core_excess_rate if core.core_excess_rate > 0 else core.integration_level_share,
+                "the excess rate and integration level belong to a core integrated with Social Security",
+                "Set core.core_formula: integrated, or core_excess_rate: 0 and integration_level_share: 1.0.",
+            )
+        )
+    if core.core_formula == "integrated":
+        problems += _disparity_problems(core)
+    problems += _safe_harbor_problems(config)
+    if design == "none" or not design.startswith("qaca_"):
+        return problems
+    low, high = QACA_DEFAULT_RANGE
+    if not plan.auto_enrollment:
+        problems.append(
+            (
+                "plan.auto_enrollment",
+                plan.auto_enrollment,
+                f"a QACA ({design}) enrolls every eligible employee automatically (IRC 401(k)(13)(C))",
+                "Set plan.auto_enrollment: true, or choose a safe harbor design without qaca_.",
+            )
+        )
+    elif not low <= plan.default_deferral_rate <= high:
+        problems.append(
+            (
+                "plan.default_deferral_rate",
+                plan.default_deferral_rate,
+                f"a QACA's default deferral is {low:.0%} to {high:.0%} of pay (IRC 401(k)(13)(C)(iii))",
+                f"Set plan.default_deferral_rate between {low} and {high}.",
+            )
+        )
+    elif plan.default_deferral_rate < QACA_FINAL_DEFAULT and not (
+        plan.auto_escalation and plan.escalation_rate >= 0.01 and plan.escalation_cap >= QACA_FINAL_DEFAULT
+    ):
+        problems.append(
+            (
+                "plan.escalation_cap" if plan.auto_escalation else "plan.auto_escalation",
+                plan.escalation_cap if plan.auto_escalation else plan.auto_escalation,
+                f"a QACA's default rises by at least 1 point a year to at least {QACA_FINAL_DEFAULT:.0%} "
+                "(IRC 401(k)(13)(C)(iii))",
+                "Set plan.auto_escalation: true with escalation_rate >= 0.01 and escalation_cap >= "
+                f"{QACA_FINAL_DEFAULT}, or plan.default_deferral_rate: {QACA_FINAL_DEFAULT}.",
+            )
+        )
+    return problems
+
+
+def _disparity_problems(core: CoreSettings) -> list[tuple[str, Any, str, str]]:
+    """IRC 401(l)(2): the excess rate exceeds the base rate by at most the lesser of the base rate and 5.7 points."""
+    limit = min(core.core_rate, permitted_disparity(core.integration_level_share))
+    spread = core.core_excess_rate - core.core_rate
+    if spread < 0:
+        return [
+            (
+                "core.core_excess_rate",
+                core.core_excess_rate,
+                f"the rate above the integration level must be at least the base rate core_rate {core.core_rate}",
+                f"Set core.core_excess_rate to between {core.core_rate} and {core.core_rate + limit:.4g}.",
+            )
+        ]
+    if spread > limit + 1e-9:
+        return [
+            (
+                "core.core_excess_rate",
+                core.core_excess_rate,
+                f"the spread over the base rate is {spread:.4g}; IRC 401(l)(2) permits at most the lesser of the base "
+                f"rate ({core.core_rate:.4g}) and {permitted_disparity(core.integration_level_share):.3g} at an "
+                f"integration level of {core.integration_level_share:g} x the taxable wage base",
+                f"Lower core.core_excess_rate to at most {core.core_rate + limit:.4g}, or raise core.core_rate.",
+            )
+        ]
+    return []
+
+
+def _safe_harbor_problems(config: SimulationConfig) -> list[tuple[str, Any, str, str]]:
+    """What a safe harbor design sets itself, and the allocation conditions its money cannot have."""
+    plan, match, core, design = config.plan, config.match, config.core, config.safe_harbor.safe_harbor_design
+    problems: list[tuple[str, Any, str, str]] = []
+    why_conditions = (
+        f"safe harbor contributions ({design}) go to every eligible employee: no last-day or hours condition "
+        "(IRC 401(k)(12); Treas. Reg. 1.401(k)-3(c)(1), (b)(1))"
+    )
+    if design in SAFE_HARBOR_MATCH_TIERS:
+        fields = PlanSettings.model_fields
+        set_match = [
+            f"plan.{name}"
+            for name in ("match_rate", "match_cap", "match_tiers")
+            if getattr(plan, name) != fields[name].default
+        ]
+        set_match += [
+            f"match.{name}"
+            for name in ("match_formula", "match_max_amount")
+            if getattr(match, name) != MatchSettings.model_fields[name].default
+        ]
+        if set_match:
+            problems.append(
+                (
+                    set_match[0],
+                    getattr(plan if set_match[0].startswith("plan.") else match, set_match[0].split(".", 1)[1]),
+                    f"safe_harbor_design {design} sets the match itself",
+                    f"Remove {', '.join(set_match)} (the design's match applies), or set safe_harbor_design: none.",
+                )
+            )
+        for key, value in (
+            ("match.match_last_day", match.match_last_day),
+            ("match.match_min_hours", match.match_min_hours),
+        ):
+            if value:
+                problems.append(
+                    (
+                        key,
+                        value,
+                        why_conditions,
+                        f"Set {key} to {'false' if value is True else 0}, or safe_harbor_design: none.",
+                    )
+                )
+    if design in SAFE_HARBOR_NONELECTIVE_RATE:
+        if core.core_formula != "none":
+            problems.append(
+                (
+                    "core.core_formula",
+                    core.core_formula,
+                    f"safe_harbor_design {design} sets the core contribution itself (3% of pay)",
+                    "Set core.core_formula: none (and core_rate: 0), or safe_harbor_design: none.",
+                )
+            )
+        for key, value in (("core.core_last_day", core.core_last_day), ("core.core_min_hours", core.core_min_hours)):
+            if value:
+                problems.append(
+                    (
+                        key,
+                        value,
+                        why_conditions,
+                        f"Set {key} to {'false' if value is True else 0}, or safe_harbor_design: none.",
+                    )
+                )
+    return problems
 
 
 def _first_configuration_error(

@@ -40,6 +40,7 @@ from planalign_orchestrator.comparison import (
     scenario_metrics_frame,
     simulate_commands,
 )
+from planalign_orchestrator.compliance import ComplianceReport, read_compliance
 from planalign_orchestrator.config import BASELINE_SCENARIO, CONFIG_FILE_NAME, SimulationConfig, check_year_bounds
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.diskspace import disk_full_error, disk_full_translated, export_estimate, is_disk_full
@@ -314,6 +315,17 @@ class WorkspaceSession:
             last,
             left_out=LeftOutYears.of(fresh, first, last, asked=start_year is not None or end_year is not None),
         )
+
+    def compliance(self, start_year: int | None = None, end_year: int | None = None) -> ComplianceReport:
+        """The nondiscrimination tests of this scenario's years (its config's random_seed), per year and test.
+
+        Every year must be up to date, as for a comparison. A failing test is a result,
+        not an error: the report says what it would cost to correct.
+        """
+        first, last = self.resolve_years(start_year, end_year)
+        self.require_idle()
+        self._require_fresh_years(first, last)
+        return read_compliance(self._db, self.scenario.name, self.config.simulation.random_seed, first, last)
 
     def snapshot(self, years: Sequence[int] | None = None) -> pd.DataFrame:
         """The workforce snapshot of this scenario's simulated years: one row per employee and year."""

@@ -10,10 +10,12 @@ the exceptions.
 
 from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult, FittedValue
 from planalign_orchestrator.comparison import Comparison
+from planalign_orchestrator.compliance import ComplianceReport, ComplianceTest
 from planalign_orchestrator.ensemble.result import BandTable, EnsembleResult
 from planalign_orchestrator.freshness.checker import YearStatus
 from planalign_orchestrator.freshness.report import BuildPlan, PlannedTable, PlannedYear, WorkspaceStatus
 from planalign_orchestrator.levers import (
+    DESIGN_KEYS,
     LEVERS,
     MATCH_DESIGNS,
     MATCH_TIERS,
@@ -22,6 +24,8 @@ from planalign_orchestrator.levers import (
     Bound,
     Lever,
     describe_match,
+    describe_match_design,
+    unused_levers,
 )
 from planalign_orchestrator.metrics import KEY_METRICS, METRICS, Metric, metric
 from planalign_orchestrator.optimize.result import OptimizationResult, TrialRecord
@@ -33,6 +37,7 @@ from planalign_orchestrator.self_healing.step_log import STEP_FIELDS, Structured
 from planalign_orchestrator.tables import TableStatus
 
 __all__ = [
+    "DESIGN_KEYS",
     "KEY_METRICS",
     "LEVERS",
     "MATCH_DESIGNS",
@@ -46,6 +51,8 @@ __all__ = [
     "Bound",
     "BuildPlan",
     "Comparison",
+    "ComplianceReport",
+    "ComplianceTest",
     "Constraint",
     "Dimension",
     "EnsembleResult",
@@ -70,5 +77,7 @@ __all__ = [
     "YearStatus",
     "YearSummary",
     "describe_match",
+    "describe_match_design",
     "metric",
+    "unused_levers",
 ]

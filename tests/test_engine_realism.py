@@ -362,6 +362,7 @@ PUBLISHED_2026 = {
     "limit_415c": (72_000, 1_000),
     "limit_401a17": (360_000, 5_000),
     "roth_catch_up_wage_threshold": (150_000, 5_000),
+    "taxable_wage_base": (184_500, 300),
 }
 
 

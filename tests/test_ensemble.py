@@ -64,10 +64,20 @@ def test_each_seed_of_an_ensemble_equals_a_single_run_with_that_seed(ensemble_te
     ensemble = frame_of(stored(workspace.root))
 
     assert sorted(ensemble["seed"].unique()) == list(SEEDS)
+    # a comparison holds the numeric metrics; the flags (adp_fail, ...) are read from the model itself
+    numeric = [name for name in METRICS if name in singles.columns]
+    flags = [name for name in METRICS if name not in singles.columns]
     for seed, name in zip(SEEDS, names, strict=True):
-        expected = singles[singles["scenario"] == name].set_index("year")[list(METRICS)]
-        actual = ensemble[ensemble["seed"] == seed].set_index("year")[list(METRICS)]
+        expected = singles[singles["scenario"] == name].set_index("year")[numeric]
+        actual = ensemble[ensemble["seed"] == seed].set_index("year")[numeric]
         pd.testing.assert_frame_equal(actual, expected, check_exact=True, check_dtype=False, check_names=False)
+        with duckdb.connect(str(workspace.root / "simulation.duckdb"), read_only=True) as conn:
+            model = conn.execute(
+                f"select {', '.join(flags)} from main.fct_year_metrics where scenario_id = ? order by simulation_year",
+                [name],
+            ).fetchall()
+        kept = ensemble[ensemble["seed"] == seed].sort_values("year")[flags]
+        assert [tuple(bool(value) for value in row) for row in kept.itertuples(index=False)] == model
 
 
 def test_the_kept_seed_detail_is_the_single_runs_rows_exactly(ensemble_template: Path, tmp_path: Path) -> None:

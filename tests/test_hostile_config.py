@@ -42,7 +42,8 @@ def test_empty_config_is_refused_naming_the_sections(workspace: Workspace, plana
     result = _refused(planalign_cli, workspace, "status")
 
     assert (
-        "simulation, workforce, compensation, plan, eligibility, vesting, balances, forfeitures, paths" in result.stderr
+        "simulation, workforce, compensation, plan, eligibility, vesting, balances, forfeitures, match, core, "
+        "safe_harbor, compliance, paths" in result.stderr
     )
     assert "planalign init" in result.stderr
 

@@ -188,3 +188,109 @@ def test_run_saves_the_scenario_simulates_it_and_compares_it_with_the_baseline(
     assert "planalign-comparison" in results[-1].value
     assert reopened.controls["workforce.termination_rate"].value == 0.15, "reopened on the scenario's values"
     assert reopened.comparison is not None, "and its comparison, without running anything"
+
+
+TENURE_BANDS = [
+    {"at_least": 0, "tiers": [{"rate": 0.5, "up_to": 0.06}]},
+    {"at_least": 5, "tiers": [{"rate": 1.0, "up_to": 0.06}]},
+]
+
+
+def test_a_safe_harbor_design_sets_its_match_and_turns_off_what_it_replaces(workspace: Workspace) -> None:
+    """Issue 24: the design dropdown; its formula replaces the match levers, which Run resets."""
+    levers = nb.levers(workspace, scenario="safe_harbor_basic")
+    levers.match_formula.value = "stretch"
+    levers.controls["match.match_last_day"].value = True
+    stretch = levers.overrides()
+
+    levers.controls["safe_harbor.safe_harbor_design"].value = "basic_match"
+
+    assert stretch == {"plan.match_tiers": [{"rate": 0.25, "up_to": 0.12}], "match.match_last_day": True}
+    assert levers.controls["safe_harbor.safe_harbor_design"].options == (
+        "none",
+        "basic_match",
+        "enhanced_match",
+        "nonelective_3",
+        "qaca_basic_match",
+        "qaca_enhanced_match",
+        "qaca_nonelective_3",
+    )
+    assert levers.overrides() == {"safe_harbor.safe_harbor_design": "basic_match"}, "no tiers, no last-day rule"
+    assert levers.match_formula.disabled
+    assert levers.controls["plan.match_rate"].disabled
+    assert levers.controls["match.match_last_day"].disabled
+    assert not levers.controls["core.core_formula"].disabled, "a match design leaves the core to choose"
+    assert levers.error is None
+
+
+def test_core_and_paycheck_parameters_open_with_the_formula_that_reads_them(workspace: Workspace) -> None:
+    levers = nb.levers(workspace, scenario="core_and_true_up")
+    closed = {key: levers.controls[key].disabled for key in ("core.core_rate", "match.true_up", "match.pay_frequency")}
+
+    levers.controls["core.core_formula"].value = "integrated"
+    levers.controls["core.core_rate"].value = 0.03
+    levers.controls["core.core_excess_rate"].value = 0.08
+    too_wide = "\n".join(levers.error.text_lines()) if levers.error else ""
+    levers.controls["core.core_excess_rate"].value = 0.06
+    levers.controls["match.match_period"].value = "pay_period"
+    levers.controls["match.true_up"].value = True
+    chosen = levers.overrides()
+    levers.controls["safe_harbor.safe_harbor_design"].value = "nonelective_3"
+
+    assert closed == {"core.core_rate": True, "match.true_up": True, "match.pay_frequency": True}
+    assert "core.core_excess_rate" in too_wide
+    assert "401(l)(2)" in too_wide
+    assert chosen == {
+        "core.core_formula": "integrated",
+        "core.core_rate": 0.03,
+        "core.core_excess_rate": 0.06,
+        "match.match_period": "pay_period",
+        "match.true_up": True,
+    }
+    assert levers.overrides() == {
+        "safe_harbor.safe_harbor_design": "nonelective_3",
+        "match.match_period": "pay_period",
+        "match.true_up": True,
+    }, "the safe harbor 3% is the core contribution"
+    assert levers.controls["core.core_rate"].disabled
+    assert not levers.controls["match.pay_frequency"].disabled
+    assert levers.error is None
+
+
+def test_a_scenario_with_tenure_bands_reopens_with_them_described(workspace: Workspace) -> None:
+    WorkspaceSession(workspace).for_scenario(
+        "tenure", {"match.match_formula": "service_bands", "match.match_bands": TENURE_BANDS}
+    )
+
+    levers = nb.levers(workspace, scenario="tenure")
+    levers.controls["match.match_period"].value = "pay_period"
+    record = levers.snapshot().text
+
+    assert levers.overrides() == {
+        "match.match_formula": "service_bands",
+        "match.match_bands": TENURE_BANDS,
+        "match.match_period": "pay_period",
+    }
+    assert levers.match_formula.disabled, "the bands carry their own tiers"
+    assert levers.controls["plan.match_rate"].disabled
+    assert (
+        "  Match formula            0+ years of service: 50% of the first 6% of pay deferred; "
+        "5+ years of service: 100% of the first 6% of pay deferred"
+    ) in record
+    assert "Match rate" not in record
+
+
+@pytest.mark.dbt
+def test_a_design_run_from_the_levers_compares_its_net_cost(scenarios_workspace: Workspace) -> None:
+    levers = nb.levers(scenarios_workspace, scenario="sh_nonelective")
+    levers.controls["safe_harbor.safe_harbor_design"].value = "nonelective_3"
+
+    comparison = levers.run()
+
+    assert comparison is not None
+    deltas = comparison.deltas
+    assert (deltas.loc["core_contributions", ("sh_nonelective", "abs")] > 0).all()
+    assert (deltas.loc["net_employer_cost_rate", ("sh_nonelective", "abs")] > 0).all()
+    record = levers.snapshot()
+    assert "  Safe harbor design       nonelective_3" in record.text.splitlines()
+    assert "Net employer cost (% of eligible pay)" in record.html

@@ -550,6 +550,14 @@ def year_summary(
         "distributions": 0.0,
         "total_plan_assets": 1.0,
         "average_balance": 1.0,
+        "match_contributions": 1.0,
+        "true_up_contributions": 0.0,
+        "core_contributions": 0.0,
+        "eligible_compensation": 1.0,
+        "net_employer_cost_rate": 1.0,
+        "credited_participants": end,
+        "cost_per_participant": 1.0,
+        "is_safe_harbor": False,
     }
     return YearSummary(year, metrics, target_warning=warning)
 

@@ -223,7 +223,7 @@ def test_an_unknown_lever_is_refused_with_the_closest_one() -> None:
         ("plan.match_rate=0:1:0.3", "does not divide the range"),
         ("plan.match_rate", "needs a range"),
         ("plan.auto_escalation=0:1", "is a switch, not a number"),
-        ("plan.match_tiers=single,stretch", "'stretch' is not one of its options"),
+        ("plan.match_tiers=single,triple", "'triple' is not one of its options"),
         ("plan.match_tiers=single", "one option"),
         ("plan.match_rate=a:b", "not LOW:HIGH"),
     ],
@@ -251,8 +251,8 @@ def test_the_single_tiers_rate_counts_only_under_the_single_tier_match() -> None
     dimensions = dimensions_from(["plan.match_rate=0.25:1:0.25", "plan.match_tiers"], BASE)
     rate = next(d for d in dimensions if d.key == "plan.match_rate")
     assert rate.condition == ("plan.match_tiers", "single")
-    # single with 4 match rates, or one of the two safe-harbor designs
-    assert design_count(dimensions) == 4 + 2
+    # single with 4 match rates, or one of the three other designs (safe harbor, enhanced, stretch)
+    assert design_count(dimensions) == 4 + 3
     error = refused(dimensions_from, ["plan.match_rate=0:1", "plan.match_tiers=safe_harbor,enhanced_safe_harbor"], BASE)
     assert "only acts under the single-tier match" in error.message
     tiered = BASE.model_copy(update={"plan": BASE.plan.model_copy(update={"match_tiers": []})})

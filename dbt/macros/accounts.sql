@@ -5,12 +5,24 @@
   written once a year, not twice.
 
   `source` must provide what contribution_ctes() emits (base_deferral, catch_up_pre_tax,
-  catch_up_roth, employer_contribution, employer_plan_compensation, limit_415c) and
-  random_seed, hire_date, termination_date, eligibility_entry_date, employer_entry_date,
-  is_employer_eligible, vested_percent and the Jan 1 accounts start_deferral,
-  start_roth, start_match, start_nonelective; `plan_year` one row per random_seed with
-  the seed's investment_return and forfeitures_available (fct_year_plan). Emits CTEs
-  (no trailing comma); the last one is called `name` and adds, per source and in total:
+  catch_up_roth, match_contribution, true_up_contribution, core_contribution,
+  employer_contribution, employer_plan_compensation, limit_415c) and random_seed,
+  hire_date, termination_date, eligibility_entry_date, employer_entry_date,
+  is_employer_eligible, vesting_service_years, vested_percent and the Jan 1 accounts
+  start_deferral, start_roth, start_match, start_nonelective; `plan_year` one row per
+  random_seed with the seed's investment_return and forfeitures_available
+  (fct_year_plan). The match account takes match_contribution, the non-elective account
+  core_contribution and re-allocated forfeitures. Emits CTEs (no trailing comma); the
+  last one is called `name` and adds, per source and in total:
+
+    match_vested_percent, nonelective_vested_percent
+                           the vested share of each employer source (IRC 411(a)):
+                           vested_percent (var schedule), except safe harbor money
+                           (IRC 401(k)(12)), 100% vested: the match under var
+                           safe_harbor_match or a safe harbor match design, the
+                           non-elective account under a non-elective design; a QACA
+                           design's money (IRC 401(k)(13)(D)(iii)) vests on a cliff of
+                           var qaca_vesting_years years of vesting service
 
     forfeiture_allocation  var used_for 'reallocation': the year before's forfeitures
                            allocated on Dec 31 to the active employees eligible for
@@ -21,13 +33,14 @@
     earnings_*, earnings   investment_return on the Jan 1 balance for the part of the year
                            until the employee leaves (the termination date, else Dec 31),
                            and on the contributions for half of the period they were paid
-                           over (from the entry date); re-allocated forfeitures earn
-                           nothing in the year they are credited.
+                           over (from the entry date); what is credited on Dec 31 earns
+                           nothing in the year: re-allocated forfeitures, the true-up, and
+                           a match or core contribution with an allocation condition (it
+                           is known only at year end).
     forfeited_match, forfeited_nonelective
                            a leaver's non-vested employer money at termination (IRC
-                           411(a)), to the cent: the source held then x (1 - vested_percent).
-                           Deferral and Roth money, and a safe harbor match (var
-                           safe_harbor_match), are always 100% vested, never forfeited.
+                           411(a)), to the cent: the source held then x (1 - its vested
+                           share). Deferral and Roth money are always 100% vested.
     account_status         null without money in the plan (none on Jan 1, none paid in);
                            'active' at year end; a leaver's vested balance under var
                            cash_out_limit (SECURE 2.0 s.304, at most $7,000: no consent
@@ -42,10 +55,28 @@
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
 {%- set days_in_year = "(date_diff('day', " ~ year_start ~ ", " ~ year_end ~ ") + 1)" -%}
 {%- set reallocation = choice_var('used_for', ['employer_contributions', 'expenses', 'reallocation']) == 'reallocation' -%}
-{%- set safe_harbor_match = bool_var('safe_harbor_match') -%}
+{%- set design = safe_harbor_design() -%}
+{%- set qaca_cliff = "cast(case when src.vesting_service_years >= " ~ int_var('qaca_vesting_years')
+                     ~ " then 1 else 0 end as decimal(5, 4))" -%}
+{%- set match_at_year_end = bool_var('match_last_day') or int_var('match_min_hours') > 0 -%}
+{%- set core_at_year_end = bool_var('core_last_day') or int_var('core_min_hours') > 0 -%}
 {{ name }}__paid_in as (
     select
         src.*,
+        {%- if design in ('basic_match', 'enhanced_match') or bool_var('safe_harbor_match') %}
+        cast(1 as decimal(5, 4)) as match_vested_percent,
+        {%- elif design in ('qaca_basic_match', 'qaca_enhanced_match') %}
+        {{ qaca_cliff }} as match_vested_percent,
+        {%- else %}
+        src.vested_percent as match_vested_percent,
+        {%- endif %}
+        {%- if design == 'nonelective_3' %}
+        cast(1 as decimal(5, 4)) as nonelective_vested_percent,
+        {%- elif design == 'qaca_nonelective_3' %}
+        {{ qaca_cliff }} as nonelective_vested_percent,
+        {%- else %}
+        src.vested_percent as nonelective_vested_percent,
+        {%- endif %}
         py.investment_return,
         -- the share of the year each balance is invested: the Jan 1 balance until the
         -- employee leaves, the contributions over the period they were paid (from entry)
@@ -84,10 +115,15 @@
                    + pi.catch_up_roth * pi.investment_return * pi.deferral_share / 2, 2)
              as decimal(14, 2)) as earnings_roth,
         cast(round(pi.start_match * pi.investment_return * pi.start_share
-                   + pi.employer_contribution * pi.investment_return * pi.employer_share / 2, 2)
+                   {%- if not match_at_year_end %}
+                   + (pi.match_contribution - pi.true_up_contribution) * pi.investment_return * pi.employer_share / 2
+                   {%- endif %}, 2)
              as decimal(14, 2)) as earnings_match,
-        cast(round(pi.start_nonelective * pi.investment_return * pi.start_share, 2) as decimal(14, 2))
-            as earnings_nonelective
+        cast(round(pi.start_nonelective * pi.investment_return * pi.start_share
+                   {%- if not core_at_year_end %}
+                   + pi.core_contribution * pi.investment_return * pi.employer_share / 2
+                   {%- endif %}, 2)
+             as decimal(14, 2)) as earnings_nonelective
     from {{ name }}__paid_in as pi
 ),
 
@@ -96,22 +132,20 @@
         er.*,
         er.start_deferral + er.base_deferral + er.catch_up_pre_tax + er.earnings_deferral as held_deferral,
         er.start_roth + er.catch_up_roth + er.earnings_roth as held_roth,
-        er.start_match + er.employer_contribution + er.earnings_match as held_match,
-        er.start_nonelective + er.forfeiture_allocation + er.earnings_nonelective as held_nonelective
+        er.start_match + er.match_contribution + er.earnings_match as held_match,
+        er.start_nonelective + er.core_contribution + er.forfeiture_allocation + er.earnings_nonelective
+            as held_nonelective
     from {{ name }}__earned as er
 ),
 
 {{ name }}__forfeited as (
     select
         he.*,
-        {%- if safe_harbor_match %}
-        cast(0 as decimal(14, 2)) as forfeited_match,
-        {%- else %}
-        cast(case when he.termination_date is not null then round(he.held_match * (1 - he.vested_percent), 2) else 0 end
-             as decimal(14, 2)) as forfeited_match,
-        {%- endif %}
         cast(case when he.termination_date is not null
-                  then round(he.held_nonelective * (1 - he.vested_percent), 2) else 0 end
+                  then round(he.held_match * (1 - he.match_vested_percent), 2) else 0 end
+             as decimal(14, 2)) as forfeited_match,
+        cast(case when he.termination_date is not null
+                  then round(he.held_nonelective * (1 - he.nonelective_vested_percent), 2) else 0 end
              as decimal(14, 2)) as forfeited_nonelective,
         he.start_deferral + he.start_roth + he.start_match + he.start_nonelective
         + he.employee_contribution + he.employer_contribution + he.forfeiture_allocation > 0 as has_account

@@ -15,6 +15,16 @@
 {%- endmacro %}
 
 
+{% macro safe_harbor_design() -%}
+  {#- var safe_harbor_design, validated: 'none' (a tested plan) or the name of a safe harbor
+      design (IRC 401(k)(12); qaca_*: 401(k)(13)). The config expands a design into the
+      contribution it pays (match_tiers, or core_formula 'flat' at 3%); the models read the
+      name for the plan's flag and the vesting of its money. -#}
+  {{- return(choice_var('safe_harbor_design', ['none', 'basic_match', 'enhanced_match', 'nonelective_3',
+                                               'qaca_basic_match', 'qaca_enhanced_match', 'qaca_nonelective_3'])) -}}
+{%- endmacro %}
+
+
 {% macro next_entry_date(date_expr) -%}
   {#- The plan's first entry date on or after `date_expr` (var entry_dates): the date itself
       (immediate), the 1st of a month (monthly), of Jan/Apr/Jul/Oct (quarterly), or Jan 1 /

@@ -2,8 +2,9 @@
 -- whose limits are not the year's (fct_year_plan records the limits irs_limits() gave
 -- the year): 402(g) on base deferrals, catch-up over the limit that applies at the
 -- employee's age (0 under the catch-up age), 415(c) on base deferral + employer
--- contribution + re-allocated forfeitures, and the Roth/pre-tax
--- split of the catch-up. 0.005 absorbs rounding.
+-- contribution (match + core) + re-allocated forfeitures, and the Roth/pre-tax
+-- split of the catch-up; the employer money adds up by source (the true-up is part of
+-- the match). 0.005 absorbs rounding.
 select
     s.scenario_id,
     s.simulation_year,
@@ -32,3 +33,6 @@ where s.limit_402g <> p.limit_402g
    or s.base_deferral < 0
    or s.catch_up_contribution < 0
    or s.employer_contribution < 0
+   or s.employer_contribution <> s.match_contribution + s.core_contribution
+   or least(s.match_contribution, s.core_contribution, s.true_up_contribution) < 0
+   or s.true_up_contribution > s.match_contribution

@@ -1,8 +1,9 @@
 -- A leaver forfeits exactly the non-vested part of the employer money held at
--- termination (IRC 411(a)), to the cent, at the vested_percent of the year: the match
--- (start + the year's match + its earnings) unless it is safe harbor money, and the
--- non-elective account (start + re-allocated forfeitures + its earnings); nobody else
--- forfeits anything; and the forfeitures a year holds are the year before's.
+-- termination (IRC 411(a)), to the cent, at each source's vested share of the year: the
+-- match (start + the year's match + its earnings) and the non-elective account (start +
+-- core contribution + re-allocated forfeitures + its earnings); safe harbor money that
+-- is not a QACA's is 100% vested (IRC 401(k)(12)); nobody else forfeits anything; and the
+-- forfeitures a year holds are the year before's.
 with snapshot as (
     select * from {{ ref('fct_workforce_snapshot') }}
 ),
@@ -25,15 +26,16 @@ where
     (
         s.termination_date is not null
         and (
-            s.forfeited_match <> case
-                when p.match_is_safe_harbor then 0
-                else round((s.start_match + s.employer_contribution + s.earnings_match) * (1 - s.vested_percent), 2)
-            end
+            s.forfeited_match
+            <> round((s.start_match + s.match_contribution + s.earnings_match) * (1 - s.match_vested_percent), 2)
             or s.forfeited_nonelective
-            <> round((s.start_nonelective + s.forfeiture_allocation + s.earnings_nonelective) * (1 - s.vested_percent), 2)
+            <> round((s.start_nonelective + s.core_contribution + s.forfeiture_allocation + s.earnings_nonelective)
+                     * (1 - s.nonelective_vested_percent), 2)
         )
     )
     or (s.termination_date is null and s.forfeited_match + s.forfeited_nonelective <> 0)
+    or (p.match_is_safe_harbor and p.safe_harbor_design not like 'qaca%' and s.match_vested_percent <> 1)
+    or (p.safe_harbor_design = 'nonelective_3' and s.nonelective_vested_percent <> 1)
 
 union all
 

@@ -11,24 +11,23 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from planalign_orchestrator.metrics import METRICS as CATALOGUE
-from planalign_orchestrator.metrics import NUMERIC_METRICS, metrics_frame
+from planalign_orchestrator.metrics import metrics_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# Every numeric metric, in catalogue order: what an ensemble's bands describe.
-METRICS: tuple[str, ...] = tuple(m.column for m in NUMERIC_METRICS)
-# Every metric, flags too: what an ensemble keeps per seed and year (a chance constraint
-# of a study is the share of seeds where a flag is set).
-SEED_METRICS: tuple[str, ...] = tuple(m.column for m in CATALOGUE)
+# Every metric, in catalogue order: what an ensemble keeps per seed and year. A flag is
+# kept as 0/1, so its mean over the seeds is the share of seeds where it is set (for
+# adp_fail, the probability that the ADP test fails that year).
+METRICS: tuple[str, ...] = tuple(m.column for m in CATALOGUE)
 DEFAULT_MIN_SEEDS = 10
 PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 
 
 def seed_metrics(rows: Sequence[dict[str, object]]) -> pd.DataFrame:
-    """fct_year_metrics rows of an ensemble as (seed, year, *SEED_METRICS), sorted by seed and year."""
+    """fct_year_metrics rows of an ensemble as (seed, year, *METRICS), sorted by seed and year."""
     frame = metrics_frame(rows).rename(columns={"random_seed": "seed", "simulation_year": "year"})
-    return frame[["seed", "year", *SEED_METRICS]].sort_values(["seed", "year"], ignore_index=True)
+    return frame[["seed", "year", *METRICS]].sort_values(["seed", "year"], ignore_index=True)
 
 
 def distribution(metrics: pd.DataFrame, min_seeds: int = DEFAULT_MIN_SEEDS) -> pd.DataFrame:

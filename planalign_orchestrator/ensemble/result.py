@@ -19,6 +19,9 @@ from planalign_orchestrator.metrics import KEY_METRICS, Metric, metric
 if TYPE_CHECKING:
     import pandas as pd
 
+# The nondiscrimination tests' flags (fct_year_metrics) and the test each one is.
+COMPLIANCE_FLAGS = {"adp_fail": "adp", "acp_fail": "acp", "coverage_fail": "coverage", "top_heavy": "top_heavy"}
+
 
 @dataclass(frozen=True, repr=False)
 class EnsembleResult:
@@ -50,6 +53,16 @@ class EnsembleResult:
     def exceedance(self, metric: str, threshold: float) -> pd.Series:
         """Per year, the probability (share of seeds) that `metric` is above `threshold`."""
         return exceedance(self.metrics, metric, threshold)
+
+    def failing_shares(self) -> pd.DataFrame:
+        """Per year (rows) and nondiscrimination test (columns), the share of seeds where it fails.
+
+        The mean over the seeds of each test's flag (DOMAIN.md "Nondiscrimination
+        testing"): the probability, under this ensemble's assumptions, that the plan
+        fails the test that year. Margins have their bands in `bands` and `table`.
+        """
+        shares = self.metrics.groupby("year")[list(COMPLIANCE_FLAGS)].mean().astype("float64")
+        return shares.rename(columns=COMPLIANCE_FLAGS)
 
     def seed_metrics(self, seed: int) -> pd.DataFrame:
         """One seed's metrics per year."""
@@ -130,8 +143,9 @@ class BandTable:
     """Bands as a reader sees them: one row per metric and year, each figure in its metric's format.
 
     Percentiles and the mean read like the metric ($, %, counts); the standard
-    deviation of a fraction reads in percentage points; a withheld band reads
-    "withheld", never 0.
+    deviation of a fraction reads in percentage points; a flag's mean reads as the share
+    of seeds where it is set ("35% of seeds"), its percentiles yes/no; a withheld band
+    reads "withheld", never 0.
     """
 
     bands: pd.DataFrame
@@ -187,6 +201,10 @@ def _cell(shown: Metric, column: str, value: float) -> str:
         return f"{int(value):,}"
     if value != value:  # NaN: withheld
         return "withheld"
+    if shown.kind == "flag" and column == "mean":
+        return f"{value:.0%} of seeds"
+    if shown.kind == "flag" and column == "std":
+        return f"{value:.2f}"
     if column != "std":
         return shown.format(value)
     if shown.kind == "fraction":

@@ -21,7 +21,7 @@ import duckdb
 
 from planalign_orchestrator.database import DatabaseConnectionManager, attached, transaction
 from planalign_orchestrator.ensemble.engine import DETAIL_PREFIX, DETAIL_TABLES
-from planalign_orchestrator.ensemble.metrics import SEED_METRICS
+from planalign_orchestrator.ensemble.metrics import METRICS
 from planalign_orchestrator.exceptions import SimulationError
 from planalign_orchestrator.freshness.checker import FreshnessChecker
 from planalign_orchestrator.freshness.inputs import Recipe, fingerprint
@@ -116,7 +116,7 @@ def write_ensemble(
             conn.execute(statement)
         with transaction(conn):
             conn.execute(f"delete from {METRICS_TABLE} where scenario = ?", [scenario])
-            frame = metrics.melt(id_vars=["seed", "year"], value_vars=list(SEED_METRICS), var_name="metric")
+            frame = metrics.melt(id_vars=["seed", "year"], value_vars=list(METRICS), var_name="metric")
             frame = frame.assign(scenario=scenario, value=frame["value"].astype("float64"))
             frame = frame[["scenario", "seed", "year", "metric", "value"]]
             conn.register("ensemble_frame", frame)
@@ -186,10 +186,10 @@ def read_ensemble(
 
 
 def _wide(long: pd.DataFrame) -> pd.DataFrame:
-    """(seed, year, metric, value) rows as (seed, year, *SEED_METRICS), typed as the metrics model types them."""
+    """(seed, year, metric, value) rows as (seed, year, *METRICS), typed as the metrics model types them."""
     wide = long.pivot_table(index=["seed", "year"], columns="metric", values="value", dropna=False).reset_index()
     wide.columns.name = None
-    present = [name for name in SEED_METRICS if name in wide]  # a stale ensemble may predate a metric
+    present = [name for name in METRICS if name in wide]  # a stale ensemble may predate a metric
     wide = typed_metrics(wide[["seed", "year", *present]]).astype({"seed": "int64", "year": "int64"})
     return wide.sort_values(["seed", "year"], ignore_index=True)
 

@@ -77,11 +77,12 @@ PLAN_BASE_CONFIG: dict[str, dict[str, object]] = {
 COLUMNS = (*REQUIRED_COLUMNS, "annual_hours", *BALANCE_COLUMNS)
 
 
-def write_plan_census(path: Path) -> None:
+def write_plan_census(path: Path, people: dict[str, Person] | None = None) -> None:
+    """The census of `people` (default: PEOPLE), with the optional hours and balance columns."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for employee_id, p in PEOPLE.items():
+        for employee_id, p in (PEOPLE if people is None else people).items():
             balances = {"deferral_balance": p.deferral_balance, "match_balance": p.match_balance}
             writer.writerow(
                 [

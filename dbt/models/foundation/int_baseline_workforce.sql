@@ -6,7 +6,9 @@
   scheduled_annual_hours is the census's annual_hours, else standard_weekly_hours x 52,
   else null (credited 190 hours per month employed, the DOL equivalency of 29 CFR
   2530.200b-3(e)); the account balances by source on the start date are the census's,
-  0 where it has none.
+  0 where it has none. ownership_share and is_officer (0 and false where the census has
+  none) decide who is a 5% or 1% owner or an officer for the nondiscrimination tests
+  (IRC 414(q), 416(i); fct_compliance_employees).
 -#}
 {%- set start_year = int_var('start_year') -%}
 {%- set baseline_date = "make_date(" ~ start_year ~ ", 1, 1)" -%}
@@ -48,7 +50,9 @@ select
     m.deferral_balance,
     m.roth_balance,
     m.match_balance,
-    m.nonelective_balance
+    m.nonelective_balance,
+    m.ownership_share,
+    m.is_officer
 from measured as m
 left join {{ ref('config_job_levels') }} as lvl
     on lvl.level_id = m.level_id

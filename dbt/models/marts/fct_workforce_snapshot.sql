@@ -6,9 +6,10 @@
   re-running a year of a scenario replaces its rows, every seed's. Age is taken on Dec 31 (the IRS catch-up rule), tenure on
   Dec 31 or the termination date. gross_compensation is the pay for the part of the year
   employed (next year's prior_year_wages); contributions use the year's IRS limits
-  (irs_limits(), projected past the published table) and the match formula
-  (contribution_ctes). level_range_min/max are the year's moved salary range of the
-  employee's level.
+  (irs_limits(), projected past the published table), the match and the core
+  (non-elective) contribution of the plan's design (contribution_ctes: employer_contribution
+  is match_contribution, its true-up included, + core_contribution). level_range_min/max
+  are the year's moved salary range of the employee's level.
 
   Plan eligibility, hours, vesting and the year's elections come from eligibility_ctes
   (macros/eligibility.sql: IRC 410(a), 411(a)); this is where their columns are kept. Only eligible employees defer or receive
@@ -60,7 +61,8 @@ measured as (
         irs.enhanced_catch_up_max_age,
         irs.limit_415c,
         irs.limit_401a17,
-        irs.roth_catch_up_wage_threshold
+        irs.roth_catch_up_wage_threshold,
+        irs.taxable_wage_base
     from combined as c
     cross join irs
 ),
@@ -118,6 +120,9 @@ select
     x.catch_up_roth,
     x.employee_contribution,
     x.employer_contribution,
+    x.match_contribution,
+    x.true_up_contribution,
+    x.core_contribution,
     x.limit_402g,
     cast(x.applicable_catch_up_limit as integer) as catch_up_limit,
     x.limit_415c,
@@ -131,6 +136,8 @@ select
     x.employer_plan_compensation,
     x.vesting_service_years,
     x.vested_percent,
+    x.match_vested_percent,
+    x.nonelective_vested_percent,
     cast(x.starting_deferral_rate as decimal(7, 4)) as starting_deferral_rate,
     x.deferral_change,
     x.enrollment_date,

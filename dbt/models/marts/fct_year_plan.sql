@@ -11,11 +11,23 @@
   (IRC 411(a); Treas. Reg. 1.401-7): in this year, for var used_for. None in start_year.
   The cash-out limit and whether the match is safe harbor money (always vested) are
   recorded beside them, for the data tests and the analyst.
+
+  The plan's safe harbor status (IRC 401(k)(12), 401(k)(13) for a QACA), which the
+  nondiscrimination tests read: safe_harbor_design (var safe_harbor_design, 'none' for a
+  tested plan), is_safe_harbor, and which money is the safe harbor contribution
+  (match_is_safe_harbor: a safe harbor match design, or var safe_harbor_match, which
+  only makes the match vest at once; nonelective_is_safe_harbor: a non-elective design).
+  taxable_wage_base is the year's Social Security wage base (irs_limits()), the default
+  integration level of a core contribution integrated with Social Security (IRC 401(l)).
+  The allocation conditions of the match and the core contribution (employed on Dec 31,
+  a minimum of hours) are recorded for the data tests and the analyst.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set start_year = int_var('start_year') -%}
 {%- set growth = num_var('target_growth_rate', -1, 10) -%}
 {%- set allow_layoffs = bool_var('allow_layoffs') -%}
+{%- set design = safe_harbor_design() -%}
+{%- set safe_harbor_match = design.endswith('_match') or bool_var('safe_harbor_match') -%}
 
 with experienced as (
     select
@@ -87,12 +99,20 @@ select
     irs.limit_415c,
     irs.limit_401a17,
     irs.roth_catch_up_wage_threshold,
+    irs.taxable_wage_base,
     {{ investment_return('e.random_seed') }} as investment_return,
     fp.forfeitures_available,
     {{ sql_string_literal(choice_var('used_for', ['employer_contributions', 'expenses', 'reallocation'])) }}
         as forfeitures_used_for,
     cast({{ num_var('cash_out_limit', 0, 7000) }} as decimal(14, 2)) as cash_out_limit,
-    {{ 'true' if bool_var('safe_harbor_match') else 'false' }} as match_is_safe_harbor
+    {{ 'true' if safe_harbor_match else 'false' }} as match_is_safe_harbor,
+    {{ sql_string_literal(design) }} as safe_harbor_design,
+    {{ 'true' if design != 'none' else 'false' }} as is_safe_harbor,
+    {{ 'true' if design.endswith('nonelective_3') else 'false' }} as nonelective_is_safe_harbor,
+    {{ 'true' if bool_var('match_last_day') else 'false' }} as match_requires_last_day,
+    {{ int_var('match_min_hours') }} as match_min_hours,
+    {{ 'true' if bool_var('core_last_day') else 'false' }} as core_requires_last_day,
+    {{ int_var('core_min_hours') }} as core_min_hours
 from experienced as e
 left join hires as h on h.random_seed = e.random_seed
 left join forfeiture_pool as fp on fp.random_seed = e.random_seed

@@ -6,10 +6,11 @@
   are read as text and cast here by name, so extra columns in the file are ignored; the
   engine validates every value before this model runs. The format follows the extension.
 
-  Optional columns (scheduled hours, account balances by source on the start date) are
+  Optional columns (scheduled hours, account balances by source on the start date, the
+  share of the employer owned and whether the employee is an officer) are
   read when the file has them: the file's rows are unioned by name onto an empty row
   that has every optional column, so an absent one reads as null. The engine
-  (planalign_orchestrator.census) warns when the balance columns are absent.
+  (planalign_orchestrator.census) warns when the balance or ownership columns are absent.
 -#}
 {%- set census_path = census_path() -%}
 {%- set lowered = census_path | lower -%}
@@ -22,7 +23,9 @@ with optional_columns as (
         null as deferral_balance,
         null as roth_balance,
         null as match_balance,
-        null as nonelective_balance
+        null as nonelective_balance,
+        null as ownership_share,
+        null as is_officer
     where false
 ),
 
@@ -50,5 +53,7 @@ select
     cast(coalesce(nullif(trim(cast(roth_balance as varchar)), ''), '0') as decimal(14, 2)) as roth_balance,
     cast(coalesce(nullif(trim(cast(match_balance as varchar)), ''), '0') as decimal(14, 2)) as match_balance,
     cast(coalesce(nullif(trim(cast(nonelective_balance as varchar)), ''), '0') as decimal(14, 2))
-        as nonelective_balance
+        as nonelective_balance,
+    cast(coalesce(nullif(trim(cast(ownership_share as varchar)), ''), '0') as decimal(7, 6)) as ownership_share,
+    coalesce(cast(nullif(trim(cast(is_officer as varchar)), '') as boolean), false) as is_officer
 from census_file
