@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.levers import LEVERS
 from planalign_orchestrator.optimize.evaluate import Figures, dominates, term_value
 from planalign_orchestrator.optimize.result import TrialRecord, pareto_front, spread
-from planalign_orchestrator.optimize.space import design_count, dimensions_from, scenario_name
+from planalign_orchestrator.optimize.space import design_count, dimensions_from, scenario_name, unused_in
 from planalign_orchestrator.optimize.spec import build_spec, parse_constraint, parse_objective, parse_term
 from planalign_orchestrator.progress import (
     ItemState,
@@ -173,20 +174,41 @@ def test_a_range_becomes_a_grid_a_twentieth_of_it_by_default() -> None:
 
 
 def test_every_lever_of_the_catalogue_joins_the_search_space_with_its_own_range_or_options() -> None:
-    """A lever added to planalign_orchestrator.levers is searchable as it is: no change to the optimizer."""
+    """A lever added to planalign_orchestrator.levers is searchable as it is: no change to the optimizer.
+
+    Alone, a lever the base config leaves unused (a core rate without a core contribution)
+    is refused for what it is; every other one becomes a dimension.
+    """
+    unused = unused_in(BASE, {})
     for lever in LEVERS:
         if lever.kind in ("switch", "choice"):
-            [dimension] = dimensions_from([lever.key], BASE)
-            assert dimension.values == ((False, True) if lever.kind == "switch" else lever.choices)
+            given: dict[str, Any] = {lever.key: None}
+        else:
+            lower, upper = lever.bounds
+            inside = 1 if lever.integer else 0.01  # off an open end
+            low = (lower.value if lower.inclusive else lower.value + inside) if lower is not None else 0.0
+            high = (upper.value if upper.inclusive else upper.value - inside) if upper is not None else low + 1
+            given = {lever.key: (low, high)}
+        if lever.key in unused:
+            assert "counts in none of the designs" in refused(dimensions_from, given, BASE).message
             continue
-        lower, upper = lever.bounds
-        inside = 1 if lever.integer else 0.01  # off an open end
-        low = (lower.value if lower.inclusive else lower.value + inside) if lower is not None else 0.0
-        high = (upper.value if upper.inclusive else upper.value - inside) if upper is not None else low + 1
-        [dimension] = dimensions_from({lever.key: (low, high)}, BASE)
-        assert dimension.low == pytest.approx(low)
-        assert dimension.high == pytest.approx(high)
-        assert dimension.integer == lever.integer
+        [dimension] = dimensions_from(given, BASE)
+        if lever.kind in ("switch", "choice"):
+            assert dimension.values == ((False, True) if lever.kind == "switch" else lever.choices)
+        else:
+            assert dimension.low == pytest.approx(given[lever.key][0])
+            assert dimension.high == pytest.approx(given[lever.key][1])
+            assert dimension.integer == lever.integer
+
+
+def test_a_lever_counts_only_in_the_designs_the_catalogue_uses_it_in() -> None:
+    core = dimensions_from(["core.core_formula=none,flat", "core.core_rate=0.01:0.05:0.01"], BASE)
+    assert design_count(core, BASE) == 1 + 5, "no core contribution, or a flat one at five rates"
+    error = refused(dimensions_from, ["core.core_rate=0.01:0.05:0.01"], BASE)
+    assert "lever core.core_rate counts in none of the designs this study can try" in error.message
+    assert "Leave core.core_rate out" in error.remediation
+    periods = dimensions_from(["match.match_period", "match.pay_frequency"], BASE)
+    assert design_count(periods, BASE) == 1 + 4, "a yearly match, or per pay period at four frequencies"
 
 
 def test_plan_rules_choices_and_whole_numbers_are_dimensions_of_their_own_kind() -> None:
@@ -197,7 +219,7 @@ def test_plan_rules_choices_and_whole_numbers_are_dimensions_of_their_own_kind()
     assert (vesting.kind, vesting.values) == ("choice", ("cliff", "graded"))
     assert (age.kind, age.values, age.integer) == ("number", (18, 19, 20, 21), True)
     assert entry.values == ("immediate", "monthly", "quarterly", "semiannual")
-    assert design_count(dimensions) == 2 * 4 * 4
+    assert design_count(dimensions, BASE) == 2 * 4 * 4
     assert age.text() == "eligibility.minimum_age=18:21:1"
     assert "'yearly' is not one of its options (immediate, monthly, quarterly, semiannual)" in (
         refused(dimensions_from, ["eligibility.entry_dates=immediate,yearly"], BASE).message
@@ -249,15 +271,15 @@ def test_a_lever_given_twice_or_no_lever_is_refused() -> None:
 
 def test_the_single_tiers_rate_counts_only_under_the_single_tier_match() -> None:
     dimensions = dimensions_from(["plan.match_rate=0.25:1:0.25", "plan.match_tiers"], BASE)
-    rate = next(d for d in dimensions if d.key == "plan.match_rate")
-    assert rate.condition == ("plan.match_tiers", "single")
     # single with 4 match rates, or one of the three other designs (safe harbor, enhanced, stretch)
-    assert design_count(dimensions) == 4 + 3
+    assert design_count(dimensions, BASE) == 4 + 3
+    assert "plan.match_rate" in unused_in(BASE, {"plan.match_tiers": "safe_harbor"})
+    assert "plan.match_rate" not in unused_in(BASE, {"plan.match_tiers": "single"})
     error = refused(dimensions_from, ["plan.match_rate=0:1", "plan.match_tiers=safe_harbor,enhanced_safe_harbor"], BASE)
-    assert "only acts under the single-tier match" in error.message
-    tiered = BASE.model_copy(update={"plan": BASE.plan.model_copy(update={"match_tiers": []})})
-    error = refused(dimensions_from, ["plan.match_rate=0:1"], tiered)
-    assert "the base config's match is tiered" in error.message
+    assert "lever plan.match_rate counts in none of the designs" in error.message
+    assert "plan.match_tiers=single,safe_harbor" in error.remediation
+    tiered = SimulationConfig.model_validate({"plan": {"match_tiers": [{"rate": 1.0, "up_to": 0.04}]}})
+    assert "counts in none of the designs" in refused(dimensions_from, ["plan.match_rate=0:1"], tiered).message
 
 
 def test_the_same_overrides_always_name_the_same_scenario() -> None:

@@ -7,7 +7,10 @@ on a grid (a step; by default a twentieth of the range, or 1 for whole numbers):
 design is then a point of a finite lattice, "within one lever step" has a meaning, and
 a design proposed twice is recognised as the same design and never simulated again.
 The match formula is one more dimension (MATCH_TIERS: the single tier or a named
-safe-harbor design); the single tier's rate and cap only count while it is chosen.
+design). Whether a lever counts in a design is the catalogue's word too
+(`unused_levers`: the single tier's rate under tiers, a core rate without a core
+contribution, ...): a design holds only the levers that count in it, and a lever that
+counts in no design the study can try is refused.
 
 A design (lever key -> value) becomes scenario overrides through the catalogue's own
 `lever_overrides`, and its scenario is named after the study and a digest of those
@@ -21,8 +24,9 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from difflib import get_close_matches
+from itertools import product
 from typing import Any, Literal
 
 from planalign_orchestrator.config import SimulationConfig
@@ -32,10 +36,10 @@ from planalign_orchestrator.levers import (
     MATCH_DESIGNS,
     MATCH_TIERS,
     SINGLE_TIER,
-    SINGLE_TIER_KEYS,
     Lever,
     lever_overrides,
-    match_tiers,
+    lever_values,
+    unused_levers,
 )
 
 DimensionKind = Literal["rate", "number", "switch", "choice"]
@@ -56,9 +60,7 @@ LEVER_FORMS = (
 class Dimension:
     """One lever of the search space: its values in order (a number's grid from low to high, or the options).
 
-    `step` is a number's grid step (None for a switch or a choice). `condition` is
-    (key, value): the dimension counts only while that other dimension has that value
-    (the single tier's rate and cap, under the single-tier match).
+    `step` is a number's grid step (None for a switch or a choice).
     """
 
     key: str
@@ -67,7 +69,6 @@ class Dimension:
     values: tuple[Any, ...]
     step: float | None = None
     integer: bool = False
-    condition: tuple[str, Any] | None = None
 
     @property
     def low(self) -> Any:
@@ -138,7 +139,8 @@ def dimensions_from(levers: Mapping[str, LeverRange] | Sequence[str], base: Simu
             )
         seen.add(key)
         dimensions.append(_dimension(key, value))
-    return _with_conditions(tuple(dimensions), base)
+    _require_counting(tuple(dimensions), base)
+    return tuple(dimensions)
 
 
 def lever_keys() -> list[str]:
@@ -288,31 +290,39 @@ def _example(lever: Lever) -> str:
     return f"{round(low, 4):g}:{round(high, 4):g}"
 
 
-def _with_conditions(dimensions: tuple[Dimension, ...], base: SimulationConfig) -> tuple[Dimension, ...]:
-    """The single tier's rate and cap count only under the single-tier match: conditional on it, or refused."""
-    by_key = {dimension.key: dimension for dimension in dimensions}
-    formula = by_key.get(MATCH_TIERS)
-    single_tier = [dimension for dimension in dimensions if dimension.key in SINGLE_TIER_KEYS]
-    if not single_tier:
-        return dimensions
-    if formula is None:
-        if match_tiers(base) is None:
-            return dimensions
-        raise ConfigurationError(
-            f"lever {single_tier[0].key} only acts under the single-tier match, and the base config's match is tiered "
-            "(plan.match_tiers)",
-            remediation=f"Add {MATCH_TIERS}={SINGLE_TIER},safe_harbor (the formula as a lever too), or leave "
-            f"{single_tier[0].key} out.",
-        )
-    if SINGLE_TIER not in formula.values:
-        raise ConfigurationError(
-            f"lever {single_tier[0].key} only acts under the single-tier match, which {MATCH_TIERS} does not offer "
-            f"here ({', '.join(formula.values)})",
-            remediation=f"Add {SINGLE_TIER} to {MATCH_TIERS}, or leave {single_tier[0].key} out.",
-        )
-    return tuple(
-        replace(d, condition=(MATCH_TIERS, SINGLE_TIER)) if d.key in SINGLE_TIER_KEYS else d for d in dimensions
-    )
+def _require_counting(dimensions: tuple[Dimension, ...], base: SimulationConfig) -> None:
+    """Refuse a lever that counts in no design the study can try: moving it would change nothing."""
+    combinations = _option_combinations(dimensions)
+    if combinations is None:
+        return  # too many to go through: such a lever only makes designs that repeat
+    for dimension in dimensions:
+        if all(dimension.key in unused_in(base, combination) for combination in combinations):
+            raise ConfigurationError(
+                f"lever {dimension.key} counts in none of the designs this study can try: with the base config "
+                "and the other levers' options the config ignores it (e.g. the single tier's rate under a "
+                "tiered or safe harbor match, a core rate without a core contribution)",
+                remediation=f"Leave {dimension.key} out, or add the lever it depends on with an option under which "
+                f"it counts (e.g. {MATCH_TIERS}={SINGLE_TIER},safe_harbor for the single tier's rate).",
+            )
+
+
+# Beyond this many combinations of the switches' and choices' options, designs are not enumerated.
+MAX_COMBINATIONS = 10_000
+
+
+def _option_combinations(dimensions: Sequence[Dimension]) -> list[dict[str, Any]] | None:
+    """Every combination of the switches' and choices' options (what decides which levers count), or None if huge."""
+    options = [d for d in dimensions if d.step is None]
+    if math.prod(len(d.values) for d in options) > MAX_COMBINATIONS:
+        return None
+    return [
+        dict(zip((d.key for d in options), values, strict=True)) for values in product(*(d.values for d in options))
+    ]
+
+
+def unused_in(base: SimulationConfig, design: Mapping[str, Any]) -> frozenset[str]:
+    """The levers a design leaves unused (the catalogue's unused_levers), over the base config's other values."""
+    return unused_levers({**lever_values(base), **design_values(design)})
 
 
 def design_values(design: Mapping[str, Any]) -> dict[str, Any]:
@@ -330,18 +340,21 @@ def design_overrides(
     return {**base_overrides, **lever_overrides(base, design_values(design))}
 
 
-def design_count(dimensions: Sequence[Dimension]) -> int:
-    """How many distinct designs the search space holds (a conditional lever counts only under its condition)."""
-    total = 1
-    for dimension in dimensions:
-        if dimension.condition is not None:
-            continue
-        under = [d for d in dimensions if d.condition is not None and d.condition[0] == dimension.key]
-        total *= sum(
-            math.prod(len(d.values) for d in under if d.condition == (dimension.key, option))
-            for option in dimension.values
-        )
-    return total
+def design_count(dimensions: Sequence[Dimension], base: SimulationConfig) -> float:
+    """How many distinct designs the search space holds, counting only the levers that count in each.
+
+    Infinite when the switches and choices combine past MAX_COMBINATIONS (not enumerated).
+    """
+    combinations = _option_combinations(dimensions)
+    if combinations is None:
+        return math.inf
+    distinct: dict[tuple[Any, ...], int] = {}
+    for combination in combinations:
+        unused = unused_in(base, combination)
+        used = tuple((key, value) for key, value in combination.items() if key not in unused)
+        numbers = math.prod(len(d.values) for d in dimensions if d.step is not None and d.key not in unused)
+        distinct[used] = numbers
+    return sum(distinct.values())
 
 
 def describe_design(dimensions: Sequence[Dimension], design: Mapping[str, Any]) -> str:

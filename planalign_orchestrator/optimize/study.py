@@ -39,6 +39,7 @@ from planalign_orchestrator.optimize.space import (
     design_count,
     design_overrides,
     scenario_name,
+    unused_in,
 )
 from planalign_orchestrator.optimize.spec import StudySpec
 from planalign_orchestrator.progress import (
@@ -144,7 +145,7 @@ class StudyRunner:
         records, repeats = self._records(study)
         self._require_current(records)
         resumed = len(records)
-        space = design_count(self.spec.dimensions)
+        space = design_count(self.spec.dimensions, self.base)
         deadline = None if minutes is None else time.monotonic() + minutes * 60
         self.progress.emit(
             StudyStarted(
@@ -166,7 +167,7 @@ class StudyRunner:
                 stopped = f"its budget of {trials} trials"
                 break
             if len(records) >= space:
-                stopped = f"every one of the {space} designs of its search space is evaluated"
+                stopped = f"every one of the {space:.0f} designs of its search space is evaluated"
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 stopped = f"its time budget of {minutes:g} minutes"
@@ -308,14 +309,19 @@ class StudyRunner:
             trial.set_constraint(str(index), violation)
 
     def _suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """A design from the sampler: unconditional levers first, then those whose condition holds."""
+        """A design from the sampler, with only the levers that count in it (define-by-run).
+
+        Switches and choices first: they decide which levers count (the catalogue's
+        unused_levers); then the numbers that count. A switch or choice that does not
+        count either is left out of the design, so two designs apart only there are one.
+        """
         design: dict[str, Any] = {}
-        ordered = sorted(self.spec.dimensions, key=lambda d: d.condition is not None)
-        for dimension in ordered:
-            if dimension.condition is not None and design.get(dimension.condition[0]) != dimension.condition[1]:
-                continue
+        for dimension in (d for d in self.spec.dimensions if d.step is None):
             design[dimension.key] = dimension.canonical(_suggest_value(trial, dimension))
-        return {d.key: design[d.key] for d in self.spec.dimensions if d.key in design}
+        unused = unused_in(self.base, design)
+        for dimension in (d for d in self.spec.dimensions if d.step is not None and d.key not in unused):
+            design[dimension.key] = dimension.canonical(_suggest_value(trial, dimension))
+        return {d.key: design[d.key] for d in self.spec.dimensions if d.key in design and d.key not in unused}
 
     # -- what the faces show ------------------------------------------------------------------
 
