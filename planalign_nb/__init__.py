@@ -9,6 +9,8 @@
     study = nb.experience_study("my_workspace", "history/")    # actual vs expected: study.chart()
     fitted = nb.fit("my_workspace", "history/", scenario="fitted")   # a new scenario, with its report
     bt = nb.backtest("my_workspace", "history/", 2026, seeds=20, scenario="fitted")  # bt.scorecard, bt.chart()
+    opt = nb.optimize("my_workspace", ["min employer_cost_rate"], ["participation_rate >= 0.8"],
+                      {"plan.opt_out_rate": (0, 0.6, 0.02)}, trials=15, seeds=10)  # opt.chart(), opt.scenarios
 
 or `%load_ext planalign_nb` and `%planalign status|init|simulate 2025-2027`.
 
@@ -45,6 +47,7 @@ from planalign_nb.comparison import ScenarioComparison
 from planalign_nb.ensemble import EnsembleView, ensemble
 from planalign_nb.levers import LeversWidget
 from planalign_nb.magics import load_ipython_extension
+from planalign_nb.optimize import OptimizationProgress, OptimizationView, optimize
 from planalign_nb.progress_widget import InitializationProgress
 from planalign_nb.rendering import Snapshot
 from planalign_nb.results import SimulationResult
@@ -66,6 +69,8 @@ __all__ = [
     "InitializationProgress",
     "ItemState",
     "LeversWidget",
+    "OptimizationProgress",
+    "OptimizationView",
     "ScenarioComparison",
     "SimulationProgress",
     "SimulationResult",
@@ -83,6 +88,7 @@ __all__ = [
     "levers",
     "load_ipython_extension",
     "open_workspace",
+    "optimize",
     "plan",
     "scenarios",
     "simulate",

@@ -229,7 +229,13 @@ def with_code(text: str) -> str:
     return _CODE_SPAN.sub(lambda match: f"<code style='{CODE}'>{match.group(1)}</code>", escape(text))
 
 
-_NOTEBOOK_CALLS = {"initialize": "nb.initialize", "simulate": "nb.simulate", "status": "nb.status", "plan": "nb.plan"}
+_NOTEBOOK_CALLS = {
+    "initialize": "nb.initialize",
+    "simulate": "nb.simulate",
+    "status": "nb.status",
+    "plan": "nb.plan",
+    "optimize": "nb.optimize",
+}
 _POSITIONAL = {"simulate": ("start_year", "end_year"), "plan": ("start_year", "end_year")}
 
 

@@ -1,6 +1,7 @@
 """The terminal face: `planalign init | status | plan | simulate | scenarios | compare | compliance | census generate`.
 
 `simulate --seeds N` (or --seed-list) runs a seed ensemble, on a Dask cluster with --scheduler.
+`optimize` searches the levers for the plan design that meets objectives and constraints.
 Calibration from a census history: `planalign study | fit | backtest --history DIR` and
 `planalign census history` (a history simulated from known assumptions).
 
@@ -45,10 +46,16 @@ from planalign_orchestrator.progress import (
     InitializationRun,
     NodeFinished,
     NodeStarted,
+    OptimizationRun,
     ProgressEvent,
     SimulationRun,
     StepFinished,
     StepStarted,
+    StudyFinished,
+    StudyStarted,
+    TopDesignStarted,
+    TrialFinished,
+    TrialStarted,
     WaitingForWorkspace,
     WorkspaceAcquired,
     YearFinished,
@@ -82,16 +89,23 @@ class TerminalConsole:
         self.stream = stream or sys.stdout
         self.initialization = InitializationRun()
         self.simulation = SimulationRun(0, -1)  # years are added as the engine runs them
+        self.optimization = OptimizationRun()
+        self._study_checks = 0  # initializations finished since the study started
 
     def __call__(self, event: ProgressEvent) -> None:
         self.initialization.apply(event)
         self.simulation.apply(event)
+        self.optimization.apply(event)
         line = self._line(event)
         if line is not None:
             print(line, file=self.stream, flush=True)
 
     def _line(self, event: ProgressEvent) -> str | None:
+        if self.optimization.started is not None and self._trial_detail(event):
+            return None  # a study is a line per trial: its years, and checks after the first, are detail
         match event:
+            case StudyStarted() | TrialStarted() | TrialFinished() | TopDesignStarted() | StudyFinished():
+                return self._study_line(event)
             case StepStarted():
                 return f"[{event.index}/{event.total}] {event.display_name}..."
             case StepFinished(success=True):
@@ -141,6 +155,59 @@ class TerminalConsole:
                 # A failed chunk's error is printed once, with its fix, by main().
                 outcome = "FAILED" if event.error else f"done ({event.duration_seconds:.2f}s)"
                 return f"Chunk {event.index}/{event.total} ({event.chunk}) {outcome}"
+            case _:
+                assert_never(event)
+
+    def _trial_detail(self, event: ProgressEvent) -> bool:
+        """A trial's own progress: its years, and every initialization check of the study but the first.
+
+        The first shows, as `simulate` shows it; later trials check the same tables
+        again and build nothing, unless something went missing meanwhile.
+        """
+        match event:
+            case YearStarted() | YearFinished() | EnsembleYearFinished():
+                return True
+            case StepStarted() | StepFinished() if event.step_name == "check_tables":
+                return self._study_checks > 0
+            case InitializationFinished():
+                self._study_checks += 1
+                result = event.result
+                quiet = result.success and not result.missing_tables_found and not result.stale_tables_found
+                return quiet and self._study_checks > 1
+            case _:
+                return False
+
+    def _study_line(self, event: StudyStarted | TrialStarted | TrialFinished | TopDesignStarted | StudyFinished) -> str:
+        match event:
+            case StudyStarted():
+                goals = " and ".join(event.objectives)
+                subject = f" subject to {', '.join(event.constraints)}" if event.constraints else ""
+                limits = []
+                if event.budget is not None:
+                    limits.append(f"{event.budget} trials")
+                if event.minutes is not None:
+                    limits.append(f"{event.minutes:g} minutes")
+                budget = " or ".join(limits)
+                resumed = f"; resumed with {event.resumed} trials" if event.resumed else ""
+                first, last = event.years
+                return (
+                    f"Study {event.study}: {goals}{subject}.\n"
+                    f"      levers {', '.join(event.levers)}; {event.seeds} seeds, {first}-{last}; "
+                    f"budget {budget}{resumed}"
+                )
+            case TrialStarted():
+                of = f"/{event.budget}" if event.budget else ""
+                return f"Trial {event.number}{of}: {event.design} ({event.scenario})..."
+            case TrialFinished():
+                trial = self.optimization.trial(event.number)
+                found = trial.describe() if trial is not None else event.figures
+                return f"      {found} ({event.duration_seconds:.2f}s); {event.best}"
+            case TopDesignStarted():
+                return f"Simulating top design {event.index}/{event.total} for compare: {event.scenario}..."
+            case StudyFinished():
+                return (
+                    f"Study {event.study} stopped: {event.reason}; {event.feasible} of {event.trials} trials feasible."
+                )
             case _:
                 assert_never(event)
 
@@ -330,6 +397,8 @@ def _parser() -> argparse.ArgumentParser:
     workspace_arg(compliance)
     compliance.set_defaults(handler=_cmd_compliance)
 
+    _optimize_command(commands, workspace_arg)
+
     census = commands.add_parser("census", help="census utilities")
     census_commands = census.add_subparsers(dest="census_command", required=True)
     generate = census_commands.add_parser("generate", help="write a deterministic synthetic census")
@@ -431,6 +500,95 @@ def _calibration_commands(
     backtest.set_defaults(handler=_cmd_backtest)
 
 
+# -- optimization: the plan design that meets the goals --------------------------------------
+
+OPTIMIZE_EPILOG = """\
+terms: METRIC (a column of fct_year_metrics), STAT(METRIC) or METRIC[YEARS]
+  STAT over the seeds: mean (default), p10, p25, p50, p75, p90, share (flags: share of seeds set)
+  YEARS over each seed's years: a year, sum, mean, min, max, first, last
+  (default: summed for counts and money, averaged for fractions, any year for flags)
+examples:
+  planalign optimize --objective 'min employer_cost_rate' --constraint 'participation_rate >= 0.80' \\
+      --lever plan.opt_out_rate=0:0.6:0.05 --trials 20 --seeds 10 --study cheapest
+  planalign optimize --objective 'min employer_cost_rate' --objective 'max participation_rate' \\
+      --lever plan.match_rate=0.25:1 --lever plan.match_tiers --trials 40 --seeds 10
+  planalign optimize --study cheapest --trials 40      # resume or extend a study as it was asked
+exit codes: 0 done, 2 an error (a bad spec; no design met the constraints), 3 busy, 130 interrupted"""
+
+
+def _optimize_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    workspace_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    optimize = commands.add_parser(
+        "optimize",
+        help="search the levers for the plan designs that best meet objectives under constraints (seed ensembles)",
+        description="Find the plan design: each trial is a scenario evaluated as a seed ensemble; one objective "
+        "gives the best design, two or more the Pareto front. The study is kept in optimize/STUDY.journal and "
+        "resumes where it stopped; the top designs are simulated with the config's seed for `planalign compare`.",
+        epilog=OPTIMIZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    optimize.add_argument(
+        "--objective", action="append", default=[], metavar="'min|max TERM'", help="what to minimize or maximize"
+    )
+    optimize.add_argument(
+        "--constraint", action="append", default=[], metavar="'TERM <=|>= NUMBER'", help="a bound that must hold"
+    )
+    optimize.add_argument(
+        "--lever",
+        action="append",
+        default=[],
+        metavar="KEY=LOW:HIGH[:STEP]",
+        help="a lever to move and its range (KEY=A,B for options; KEY alone for every option of a switch or choice)",
+    )
+    optimize.add_argument("--trials", type=_positive_count, help="stop when the study has N trials (default 20)")
+    optimize.add_argument("--minutes", type=_positive_minutes, help="start no trial after M minutes")
+    optimize.add_argument("--seeds", type=_positive_count, default=10, help="seeds per design (default 10)")
+    optimize.add_argument("--years", help="START-END the figures are read over (default: the config's years)")
+    optimize.add_argument(
+        "--study", help="the study's name (default: derived from the spec, so the same command resumes)"
+    )
+    optimize.add_argument(
+        "--top", type=int, default=3, help="simulate the N best designs with the config's seed for compare (default 3)"
+    )
+    optimize.add_argument("--sampler-seed", type=int, default=0, help="the optimizer's seed (default 0)")
+    optimize.add_argument(
+        "--min-seeds", type=_positive_count, default=10, help="percentiles need at least this many seeds (default 10)"
+    )
+    optimize.add_argument("--scenario", help="start the designs from this scenario (default: the baseline)")
+    _init_options(optimize)
+    workspace_arg(optimize)
+    optimize.set_defaults(handler=_cmd_optimize)
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    first, last = _parse_years(args.years) if args.years else (None, None)
+    session = _session(args)
+    result = session.optimize(
+        args.objective,
+        args.constraint,
+        args.lever,
+        study=args.study,
+        trials=args.trials,
+        minutes=args.minutes,
+        seeds=args.seeds,
+        start_year=first,
+        end_year=last,
+        min_seeds=args.min_seeds,
+        sampler_seed=args.sampler_seed,
+        top=args.top,
+        on_progress=TerminalConsole(),
+        wait_seconds=args.wait,
+    )
+    print()
+    print(result)
+    print(f"\nResume or extend it: `planalign optimize --study {result.study} --trials {2 * len(result.trials)}`.")
+    if result.infeasible is not None:
+        return _report(result.infeasible)
+    return EXIT_OK
+
+
 def _cmd_census_history(args: argparse.Namespace) -> int:
     from planalign_orchestrator.session import generate_history
 
@@ -507,6 +665,16 @@ def _positive_seconds(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, e.g. 300 (got {text!r})")
+    return value
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, e.g. 10 or 0.5 (got {text!r})")
     return value
 
 

@@ -236,6 +236,15 @@ class SimulationError(PlanAlignError):
     """A simulation year cannot run or produced inconsistent results."""
 
 
+class InfeasibleStudyError(PlanAlignError):
+    """No design of a study met every constraint within its budget.
+
+    The message names each constraint, how many designs met it and the closest value;
+    the remediation says what to loosen, widen or extend. A study's result carries it
+    (its trials stay useful: they show how close the designs came).
+    """
+
+
 class WorkspaceBusyError(PlanAlignError):
     """Another process is initializing or simulating the workspace, so this call leaves it alone.
 

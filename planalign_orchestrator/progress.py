@@ -44,14 +44,21 @@ __all__ = [
     "ItemState",
     "NodeFinished",
     "NodeStarted",
+    "OptimizationRun",
     "ProgressEmitter",
     "ProgressEvent",
     "ProgressObserver",
     "SimulationRun",
     "StepFinished",
     "StepStarted",
+    "StudyFinished",
+    "StudyStarted",
     "TableState",
     "TableTier",
+    "TopDesignStarted",
+    "TrialFinished",
+    "TrialProgress",
+    "TrialStarted",
     "YearFinished",
     "YearStarted",
     "utc_now",
@@ -233,6 +240,87 @@ class WorkspaceAcquired:
     at: datetime = field(default_factory=utc_now)
 
 
+@dataclass(frozen=True)
+class StudyStarted:
+    """A study (planalign optimize) begins or resumes: what it asks, and how many trials it already has.
+
+    Texts come from the engine (objectives "minimize employer_cost_rate", constraints
+    with their bounds formatted, levers as --lever takes them). `budget` is the number
+    of trials the study stops at (None: time only), `minutes` its time budget.
+    """
+
+    study: str
+    objectives: tuple[str, ...]
+    constraints: tuple[str, ...]
+    levers: tuple[str, ...]
+    resumed: int
+    budget: int | None
+    minutes: float | None
+    seeds: int
+    years: tuple[int, int]
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A design new to the study is evaluated: trial `number` of the `budget` (None: a time budget)."""
+
+    study: str
+    number: int
+    budget: int | None
+    design: str
+    scenario: str
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    """A trial's outcome and the study's best so far.
+
+    `outcome`: simulated, reused (its scenario's ensemble was current) or refused (by
+    the config; `note` says why). `figures` are its terms, formatted; `best` the best
+    design so far (one objective) or the front's size (several), in the engine's words.
+    """
+
+    study: str
+    number: int
+    budget: int | None
+    design: str
+    scenario: str
+    outcome: str
+    figures: str
+    feasible: bool | None
+    best: str
+    duration_seconds: float
+    note: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TopDesignStarted:
+    """After the trials: one of the top designs is simulated with the config's seed, so `compare` takes it."""
+
+    study: str
+    scenario: str
+    index: int
+    total: int
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class StudyFinished:
+    """The study stopped (`reason`: its budget of trials or time, or nothing left to try) with its trials."""
+
+    study: str
+    trials: int
+    feasible: int
+    reason: str
+    at: datetime = field(default_factory=utc_now)
+
+
+StudyEvent = StudyStarted | TrialStarted | TrialFinished | TopDesignStarted | StudyFinished
+
+
 # The step name dbt events carry while a simulation year runs (initialization steps carry their own).
 SIMULATE_STEP = "simulate"
 
@@ -251,6 +339,11 @@ ProgressEvent = (
     | EnsembleChunkFinished
     | WaitingForWorkspace
     | WorkspaceAcquired
+    | StudyStarted
+    | TrialStarted
+    | TrialFinished
+    | TopDesignStarted
+    | StudyFinished
 )
 ProgressObserver = Callable[[ProgressEvent], None]
 
@@ -401,6 +494,8 @@ class InitializationRun:
                 return False
             case WaitingForWorkspace() | WorkspaceAcquired():
                 return False  # before the run starts: the faces say whom they wait for
+            case StudyStarted() | TrialStarted() | TrialFinished() | TopDesignStarted() | StudyFinished():
+                return False  # a study's: OptimizationRun's
             case _:
                 assert_never(event)
         return True
@@ -516,6 +611,8 @@ class SimulationRun:
                 return False
             case WaitingForWorkspace() | WorkspaceAcquired():
                 return False  # before the run starts: the faces say whom they wait for
+            case StudyStarted() | TrialStarted() | TrialFinished() | TopDesignStarted() | StudyFinished():
+                return False  # a study's: OptimizationRun's
             case _:
                 assert_never(event)
         return True
@@ -573,6 +670,137 @@ class SimulationRun:
             options=options,
             cli=f"planalign simulate {self.first}-{self.last}{scenario}",
         )
+
+
+@dataclass
+class TrialProgress:
+    """One trial of a study as the faces list it."""
+
+    number: int
+    design: str
+    scenario: str
+    state: ItemState = ItemState.RUNNING
+    started_at: datetime | None = None
+    outcome: str | None = None
+    figures: str = ""
+    feasible: bool | None = None
+    seconds: float | None = None
+    note: str | None = None
+
+    def describe(self) -> str:
+        """What the trial found, in words: its figures and feasibility, or why it was refused or repeated."""
+        if self.state is not ItemState.DONE:
+            return ""
+        if self.outcome == "refused":
+            return self.note or "refused by the config"
+        met = "" if self.feasible is None else (" (feasible)" if self.feasible else " (infeasible)")
+        return f"{self.figures}{met}" + (f"; {self.note}" if self.note else "")
+
+
+class OptimizationRun:
+    """A study as its events tell it: the trials of this call, the best so far, what is being simulated, the outcome.
+
+    Not thread-safe by itself: a face applies events under its own lock.
+    """
+
+    def __init__(self) -> None:
+        self.started: StudyStarted | None = None
+        self.trials: list[TrialProgress] = []
+        self.best = ""
+        # What is being simulated: a trial, or a top design for compare; and its year.
+        self.step = ""
+        self.year = ""
+        self.outcome: RunOutcome | None = None
+        self.failure: Failure | None = None
+        self.finished: StudyFinished | None = None
+        self.started_at: datetime | None = None
+
+    def apply(self, event: ProgressEvent) -> bool:
+        """Apply one event; False when it is not this study's (an initialization step's, say)."""
+        match event:
+            case StudyStarted():
+                self.started, self.started_at = event, event.at
+            case TrialStarted():
+                self.trials.append(TrialProgress(event.number, event.design, event.scenario, started_at=event.at))
+                self.step, self.year = f"trial {event.number}", ""
+            case TrialFinished():
+                trial = self.trial(event.number)
+                if trial is None:
+                    return False
+                trial.state, trial.outcome, trial.figures = ItemState.DONE, event.outcome, event.figures
+                trial.feasible, trial.seconds, trial.note = event.feasible, event.duration_seconds, event.note
+                self.best, self.step, self.year = event.best, "", ""
+            case TopDesignStarted():
+                self.step = f"top design {event.index} of {event.total} ({event.scenario}), for compare"
+                self.year = ""
+            case StudyFinished():
+                self.finished, self.outcome, self.step, self.year = event, "completed", "", ""
+            case YearStarted():
+                if not self.step or self.outcome is not None:
+                    return False
+                self.year = f"{event.year} ({event.index}/{event.total})"
+            case (
+                YearFinished()
+                | EnsembleYearFinished()
+                | EnsembleChunkFinished()
+                | StepStarted()
+                | StepFinished()
+                | NodeStarted()
+                | NodeFinished()
+                | DbtPreparationStarted()
+                | DbtPreparationFinished()
+                | InitializationFinished()
+                | WaitingForWorkspace()
+                | WorkspaceAcquired()
+            ):
+                return False
+            case _:
+                assert_never(event)
+        return True
+
+    @property
+    def stage(self) -> str:
+        """What is being simulated now, in words ('trial 4: simulating 2026 (2/3)'); empty between trials."""
+        return f"{self.step}: simulating {self.year}" if self.year else self.step
+
+    def trial(self, number: int) -> TrialProgress | None:
+        return next((trial for trial in self.trials if trial.number == number), None)
+
+    def running(self) -> TrialProgress | None:
+        running = [trial for trial in self.trials if trial.state is ItemState.RUNNING]
+        return running[-1] if running else None
+
+    @property
+    def done(self) -> int:
+        """Trials of the study counted toward its budget: those it had, and those finished in this call."""
+        resumed = self.started.resumed if self.started is not None else 0
+        return resumed + sum(trial.state is ItemState.DONE for trial in self.trials)
+
+    @property
+    def fraction(self) -> float:
+        """How far the trial budget is used, 0..1 (0 while a study has a time budget only)."""
+        if self.outcome == "completed":
+            return 1.0
+        budget = self.started.budget if self.started is not None else None
+        return min(1.0, self.done / budget) if budget else 0.0
+
+    def fail(self, error: BaseException) -> None:
+        """End the study on an error or interrupt: the trial under way is cancelled (or failed), finished ones stay."""
+        cancelled = isinstance(error, KeyboardInterrupt)
+        self.outcome = "cancelled" if cancelled else "failed"
+        study = self.started.study if self.started is not None else None
+        again = f" --study {study}" if study else ""
+        remedy = Remedy(
+            "Its finished trials are kept; run {command} again to continue from them (they are not simulated again).",
+            action="optimize",
+            options={"study": study} if study else {},
+            cli=f"planalign optimize{again}",
+        )
+        self.failure = _cancelled(remedy) if cancelled else Failure.of(error)
+        for trial in self.trials:
+            if trial.state is ItemState.RUNNING:
+                trial.state = ItemState.CANCELLED if cancelled else ItemState.FAILED
+        self.step = self.year = ""
 
 
 _RERUN_INIT = "Run {command} again: it finds what is missing or incomplete and builds only that."

@@ -59,7 +59,7 @@ from planalign_orchestrator.interrupts import CommandLineInterrupts
 from planalign_orchestrator.levers import lever_overrides, lever_values
 from planalign_orchestrator.pipeline.orchestrator import PipelineOrchestrator
 from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
-from planalign_orchestrator.progress import ProgressObserver, WaitingForWorkspace, WorkspaceAcquired
+from planalign_orchestrator.progress import ProgressEmitter, ProgressObserver, WaitingForWorkspace, WorkspaceAcquired
 from planalign_orchestrator.run_lock import active_runs, recorded_run
 from planalign_orchestrator.scenarios import OverrideChange, Scenario, ScenarioStore, parse_assignment
 from planalign_orchestrator.self_healing.step_log import last_durations, read_step_log
@@ -72,6 +72,9 @@ if TYPE_CHECKING:
     from planalign_orchestrator.calibration.generator import GeneratedHistory
     from planalign_orchestrator.calibration.history import CensusHistory
     from planalign_orchestrator.calibration.results import BacktestResult, ExperienceStudy, FitResult
+    from planalign_orchestrator.optimize.result import OptimizationResult
+    from planalign_orchestrator.optimize.space import LeverRange
+    from planalign_orchestrator.optimize.study import Evaluation
 
 # A census history: a folder of dated censuses, or the files themselves in date order.
 HistoryFiles = Path | str | Sequence[Path | str]
@@ -514,6 +517,132 @@ class WorkspaceSession:
                 chosen, first, last, client=client, chunks=chunks, min_seeds=min_seeds, detail_seed=detail_seed
             )
 
+    # -- optimization: the plan design that meets the goals ----------------------------------
+
+    def optimize(
+        self,
+        objectives: Sequence[str] = (),
+        constraints: Sequence[str] = (),
+        levers: Mapping[str, LeverRange] | Sequence[str] = (),
+        *,
+        study: str | None = None,
+        trials: int | None = None,
+        minutes: float | None = None,
+        seeds: int = 10,
+        start_year: int | None = None,
+        end_year: int | None = None,
+        min_seeds: int = DEFAULT_MIN_SEEDS,
+        sampler_seed: int = 0,
+        top: int = 3,
+        on_progress: ProgressObserver | None = None,
+        wait_seconds: float = 0.0,
+    ) -> OptimizationResult:
+        """Search the levers for the designs that best meet the objectives under the constraints (a study).
+
+        Each trial's design is a scenario of this one (named after the study), evaluated
+        as an ensemble of `seeds` seeds over start..end (the config's years by default);
+        objectives and constraints read its per-seed metrics (optimize.spec). The study
+        stops at `trials` trials (its total, earlier runs included; 20 when neither budget
+        is given) or after `minutes`, is kept in optimize/<study>.journal, and resumes
+        with the same call; with only `study` given it resumes with the spec it has.
+        `study` defaults to a name derived from the spec, so the same call resumes too.
+        The `top` best designs are then simulated with the config's seed, so `compare`
+        takes their scenario names. Everything asked is checked before anything runs
+        (ConfigurationError: what, which, what to do); a study whose trials met no
+        constraint set returns with `result.infeasible` saying why. Holds the run lock.
+        """
+        from planalign_orchestrator.ensemble.runner import ensemble_seeds
+        from planalign_orchestrator.optimize.space import check_study_name, dimensions_from
+        from planalign_orchestrator.optimize.spec import build_spec
+        from planalign_orchestrator.optimize.study import StudyRunner, stored_spec
+
+        stored = stored_spec(self.root, check_study_name(study)) if study else None
+        if not objectives and stored is not None:  # resumed by name: the spec the study has
+            objectives, constraints, levers = stored["objectives"], stored["constraints"], stored["levers"]
+            seeds, sampler_seed = int(stored["seeds"]), int(stored["sampler_seed"])
+            start_year, end_year = stored["years"]
+            if stored["base"] != self.scenario.name:  # and the scenario its designs start from
+                return self.for_scenario(stored["base"]).optimize(
+                    objectives,
+                    constraints,
+                    levers,
+                    study=study,
+                    trials=trials,
+                    minutes=minutes,
+                    seeds=seeds,
+                    start_year=start_year,
+                    end_year=end_year,
+                    min_seeds=min_seeds,
+                    sampler_seed=sampler_seed,
+                    top=top,
+                    on_progress=on_progress,
+                    wait_seconds=wait_seconds,
+                )
+        first, last = self.resolve_years(start_year, end_year)
+        self.check_years(first, last)
+        if first < self.config.simulation.start_year:
+            raise ConfigurationError(
+                f"a study's years {first}-{last} start before the config's first year "
+                f"{self.config.simulation.start_year} (simulation.start_year)",
+                remediation=f"Study years from {self.config.simulation.start_year} on.",
+            )
+        _check_budget(trials, minutes, top)
+        spec = build_spec(
+            list(objectives),
+            list(constraints),
+            dimensions_from(levers, self.config),
+            seeds=seeds,
+            first_year=first,
+            last_year=last,
+            min_seeds=min_seeds,
+            sampler_seed=sampler_seed,
+            base=self.scenario.name,
+        )
+        name = check_study_name(study or f"opt-{spec.digest()}")
+        self._require_current_fit()
+        self.require_writable()
+        chosen = ensemble_seeds(self.config, seeds)
+        progress = ProgressEmitter([on_progress] if on_progress is not None else [])
+        evaluator = _StudyEvaluator(self, chosen, first, last, min_seeds, on_progress)
+        with self.run_lock("optimize", name, wait_seconds=wait_seconds, on_progress=on_progress):
+            runner = StudyRunner(name, spec, self.root, self.config, self.scenario.overrides, evaluator, progress)
+            return runner.run(trials=20 if trials is None and minutes is None else trials, minutes=minutes, top=top)
+
+    def _twins(self, overrides: Mapping[str, Any], *, besides: str) -> list[str]:
+        """The other scenarios saved with exactly these overrides: the same design under another name.
+
+        A scenario file that cannot be read is no twin (it is refused where it is opened).
+        """
+        twins = []
+        for name in self._store.names():
+            try:
+                same = name != besides and self._store.read(name).overrides == dict(overrides)
+            except ConfigurationError:
+                continue
+            if same:
+                twins.append(name)
+        return twins
+
+    def _stale_ensemble(self) -> str | None:
+        """Why the session's scenario's stored ensemble is not current (None when it is, or when there is none)."""
+        from planalign_orchestrator.ensemble.store import inspect_ensemble
+
+        found = inspect_ensemble(self._db, self._engine.freshness, self.scenario.name, with_metrics=False)
+        if found is None or found[2].state is TableState.PRESENT:
+            return None
+        return found[2].reason or found[2].state.value
+
+    def _current_ensemble(self, seeds: tuple[int, ...], first: int, last: int) -> pd.DataFrame | None:
+        """The stored ensemble metrics of the session's scenario when current, of these seeds, covering first..last."""
+        from planalign_orchestrator.ensemble.store import inspect_ensemble
+
+        found = inspect_ensemble(self._db, self._engine.freshness, self.scenario.name)
+        if found is None:
+            return None
+        record, metrics, freshness = found
+        current = freshness.state is TableState.PRESENT and record.seeds == seeds
+        return metrics if current and record.first_year <= first and last <= record.last_year else None
+
     # -- calibration: a census history's experience study, fit and backtest ---------------
 
     def load_history(self, history: HistoryFiles | CensusHistory) -> CensusHistory:
@@ -702,6 +831,72 @@ class WorkspaceSession:
                 remediation=f"Simulate it first: {simulate_commands(name, first, last)}.",
             )
         return {year for year, status in years.items() if not status.state.needs_build}
+
+
+class _StudyEvaluator:
+    """How a study evaluates a design in this workspace: as a scenario of the session's, by its seed ensemble.
+
+    A design is simulated only when no scenario saved with the same overrides (its own,
+    another study's trial, the baseline) has a current ensemble of the study's seeds and
+    years; otherwise that ensemble is read. So the same design is never simulated twice
+    in a workspace, whichever study or run asks for it.
+    """
+
+    def __init__(
+        self,
+        session: WorkspaceSession,
+        seeds: tuple[int, ...],
+        first: int,
+        last: int,
+        min_seeds: int,
+        on_progress: ProgressObserver | None,
+    ) -> None:
+        self.session, self.seeds, self.first, self.last = session, seeds, first, last
+        self.min_seeds, self.on_progress = min_seeds, on_progress
+
+    def check(self, scenario: str, overrides: Mapping[str, Any]) -> None:
+        self.session.scenario_config(scenario, overrides)
+
+    def evaluate(self, scenario: str, overrides: Mapping[str, Any]) -> Evaluation:
+        from planalign_orchestrator.optimize.study import Evaluation
+
+        trial = self.session.for_scenario(scenario, overrides)
+        for name in [scenario, *self.session._twins(overrides, besides=scenario)]:
+            source = trial if name == scenario else self.session.for_scenario(name)
+            stored = source._current_ensemble(self.seeds, self.first, self.last)
+            if stored is not None:
+                return Evaluation(stored, simulated=False, source=name)
+        result = trial.ensemble(
+            self.first, self.last, seeds=list(self.seeds), min_seeds=self.min_seeds, on_progress=self.on_progress
+        )
+        return Evaluation(result.metrics, simulated=True, source=scenario)
+
+    def prepare_compare(self, scenario: str) -> None:
+        self.session.for_scenario(scenario).simulate(self.first, self.last, on_progress=self.on_progress)
+
+    def stale(self, scenario: str) -> str | None:
+        if not self.session.scenario_exists(scenario):
+            return None  # its file was removed: nothing left to judge the figures by
+        return self.session.for_scenario(scenario)._stale_ensemble()
+
+
+def _check_budget(trials: int | None, minutes: float | None, top: int) -> None:
+    """Refuse a budget no study can run with, before anything runs."""
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise ConfigurationError(
+            f"a study's budget of trials must be a positive whole number, got {trials!r}",
+            remediation="Pass e.g. --trials 30 (trials=30).",
+        )
+    if minutes is not None and not (isinstance(minutes, int | float) and 0 < minutes < float("inf")):
+        raise ConfigurationError(
+            f"a study's time budget must be a positive number of minutes, got {minutes!r}",
+            remediation="Pass e.g. --minutes 10 (minutes=10).",
+        )
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise ConfigurationError(
+            f"the number of top designs must be a whole number >= 0, got {top!r}",
+            remediation="Pass e.g. --top 3 (top=3); 0 simulates none of them for compare.",
+        )
 
 
 def disk_full(error: BaseException, folder: Path | str = ".") -> DiskFullError | None:

@@ -324,3 +324,36 @@ def small_filesystem(tmp_path: Path) -> Iterator[Callable[[int], SmallFileSystem
         for target in reversed(mounted):
             if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", str(target)], capture_output=True)  # still held: detach it
+
+
+OPTIMIZE_EMPLOYEES = 400
+OPTIMIZE_YEARS = (2025, 2026)
+OPTIMIZE_SEEDS = 3
+# The known-answer study: the cheapest opt-out share that keeps participation at 77.5% or more.
+KNOWN_ANSWER: dict[str, Any] = {
+    "objectives": ["min employer_cost_rate"],
+    "constraints": ["participation_rate >= 0.775"],
+    "levers": ["plan.opt_out_rate=0:0.6:0.02"],
+    "seeds": OPTIMIZE_SEEDS,
+    "start_year": OPTIMIZE_YEARS[0],
+    "end_year": OPTIMIZE_YEARS[1],
+}
+KNOWN_ANSWER_TRIALS = 15
+
+
+@pytest.fixture(scope="session")
+def optimize_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 400-employee workspace with the known-answer study 'cheapest' run (read-only: copy to change).
+
+    15 trials of 3 seeds over 2025-2026 on a 31-point grid of plan.opt_out_rate; the two
+    best designs simulated with the config's seed for compare.
+    """
+    from planalign_orchestrator.cli import main
+    from planalign_orchestrator.session import WorkspaceSession
+
+    root = tmp_path_factory.mktemp("optimize") / "workspace"
+    workspace = Workspace.open(root)
+    census = ["census", "generate", "--employees", str(OPTIMIZE_EMPLOYEES), "--seed", "42"]
+    assert main([*census, "--out", str(workspace.config.census_path)]) == 0
+    WorkspaceSession(workspace).optimize(**KNOWN_ANSWER, study="cheapest", trials=KNOWN_ANSWER_TRIALS, top=2)
+    return root
