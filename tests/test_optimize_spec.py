@@ -18,7 +18,7 @@ from planalign_nb.optimize import OptimizationProgress
 from planalign_orchestrator.cli import main
 from planalign_orchestrator.config import SimulationConfig
 from planalign_orchestrator.exceptions import ConfigurationError
-from planalign_orchestrator.levers import LEVERS
+from planalign_orchestrator.levers import LEVERS, MATCH_DESIGNS
 from planalign_orchestrator.optimize.evaluate import Figures, dominates, term_value
 from planalign_orchestrator.optimize.result import TrialRecord, pareto_front, spread
 from planalign_orchestrator.optimize.space import design_count, dimensions_from, scenario_name, unused_in
@@ -245,7 +245,7 @@ def test_an_unknown_lever_is_refused_with_the_closest_one() -> None:
         ("plan.match_rate=0:1:0.3", "does not divide the range"),
         ("plan.match_rate", "needs a range"),
         ("plan.auto_escalation=0:1", "is a switch, not a number"),
-        ("plan.match_tiers=single,triple", "'triple' is not one of its options"),
+        ("plan.match_tiers=single,quadruple", "'quadruple' is not one of its options"),
         ("plan.match_tiers=single", "one option"),
         ("plan.match_rate=a:b", "not LOW:HIGH"),
     ],
@@ -271,8 +271,8 @@ def test_a_lever_given_twice_or_no_lever_is_refused() -> None:
 
 def test_the_single_tiers_rate_counts_only_under_the_single_tier_match() -> None:
     dimensions = dimensions_from(["plan.match_rate=0.25:1:0.25", "plan.match_tiers"], BASE)
-    # single with 4 match rates, or one of the three other designs (safe harbor, enhanced, stretch)
-    assert design_count(dimensions, BASE) == 4 + 3
+    # single with 4 match rates, or one of the other named designs (safe harbor, stretch, ...)
+    assert design_count(dimensions, BASE) == 4 + len(MATCH_DESIGNS) - 1
     assert "plan.match_rate" in unused_in(BASE, {"plan.match_tiers": "safe_harbor"})
     assert "plan.match_rate" not in unused_in(BASE, {"plan.match_tiers": "single"})
     error = refused(dimensions_from, ["plan.match_rate=0:1", "plan.match_tiers=safe_harbor,enhanced_safe_harbor"], BASE)

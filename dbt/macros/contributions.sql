@@ -50,10 +50,11 @@
   to the cent. An employee who reaches the limit early then gets no match for the rest
   of the year; var true_up pays, at year end, the difference up to the match the same
   paychecks give with the year's deferrals spread evenly over them.
-  415(c) (annual additions: base deferrals + employer money, catch-up excluded) is
-  applied in the order a plan corrects an excess: the core contribution fits in first,
-  then the match, the true-up being cut before the paycheck match; re-allocated
-  forfeitures (account_ctes) fit in what is left.
+  415(c) (annual additions: base deferrals + employer money, catch-up excluded) never
+  cuts deferrals here; the employer money fits in what they leave, the match being cut
+  before the core contribution (as plan documents commonly correct an excess: forfeit
+  the match before reducing non-elective money) and the true-up before the paycheck
+  match; re-allocated forfeitures (account_ctes) fit in what is left.
 -#}
 {%- set sim_year = int_var('simulation_year') -%}
 {%- set year_end = "make_date(" ~ sim_year ~ ", 12, 31)" -%}
@@ -160,10 +161,12 @@
     select
         random_seed,
         employee_id,
-        round(sum({{ match_amount('matched_deferral', 'paycheck_pay', 'paycheck_age', 'paycheck_service') }}), 2)
-            as paycheck_match,
-        round(sum({{ match_amount('even_deferral', 'paycheck_pay', 'paycheck_age', 'paycheck_service') }}), 2)
-            as even_match
+        -- each paycheck's match as an exact decimal, so the sum does not depend on the order
+        -- the threads add the paychecks in (a double's would, in its last bits)
+        round(sum(cast({{ match_amount('matched_deferral', 'paycheck_pay', 'paycheck_age', 'paycheck_service') }}
+                       as decimal(18, 8))), 2) as paycheck_match,
+        round(sum(cast({{ match_amount('even_deferral', 'paycheck_pay', 'paycheck_age', 'paycheck_service') }}
+                       as decimal(18, 8))), 2) as even_match
     from {{ name }}__paycheck_amounts
     group by random_seed, employee_id
 ),
@@ -198,9 +201,13 @@
              {{ _capped('em.match_formula_amount', max_match) }}
              {%- if match_condition %} else 0 end{% endif %} as decimal(14, 2)) as match_due,
         {%- if true_up %}
-        cast({% if match_condition %}case when {{ match_condition }} then {% endif -%}
-             greatest({{ _capped('em.even_match_amount', max_match) }} - {{ _capped('em.match_formula_amount', max_match) }}, 0)
-             {%- if match_condition %} else 0 end{% endif %} as decimal(14, 2)) as true_up_due,
+        -- only deferrals stopped by the limit leave paychecks unmatched: below it the
+        -- paychecks are the even spread itself
+        cast(case when {{ match_condition or 'true' }}
+                       and em.elective_deferral > em.limit_402g + em.applicable_catch_up_limit
+                  then greatest({{ _capped('em.even_match_amount', max_match) }}
+                                - {{ _capped('em.match_formula_amount', max_match) }}, 0)
+                  else 0 end as decimal(14, 2)) as true_up_due,
         {%- else %}
         cast(0 as decimal(14, 2)) as true_up_due,
         {%- endif %}
