@@ -141,12 +141,12 @@ class StudyRunner:
         search space is evaluated, or when the sampler proposes nothing new REPEATS_TO_SETTLE
         times in a row.
         """
+        deadline = None if minutes is None else time.monotonic() + minutes * 60  # the call's time, opening included
         study = self._open(trials)
         records, repeats = self._records(study)
         self._require_current(records)
         resumed = len(records)
         space = design_count(self.spec.dimensions, self.base)
-        deadline = None if minutes is None else time.monotonic() + minutes * 60
         self.progress.emit(
             StudyStarted(
                 self.name,
