@@ -79,6 +79,7 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "nonelective_3": {"safe_harbor.safe_harbor_design": "nonelective_3"},
     "qaca": {"safe_harbor.safe_harbor_design": "qaca_basic_match"},
     "rich_core": {"core.core_formula": "flat", "core.core_rate": 0.20},
+    "capped_match": {"plan.match_rate": 1.0, "match.match_max_amount": 2000},
 }
 
 
@@ -360,6 +361,19 @@ def test_the_last_day_rule_takes_a_leavers_match_and_the_hours_rule_a_part_timer
     assert row(designs, "baseline", "STEADY")["earnings_match"] == earnings(
         Decimal(0), Fraction(1), Decimal("1800.00"), Fraction(1)
     )
+
+
+@pytest.mark.dbt
+def test_a_match_capped_in_dollars_pays_at_most_the_cap(designs: Path) -> None:
+    # 100% of deferrals up to 6% of pay, at most $2,000 a year
+    expected = {
+        "FRONT_LOADER": Decimal("2000.00"),  # 100% of 6% of $150,000 = $9,000
+        "STEADY": Decimal("2000.00"),  # $3,600
+        "PART_TIME_800": Decimal("2000.00"),  # $2,400
+        "LEAVES_EARLY": cents(pay_until("LEAVES_EARLY", date(YEAR, 3, 31)) * Decimal("0.06")),  # $739.73
+    }
+    for person, match in expected.items():
+        assert row(designs, "capped_match", person)["match_contribution"] == match, person
 
 
 # -- 5. 415(c) over deferrals + core + match -------------------------------------------------
