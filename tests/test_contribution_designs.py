@@ -28,6 +28,7 @@ from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.factory import create_dbt_runner
 from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.workspace import Workspace
+from tests.conftest import copy_workspace
 from tests.support.design_census import DESIGN_BASE_CONFIG, DESIGN_PEOPLE
 from tests.support.helpers import edit_config_sections
 from tests.support.plan_census import write_plan_census
@@ -430,6 +431,24 @@ def test_the_cost_metrics_add_up_from_the_snapshot(designs: Path) -> None:
     by_name = {m["scenario_id"]: m for m in metrics}
     assert by_name["true_up"]["true_up_contributions"] > 0
     assert by_name["rich_core"]["net_employer_cost_rate"] > by_name["integrated"]["net_employer_cost_rate"]
+
+
+@pytest.mark.dbt
+def test_a_paycheck_design_in_an_ensemble_equals_its_single_run_seed_for_seed(designs: Path, tmp_path: Path) -> None:
+    """The paychecks of every seed are computed side by side in one yearly run, as each seed's alone."""
+    session = WorkspaceSession(copy_workspace(designs, tmp_path / "ensemble")).for_scenario("true_up")
+    ensemble = session.ensemble(YEAR, YEAR, seeds=[42, 43], min_seeds=2)
+    single = query(designs, "select * from main.fct_year_metrics where scenario_id = 'true_up'")[0]
+
+    metrics = ensemble.seed_metrics(42).loc[YEAR]
+    for column in (
+        "match_contributions",
+        "true_up_contributions",
+        "employer_contributions_net",
+        "cost_per_participant",
+    ):
+        assert metrics[column] == pytest.approx(float(single[column]), abs=1e-9), column
+    assert single["true_up_contributions"] > 0
 
 
 @pytest.mark.dbt
