@@ -181,11 +181,11 @@ def unused_levers(values: Mapping[str, Any]) -> frozenset[str]:
     """The levers (and MATCH_TIERS) a design leaves unused, given the other levers' values.
 
     Tiers replace the single tier, and bands of service or points (match.match_formula,
-    set in the config) carry their own tiers; a safe harbor match design is its own formula, with
-    no allocation condition (IRC 401(k)(12)); a safe harbor non-elective design is the
-    core contribution; the core rates and conditions apply only to the formulas that
-    read them; the pay frequency and the true-up only to a per-pay-period match. The
-    config wants these keys at their defaults, and a face shows them as off.
+    set in the config) carry their own tiers; a safe harbor match design is its own
+    formula, with no allocation condition (IRC 401(k)(12)); a safe harbor non-elective
+    design is the core contribution; the core rates and conditions apply only to the
+    formulas that read them; the pay frequency and the true-up only to a per-pay-period
+    match. The config wants these keys at their defaults, and a face shows them as off.
     """
     unused: set[str] = set()
     design = values.get(SAFE_HARBOR_DESIGN, "none")
@@ -231,7 +231,7 @@ def lever_overrides(base: SimulationConfig, values: Mapping[str, Any]) -> dict[s
     if design in SAFE_HARBOR_NONELECTIVE_RATE or not formula.endswith("_bands"):
         merged[CORE_BANDS] = None
     if design in SAFE_HARBOR_NONELECTIVE_RATE or formula != "integrated":
-        merged[INTEGRATION_LEVEL] = 1.0
+        merged[INTEGRATION_LEVEL] = key_field(INTEGRATION_LEVEL).default
     changed: dict[str, Any] = {}
     for key, value in merged.items():
         lever = _BY_KEY.get(key)

@@ -28,6 +28,7 @@ from planalign_orchestrator.exceptions import ConfigurationError
 from planalign_orchestrator.factory import create_dbt_runner
 from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.workspace import Workspace
+from tests.conftest import copy_workspace
 from tests.support.design_census import DESIGN_BASE_CONFIG, DESIGN_PEOPLE
 from tests.support.helpers import edit_config_sections
 from tests.support.plan_census import write_plan_census
@@ -79,6 +80,7 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "nonelective_3": {"safe_harbor.safe_harbor_design": "nonelective_3"},
     "qaca": {"safe_harbor.safe_harbor_design": "qaca_basic_match"},
     "rich_core": {"core.core_formula": "flat", "core.core_rate": 0.20},
+    "capped_match": {"plan.match_rate": 1.0, "match.match_max_amount": 2000},
 }
 
 
@@ -362,6 +364,19 @@ def test_the_last_day_rule_takes_a_leavers_match_and_the_hours_rule_a_part_timer
     )
 
 
+@pytest.mark.dbt
+def test_a_match_capped_in_dollars_pays_at_most_the_cap(designs: Path) -> None:
+    # 100% of deferrals up to 6% of pay, at most $2,000 a year
+    expected = {
+        "FRONT_LOADER": Decimal("2000.00"),  # 100% of 6% of $150,000 = $9,000
+        "STEADY": Decimal("2000.00"),  # $3,600
+        "PART_TIME_800": Decimal("2000.00"),  # $2,400
+        "LEAVES_EARLY": cents(pay_until("LEAVES_EARLY", date(YEAR, 3, 31)) * Decimal("0.06")),  # $739.73
+    }
+    for person, match in expected.items():
+        assert row(designs, "capped_match", person)["match_contribution"] == match, person
+
+
 # -- 5. 415(c) over deferrals + core + match -------------------------------------------------
 
 
@@ -416,6 +431,24 @@ def test_the_cost_metrics_add_up_from_the_snapshot(designs: Path) -> None:
     by_name = {m["scenario_id"]: m for m in metrics}
     assert by_name["true_up"]["true_up_contributions"] > 0
     assert by_name["rich_core"]["net_employer_cost_rate"] > by_name["integrated"]["net_employer_cost_rate"]
+
+
+@pytest.mark.dbt
+def test_a_paycheck_design_in_an_ensemble_equals_its_single_run_seed_for_seed(designs: Path, tmp_path: Path) -> None:
+    """The paychecks of every seed are computed side by side in one yearly run, as each seed's alone."""
+    session = WorkspaceSession(copy_workspace(designs, tmp_path / "ensemble")).for_scenario("true_up")
+    ensemble = session.ensemble(YEAR, YEAR, seeds=[42, 43], min_seeds=2)
+    single = query(designs, "select * from main.fct_year_metrics where scenario_id = 'true_up'")[0]
+
+    metrics = ensemble.seed_metrics(42).loc[YEAR]
+    for column in (
+        "match_contributions",
+        "true_up_contributions",
+        "employer_contributions_net",
+        "cost_per_participant",
+    ):
+        assert metrics[column] == pytest.approx(float(single[column]), abs=1e-9), column
+    assert single["true_up_contributions"] > 0
 
 
 @pytest.mark.dbt
