@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from planalign_nb.charts import neutral_figure, tick_format, title
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
-from planalign_nb.progress_widget import InitializationProgress, failure_report
+from planalign_nb.progress_widget import InitializationProgress, LiveRunWidget
 from planalign_nb.rendering import (
     MUTED,
     ErrorReport,
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from planalign_orchestrator.views import OptimizationResult, Term
 
 
-class OptimizationProgress(widgets.VBox):
+class OptimizationProgress(LiveRunWidget[OptimizationRun]):
     """Live progress of a study: trial k of N, the best design so far, what is being simulated, one row per trial.
 
     What the events add up to is the engine's OptimizationRun; the widget draws it, and
@@ -81,32 +81,6 @@ class OptimizationProgress(widgets.VBox):
         super().__init__(children=[self.body])
         styled(self, "optimization-widget")
         self._render()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        """Apply one engine event; safe to call from any thread."""
-        with self._lock:
-            if self.run.apply(event):
-                self._render()
-
-    def tick(self) -> None:
-        """Redraw the clock while a trial is simulated; called by the heartbeat."""
-        with self._lock:
-            if self.run.outcome is None and self.run.running() is not None:
-                self._render()
-
-    def fail(self, error: BaseException) -> None:
-        """End the study on an error or interrupt: the trial under way is cancelled or failed, finished ones stay."""
-        with self._lock:
-            self.run.fail(error)
-            self._render()
-
-    @property
-    def outcome(self) -> str | None:
-        return self.run.outcome
-
-    @property
-    def error(self) -> ErrorReport | None:
-        return failure_report(self.run.failure, self._root)
 
     def _title(self) -> str:
         run = self.run

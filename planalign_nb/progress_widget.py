@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import ipywidgets as widgets
 
@@ -67,7 +67,73 @@ def failure_report(failure: Failure | None, root: Path | None) -> ErrorReport | 
     return report_of(failure.message, failure.remedy, failure.remediation, root)
 
 
-class InitializationProgress(widgets.VBox):
+class RunState(Protocol):
+    """What a live widget draws: one of the engine's run-state models (progress.py)."""
+
+    @property
+    def outcome(self) -> str | None: ...
+
+    @property
+    def failure(self) -> Failure | None: ...
+
+    def apply(self, event: ProgressEvent) -> bool: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+    def running(self) -> Any: ...
+
+
+RunT = TypeVar("RunT", bound=RunState)
+
+
+class LiveRunWidget(widgets.VBox, Generic[RunT]):
+    """A widget drawing an engine run-state model as its events arrive, from any thread.
+
+    The initialization, simulation and optimization views differ only in what they draw
+    (`_render`); applying events, the heartbeat's redraw and ending on the caller's
+    exception are the same, so they live here once.
+    """
+
+    run: RunT
+    _root: Path | None
+    _lock: threading.RLock
+
+    def _render(self) -> None:
+        raise NotImplementedError
+
+    def __call__(self, event: ProgressEvent) -> None:
+        """Apply one engine event; safe to call from any thread."""
+        with self._lock:
+            if self.run.apply(event):
+                self._render()
+
+    def tick(self) -> None:
+        """Redraw the clock (elapsed, estimate) while an item runs; called by the heartbeat."""
+        with self._lock:
+            if self.run.outcome is None and self.run.running() is not None:
+                self._render()
+
+    def fail(self, error: BaseException) -> None:
+        """End the run with the exception the caller received: its message and remedy win.
+
+        The exception is the engine's final word (e.g. InitializationTimeoutError with
+        its remedy), so it replaces what the events said; it also covers failures outside
+        any item, such as an invalid config. An interrupt shows "cancelled".
+        """
+        with self._lock:
+            self.run.fail(error)
+            self._render()
+
+    @property
+    def outcome(self) -> str | None:
+        return self.run.outcome
+
+    @property
+    def error(self) -> ErrorReport | None:
+        return failure_report(self.run.failure, self._root)
+
+
+class InitializationProgress(LiveRunWidget[InitializationRun]):
     """Live progress of one initialization: step states, overall bar, current dbt node, errors.
 
     Feed it progress events (it is callable) and display it for the live view. `steps`
@@ -96,46 +162,15 @@ class InitializationProgress(widgets.VBox):
 
     # -- observer ----------------------------------------------------------------
 
-    def __call__(self, event: ProgressEvent) -> None:
-        """Apply one engine event; safe to call from any thread."""
-        with self._lock:
-            if self.run.apply(event):
-                self._render()
-
-    def tick(self) -> None:
-        """Redraw the clock (elapsed, estimate) while a step runs; called by the heartbeat."""
-        with self._lock:
-            if self.run.outcome is None and self.run.running() is not None:
-                self._render()
-
     def reset(self) -> None:
         """Back to four pending steps, for the next run of the same widget."""
         with self._lock:
             self.run = InitializationRun()
             self._render()
 
-    def fail(self, error: BaseException) -> None:
-        """End the run with the exception the caller received: its message and remedy win.
-
-        The exception is the engine's final word (e.g. InitializationTimeoutError with
-        its remedy), so it replaces what the step events said; it also covers failures
-        outside any step, such as an invalid config. An interrupt shows "cancelled".
-        """
-        with self._lock:
-            self.run.fail(error)
-            self._render()
-
     @property
     def steps(self) -> dict[str, ItemState]:
         return {name: step.state for name, step in self.run.steps.items()}
-
-    @property
-    def outcome(self) -> str | None:
-        return self.run.outcome
-
-    @property
-    def error(self) -> ErrorReport | None:
-        return failure_report(self.run.failure, self._root)
 
     @property
     def node_label(self) -> str:

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from planalign_nb.progress_widget import failure_report, phase_label
+from planalign_nb.progress_widget import LiveRunWidget, phase_label
 from planalign_nb.rendering import (
     ORANGE,
-    ErrorReport,
     Snapshot,
     barline,
     css,
@@ -39,7 +38,7 @@ from planalign_nb.rendering import (
     with_code,
     workspace_reference,
 )
-from planalign_orchestrator.progress import ItemState, ProgressEvent, SimulationRun, YearProgress, utc_now
+from planalign_orchestrator.progress import ItemState, SimulationRun, YearProgress, utc_now
 
 if TYPE_CHECKING:
     from planalign_orchestrator.views import SimulationSummary
@@ -57,7 +56,7 @@ def year_figures(year: YearProgress) -> str:
     return f"{figures} (up to date, reused)" if year.reused else figures
 
 
-class SimulationProgress(widgets.VBox):
+class SimulationProgress(LiveRunWidget[SimulationRun]):
     """Live progress of a multi-year run: a bar over the years (and the running year's dbt nodes), one row per year.
 
     What the events add up to is the engine's SimulationRun; the widget draws it.
@@ -87,24 +86,6 @@ class SimulationProgress(widgets.VBox):
         styled(self, "simulation-widget")
         self._render()
 
-    def __call__(self, event: ProgressEvent) -> None:
-        """Apply one engine event; safe to call from any thread."""
-        with self._lock:
-            if self.run.apply(event):
-                self._render()
-
-    def tick(self) -> None:
-        """Redraw the clock while a year runs; called by the heartbeat."""
-        with self._lock:
-            if self.run.outcome is None and self.run.running() is not None:
-                self._render()
-
-    def fail(self, error: BaseException) -> None:
-        """End the run on an error or interrupt: the running year failed (or was cancelled)."""
-        with self._lock:
-            self.run.fail(error)
-            self._render()
-
     def warn_stale_later_years(self, summary: SimulationSummary) -> None:
         """Say which later years the run made stale, and the call that refreshes them."""
         options: dict[str, Any] = {"start_year": summary.first_year, "end_year": summary.stale_later_years[-1]}
@@ -117,14 +98,6 @@ class SimulationProgress(widgets.VBox):
     @property
     def years(self) -> dict[int, ItemState]:
         return {number: year.state for number, year in self.run.years.items()}
-
-    @property
-    def outcome(self) -> str | None:
-        return self.run.outcome
-
-    @property
-    def error(self) -> ErrorReport | None:
-        return failure_report(self.run.failure, self._root)
 
     @property
     def node_label(self) -> str:
