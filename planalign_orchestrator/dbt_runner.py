@@ -463,7 +463,56 @@ def _dbt_runner_class() -> type:
         from dbt.cli.main import dbtRunner
 
         _silence_import_time_logger()
+        _keep_per_process_work()
     return dbtRunner
+
+
+@cache
+def _keep_per_process_work() -> None:
+    """Let dbt do once per process two things it otherwise redoes on every invocation.
+
+    A simulated year is one invocation, so each would be paid every year: the scan of every
+    importable module for dbt plugins (the installed packages do not change while the
+    process runs), and the compilation of each model's Jinja source into Python (the
+    source does not change either: the year's vars enter when the compiled template is
+    rendered, not when it is compiled). Only the plain text environment with the
+    default undefined is cached (the parser's macro-capturing environments are left
+    alone), keyed by the source text, so it holds at most one entry per template of the
+    projects this process runs.
+    """
+    import jinja2
+    from dbt.plugins.manager import PluginManager
+    from dbt_common.clients.jinja import MacroFuzzEnvironment
+
+    scan_modules: Any = cache(PluginManager.get_prefixed_modules)
+    PluginManager.get_prefixed_modules = classmethod(lambda _cls: scan_modules())  # type: ignore[method-assign,assignment]
+
+    compile_source: Any = MacroFuzzEnvironment.compile
+    compiled: dict[tuple[str, str | None, str | None, frozenset[str]], Any] = {}
+
+    def compile_once(
+        environment: Any,
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        if (
+            type(environment) is not MacroFuzzEnvironment
+            or environment.undefined is not jinja2.Undefined
+            or not isinstance(source, str)
+            or raw
+            or defer_init
+        ):
+            return compile_source(environment, source, name, filename, raw, defer_init)
+        key = (source, name, filename, frozenset(environment.extensions))
+        code = compiled.get(key)
+        if code is None:
+            code = compiled[key] = compile_source(environment, source, name, filename)
+        return code
+
+    MacroFuzzEnvironment.compile = compile_once  # type: ignore[method-assign,assignment]
 
 
 @cache

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['yearly']) }}
+{{ config(materialized='year_table', tags=['yearly']) }}
 {#-
   What happens in simulation_year to everyone employed on Jan 1.
 

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['yearly']) }}
+{{ config(materialized='year_table', tags=['yearly']) }}
 {#-
   New hires of simulation_year, solved from the realised leavers so that active headcount
   on Dec 31 is exactly round(start_active x (1 + target_growth_rate)) whenever that needs

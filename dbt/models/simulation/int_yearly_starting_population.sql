@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['yearly']) }}
+{{ config(materialized='year_table', tags=['yearly']) }}
 {#-
   Who is employed on Jan 1 of simulation_year. The first year starts from the foundation
   tables; later years from year N-1's active rows of fct_workforce_snapshot, read through

@@ -1,0 +1,94 @@
+"""The yearly models' own materializations (dbt/macros/year_materializations.sql), on real dbt and DuckDB.
+
+A fact table holds every year of every scenario; a run replaces its own
+(scenario, year) slice and nothing else, and a model whose columns changed brings the
+table's columns in line without losing the other slices' rows. The project is a
+private copy (the repository's dbt/ is never edited).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planalign_orchestrator import factory
+from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.factory import create_dbt_runner
+from planalign_orchestrator.pipeline.yearly_step import run_year
+from planalign_orchestrator.session import WorkspaceSession
+from planalign_orchestrator.workspace import Workspace
+from tests.support.helpers import copy_dbt_project, query
+
+pytestmark = pytest.mark.dbt
+
+PLAN_MODEL = "models/marts/fct_year_plan.sql"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = copy_dbt_project(tmp_path / "dbt")
+    monkeypatch.setattr(factory, "dbt_project_dir", lambda: copy)
+    return copy
+
+
+def _columns(workspace: Workspace, table: str) -> dict[str, str]:
+    rows = query(
+        workspace.database_path,
+        f"select column_name, data_type from duckdb_columns() where table_name = '{table}'",
+    )
+    return dict(rows)
+
+
+def _rerun(workspace: Workspace, year: int) -> None:
+    """Run one year as a new process would: parsing the project as it is now."""
+    DbtRunner._manifests.clear()
+    session = WorkspaceSession.open(workspace.root)
+    run_year(create_dbt_runner(session.config, session.database_path), session.config, year)
+
+
+def test_rerunning_a_year_replaces_only_its_slice(simulated_workspace: Workspace, project: Path) -> None:
+    counts_before = query(
+        simulated_workspace.database_path,
+        "select simulation_year, count(*) from fct_workforce_snapshot group by all order by 1",
+    )
+
+    _rerun(simulated_workspace, 2027)
+
+    counts_after = query(
+        simulated_workspace.database_path,
+        "select simulation_year, count(*) from fct_workforce_snapshot group by all order by 1",
+    )
+    assert counts_after == counts_before
+    assert len(counts_after) == 5
+
+
+def test_a_model_whose_columns_changed_keeps_the_other_years_rows(
+    simulated_workspace: Workspace, project: Path
+) -> None:
+    model = project / PLAN_MODEL
+    text = model.read_text()
+    assert "    {{ sim_year }} as simulation_year,\n" in text, "fct_year_plan changed shape; update this test"
+    model.write_text(
+        text.replace(
+            "    {{ sim_year }} as simulation_year,\n",
+            "    {{ sim_year }} as simulation_year,\n    cast(42 as bigint) as added_for_the_test,\n",
+            1,
+        )
+    )
+
+    _rerun(simulated_workspace, 2027)
+
+    assert _columns(simulated_workspace, "fct_year_plan")["added_for_the_test"] == "BIGINT"
+    rows = query(
+        simulated_workspace.database_path,
+        "select simulation_year, added_for_the_test from fct_year_plan order by 1",
+    )
+    assert rows == [(2025, None), (2026, None), (2027, 42), (2028, None), (2029, None)]
+
+    model.write_text(text)
+    _rerun(simulated_workspace, 2028)
+
+    assert "added_for_the_test" not in _columns(simulated_workspace, "fct_year_plan")
+    years = query(simulated_workspace.database_path, "select simulation_year from fct_year_plan order by 1")
+    assert years == [(2025,), (2026,), (2027,), (2028,), (2029,)]
