@@ -75,18 +75,39 @@ people as (
     cross join lookback_limits as lb
 ),
 
+seed_counts as (
+    -- per seed: how many were employed, and how many had look-back pay (the top-paid group's base)
+    select
+        random_seed,
+        count(*) as employees,
+        count(*) filter (where lookback_compensation > 0) as lookback_employees
+    from people
+    group by random_seed
+),
+
+officer_ranks as (
+    -- only officers can be key employees as officers: rank them alone, the best paid first
+    select
+        random_seed,
+        employee_id,
+        row_number() over (partition by random_seed order by lookback_compensation desc, employee_id) as officer_rank
+    from people
+    where is_officer
+),
+
 ranked as (
     select
         p.*,
+        {%- if top_paid_group %}
         row_number() over (partition by p.random_seed order by p.lookback_compensation desc, p.employee_id)
             as pay_rank,
-        count(*) filter (where p.lookback_compensation > 0) over (partition by p.random_seed)
-            as lookback_employees,
-        row_number() over (
-            partition by p.random_seed, p.is_officer order by p.lookback_compensation desc, p.employee_id
-        ) as officer_rank,
-        count(*) over (partition by p.random_seed) as employees
+        {%- endif %}
+        c.lookback_employees,
+        o.officer_rank,
+        c.employees
     from people as p
+    inner join seed_counts as c on c.random_seed = p.random_seed
+    left join officer_ranks as o on o.random_seed = p.random_seed and o.employee_id = p.employee_id
 ),
 
 determined as (
