@@ -157,8 +157,13 @@ def _ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _record_digests(conn: duckdb.DuckDBPyConnection, rows: list[tuple[str, int, int, str]]) -> None:
-    for row in rows:
-        conn.execute(f"insert or replace into {SCHEMA}.file_digests values (?, ?, ?, ?)", list(row))
+    """All rows in one statement: one per row cost a millisecond each, every simulated year."""
+    if not rows:
+        return
+    placeholders = ", ".join(["(?, ?, ?, ?)"] * len(rows))
+    conn.execute(
+        f"insert or replace into {SCHEMA}.file_digests values {placeholders}", [value for row in rows for value in row]
+    )
 
 
 def _parse_time(text: str) -> datetime:
