@@ -24,6 +24,12 @@ How it measures, and why:
   one untimed warm-up process first compiles bytecode and warms the OS file cache so
   that the first repeat is not an outlier nobody meets twice.
 - Each figure is the median of its repeats, with min and max.
+- The cost per employee-year (µs) is the seconds of simulated years over the
+  employee-years they simulated: rows of fct_workforce_snapshot, everyone employed at
+  some point of the year (an ensemble keeps no snapshot rows: its seed-years'
+  headcount_start + hires from fct_year_metrics, the same rows counted). Its floor is
+  what DuckDB alone needs to write one such row durably with one random draw, measured
+  by the `floor` probe on a copy of the largest simulated database of the section.
 
 The harness itself imports only the standard library (and duckdb, to drop and check
 tables between runs), so nothing here is required by or imported into the engine.
@@ -65,6 +71,9 @@ ENSEMBLE_YEARS = (2025, 2029)
 MILLION_EMPLOYEES = 1_000_000
 MILLION_YEARS = (2025, 2034)
 NOOP_CALLS = 50
+# The floor probe writes the last simulated year's snapshot slice once more, this many times.
+FLOOR_REPEATS = 3
+FLOOR_TABLE = "bench_floor_slice"
 CENSUS_SEED = 42
 # rfc3987-syntax is listed because, when installed (Jupyter server pulls it in through
 # jsonschema[format-nongpl]), jsonschema builds Lark grammars at import: ~1.2 s of dbt's import.
@@ -121,9 +130,25 @@ class Settings:
     ensemble_seed_counts: tuple[int, ...] = (1, 10, 25, 50, 100)
     ensemble_repeats: int = 3
     keep_work: bool = False
+    million_employees: int = MILLION_EMPLOYEES
 
     @classmethod
-    def for_mode(cls, quick: bool, keep_work: bool) -> Settings:
+    def for_mode(cls, quick: bool, keep_work: bool, tiny: bool = False) -> Settings:
+        if tiny:  # a smoke test of the harness itself: every section at toy sizes, figures meaningless
+            return cls(
+                cold_init=1,
+                status=1,
+                warm_heals=1,
+                fresh_heals=1,
+                e2e=1,
+                scale_sizes=(1_000, 2_000),
+                scale_repeats=1,
+                imports=1,
+                ensemble_seed_counts=(2,),
+                ensemble_repeats=1,
+                keep_work=keep_work,
+                million_employees=2_000,
+            )
         if quick:
             return cls(
                 cold_init=2,
@@ -152,6 +177,9 @@ class Settings:
 
 
 # -- figures and targets ---------------------------------------------------------------
+
+MICROSECONDS = "µs"
+RATIO = "x"
 
 
 @dataclass(frozen=True)
@@ -498,8 +526,13 @@ class ScaleRun:
 
 
 def measure_scale(settings: Settings, work: WorkDirs) -> tuple[list[Figure], list[ScaleRun]]:
-    """5. 5-year simulations on generated censuses; fresh workspace per repeat (init reported apart)."""
+    """5. 5-year simulations on generated censuses; fresh workspace per repeat (init reported apart).
+
+    Then the floor, on a copy of the last workspace of the largest size: what DuckDB alone
+    needs to write one of its employee-year rows.
+    """
     runs: list[ScaleRun] = []
+    workspace = None
     for employees in settings.scale_sizes:
         census = generate_census(employees, work)
         for _ in range(settings.scale_repeats):
@@ -507,7 +540,46 @@ def measure_scale(settings: Settings, work: WorkDirs) -> tuple[list[Figure], lis
             shutil.copyfile(census, workspace / "census.csv")
             params = {"workspace": str(workspace), "first": SCALE_YEARS[0], "last": SCALE_YEARS[1]}
             runs.append(ScaleRun(employees, run_probe("simulate", params, cwd=workspace)))
-    return [figure for n in settings.scale_sizes for figure in scale_figures(n, runs)], runs
+    largest = settings.scale_sizes[-1]
+    figures = [figure for n in settings.scale_sizes for figure in scale_figures(n, runs, largest)]
+    if workspace is not None:
+        figures.append(floor_figure("scale.floor", f"{size_label(largest)}, year 5", workspace, SCALE_YEARS[1], work))
+    return figures, runs
+
+
+def size_label(employees: int) -> str:
+    """1,000,000 -> "1M", 100,000 -> "100k", 2,500 -> "2.5k"."""
+    if employees >= 1_000_000:
+        return f"{employees / 1_000_000:g}M"
+    return f"{employees / 1000:g}k"
+
+
+def cost_per_employee_year_us(seconds: float, employee_years: int) -> float:
+    """Seconds of simulated years over the employee-years they simulated, in µs."""
+    return seconds / employee_years * 1e6
+
+
+def floor_figure(key: str, where: str, workspace: Path, year: int, work: WorkDirs) -> Figure:
+    """The floor probe on a copy of a finished workspace's database (copied untimed; the workspace is never touched)."""
+    scratch = work.new("floor")
+    try:
+        for name in ("simulation.duckdb", "simulation.duckdb.wal"):
+            if (workspace / name).exists():
+                shutil.copyfile(workspace / name, scratch / name)
+        params = {"database": str(scratch / "simulation.duckdb"), "year": year, "repeats": FLOOR_REPEATS}
+        run = run_probe("floor", params, cwd=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report = run.report
+    return Figure(
+        key,
+        f"Floor: DuckDB writes one employee-year row ({where}; all columns, one draw)",
+        MICROSECONDS,
+        report["us_per_row"],
+        None,
+        round(run.peak_rss_mb, 1),
+        {"where": where, "rows": report["rows"], "columns": report["columns"], "seconds": report["seconds"]},
+    )
 
 
 def measure_ensemble(settings: Settings, work: WorkDirs) -> list[Figure]:
@@ -526,36 +598,64 @@ def measure_ensemble(settings: Settings, work: WorkDirs) -> list[Figure]:
             params = {"workspace": str(workspace), "first": first, "last": last, "seeds": seeds}
             runs.append(run_probe("ensemble", params, cwd=workspace))
         reports = [run.report for run in runs]
+        label = f"Ensemble {seeds} seeds x 5k x {last - first + 1} years"
         figures.append(
             Figure(
                 f"ensemble.{seeds}",
-                f"Ensemble {seeds} seeds x 5k x {last - first + 1} years, in-process",
+                f"{label}, in-process",
                 "s",
                 [rep["ensemble_s"] for rep in reports],
-                Target("<=", 60) if seeds == 100 else None,
+                Target("<=", 12) if seeds == 100 else None,
                 max_rss(runs),
                 {
                     "per_year_s_runs": [rep["years_s"] for rep in reports],
                     "init_s_runs": [rep["init_s"] for rep in reports],
                     "dbt_invocations": reports[-1]["invocations"],
                     "rows": reports[-1]["rows"],
+                    "employee_years": reports[-1]["employee_years"],
                 },
             )
         )
+        if seeds == max(settings.ensemble_seed_counts):
+            figures.append(
+                Figure(
+                    f"ensemble.{seeds}.cost_per_employee_year",
+                    f"{label}: cost per employee-year",
+                    MICROSECONDS,
+                    [cost_per_employee_year_us(rep["ensemble_s"], rep["employee_years"]) for rep in reports],
+                    details={
+                        "employee_years_runs": [rep["employee_years"] for rep in reports],
+                        "employee_years_per_year": reports[-1]["employee_years_per_year"],
+                        "cost_line": f"for {seeds} seeds x 5k x {last - first + 1} years, the whole ensemble call",
+                        # no floor of its own: a row costs DuckDB the same whichever run writes it
+                        "floor_keys": ["scale.floor", "million.floor"],
+                    },
+                )
+            )
     return figures
 
 
 def measure_million(settings: Settings, work: WorkDirs) -> list[Figure]:
-    """7. One run of 1,000,000 employees x 10 years (DuckDB memory capped): years time and peak RSS."""
-    census = generate_census(MILLION_EMPLOYEES, work)
+    """7. One run of 1,000,000 employees x 10 years (DuckDB memory capped): years time and peak RSS.
+
+    Also the cost per employee-year, its growth from the first year to the last, and
+    the floor measured on a copy of the run's database.
+    """
+    employees = settings.million_employees
+    census = generate_census(employees, work)
     workspace = work.new("million")
     shutil.copyfile(census, workspace / "census.csv")
-    params = {"workspace": str(workspace), "first": MILLION_YEARS[0], "last": MILLION_YEARS[1]}
+    first, last = MILLION_YEARS
+    params = {"workspace": str(workspace), "first": first, "last": last}
     run = run_probe("simulate", params, cwd=workspace)
-    label = f"1M employees x {MILLION_YEARS[1] - MILLION_YEARS[0] + 1} years"
+    report = run.report
+    label = f"{size_label(employees)} employees x {last - first + 1} years"
+    per_year_us = [
+        cost_per_employee_year_us(s, n) for s, n in zip(report["years_s"], report["employee_years"], strict=True)
+    ]
     details = {
-        "per_year_s": [round(s, 2) for s in run.report["years_s"]],
-        "headcount_end": run.report["headcount_end"],
+        "per_year_s": [round(s, 2) for s in report["years_s"]],
+        "headcount_end": report["headcount_end"],
         "duckdb_memory_limit": os.environ.get("PLANALIGN_DUCKDB_MEMORY_LIMIT") or "default (3GB)",
     }
     return [
@@ -563,13 +663,34 @@ def measure_million(settings: Settings, work: WorkDirs) -> list[Figure]:
             "million.years",
             f"{label}: simulated years",
             "s",
-            [run.report["years_total_s"]],
-            Target("<=", 120),
+            [report["years_total_s"]],
+            Target("<=", 50),
             run.peak_rss_mb,
             details,
         ),
-        Figure("million.init", f"{label}: initialization", "s", [run.report["init_s"]]),
-        Figure("million.peak_rss", f"{label}: peak RSS", "MB", [run.peak_rss_mb], Target("<=", 4096)),
+        Figure("million.init", f"{label}: initialization", "s", [report["init_s"]]),
+        Figure("million.peak_rss", f"{label}: peak RSS", "MB", [run.peak_rss_mb], Target("<=", 1536)),
+        Figure(
+            "million.cost_per_employee_year",
+            f"{label}: cost per employee-year",
+            MICROSECONDS,
+            [cost_per_employee_year_us(report["years_total_s"], sum(report["employee_years"]))],
+            details={
+                "employee_years": report["employee_years"],
+                "per_year_us": [round(us, 3) for us in per_year_us],
+                "cost_line": f"at {label}",
+                "floor_keys": ["million.floor"],
+            },
+        ),
+        Figure(
+            "million.cost_growth",
+            f"{label}: cost per employee-year, year {last - first + 1} / year 1",
+            RATIO,
+            [per_year_us[-1] / per_year_us[0]],
+            Target("<=", 1.2),
+            details={"first_year_us": per_year_us[0], "last_year_us": per_year_us[-1]},
+        ),
+        floor_figure("million.floor", f"{size_label(employees)}, year {last - first + 1}", workspace, last, work),
     ]
 
 
@@ -590,14 +711,18 @@ def generate_census(employees: int, work: WorkDirs) -> Path:
     return out
 
 
-def scale_figures(employees: int, all_runs: list[ScaleRun]) -> list[Figure]:
-    """Years-only time (the simulation cost), init and whole-process wall; the target binds both."""
+def scale_figures(employees: int, all_runs: list[ScaleRun], largest: int) -> list[Figure]:
+    """Years-only time (the simulation cost), init, whole-process wall (the target binds both).
+
+    And the cost per employee-year; the largest size's is the headline, set against the floor.
+    """
     runs = [r for r in all_runs if r.employees == employees]
     reports = [r.process.report for r in runs]
     per_year = [statistics.median(rep["years_s"][i] for rep in reports) for i in range(SCALE_YEAR_COUNT)]
     target = Target("<=", 60) if employees == 100_000 else None
-    label = f"{employees // 1000}k employees x {SCALE_YEAR_COUNT} years"
+    label = f"{size_label(employees)} employees x {SCALE_YEAR_COUNT} years"
     processes = [r.process for r in runs]
+    headline = {"cost_line": f"at {label}", "floor_keys": ["scale.floor"]} if employees == largest else {}
     return [
         Figure(
             f"scale.{employees}.years",
@@ -614,6 +739,29 @@ def scale_figures(employees: int, all_runs: list[ScaleRun]) -> list[Figure]:
         ),
         Figure(f"scale.{employees}.init", f"{label}: initialization", "s", [rep["init_s"] for rep in reports]),
         Figure.of_processes(f"scale.{employees}.wall", f"{label}: whole process (wall)", processes, target),
+        Figure(
+            f"scale.{employees}.cost_per_employee_year",
+            f"{label}: cost per employee-year",
+            MICROSECONDS,
+            [cost_per_employee_year_us(r.years_s, sum(r.process.report["employee_years"])) for r in runs],
+            details={"employee_years_runs": [rep["employee_years"] for rep in reports], **headline},
+        ),
+    ]
+
+
+def fit_figures(fit: dict[str, Any]) -> list[Figure]:
+    """The scale fit's fixed cost per simulated year (its intercept over the years), against its target."""
+    if not fit:
+        return []
+    return [
+        Figure(
+            "scale.fixed_per_year",
+            "Scale fit: fixed cost per simulated year (intercept / years)",
+            "s",
+            [fit["fixed_per_year_s"]],
+            Target("<=", 0.5),
+            details=fit,
+        )
     ]
 
 
@@ -758,7 +906,7 @@ def print_table(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any]
     print(header)
     print("-" * len(header))
     for f in figures:
-        target = f"{f.target} {f.unit}" if f.target else ""
+        target = f"{f.target}{'' if f.unit == RATIO else ' '}{f.unit}" if f.target else ""
         rss = f"{f.peak_rss_mb:.0f} MB" if f.peak_rss_mb else ""
         cpu = f"{statistics.median(f.cpu_runs):.2f}" if f.cpu_runs else ""
         print(
@@ -774,6 +922,33 @@ def print_table(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any]
             f"\nScale fit: years_s = {fit['fixed_s']:.2f} s + {fit['per_1k_employees_s']:.3f} s per 1k "
             f"employees (R^2 {fit['r_squared']:.3f}); fixed overhead {fit['fixed_per_year_s']:.2f} s/year."
         )
+    lines = cost_lines(figures)
+    if lines:
+        print()
+        print("\n".join(lines))
+
+
+def cost_lines(figures: list[Figure]) -> list[str]:
+    """The headline cost per employee-year of each section, set against the floor measured beside it.
+
+    A cost figure asks for its line with details["cost_line"] (where it was measured,
+    e.g. "at 100k employees x 5 years") and lists the floor figures it may be set against
+    in details["floor_keys"], its own section's first: the first one measured is used, and
+    named when it comes from another section.
+    """
+    by_key = {f.key: f for f in figures}
+    lines = []
+    for f in figures:
+        if "cost_line" not in f.details:
+            continue
+        line = f"Cost per employee-year: {_fmt(f.median, f.unit)} {f.details['cost_line']}"
+        floors = [by_key[key] for key in f.details.get("floor_keys", []) if key in by_key]
+        if floors:
+            floor = floors[0]
+            where = "" if floor.key.split(".")[0] == f.key.split(".")[0] else f", measured at {floor.details['where']}"
+            line += f" (floor {_fmt(floor.median, floor.unit)}{where}: {f.median / floor.median:.1f}x the floor)"
+        lines.append(line)
+    return lines
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -781,10 +956,16 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:g}"
     if unit == "MB":
         return f"{value:.0f} MB"
+    if unit == MICROSECONDS:
+        return f"{value:.2f} µs"
+    if unit == RATIO:
+        return f"{value:.2f}x"
     return f"{value:.1f} ms" if unit == "ms" else f"{value:.2f} s"
 
 
-def write_results(figures: list[Figure], fit: dict[str, Any], info: dict[str, Any], context: dict[str, Any]) -> None:
+def write_results(
+    figures: list[Figure], fit: dict[str, Any], info: dict[str, Any], context: dict[str, Any], path: Path
+) -> None:
     payload = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": info,
@@ -792,8 +973,8 @@ def write_results(figures: list[Figure], fit: dict[str, Any], info: dict[str, An
         "figures": [f.to_json() for f in figures],
         "scale_fit": fit,
     }
-    RESULTS_PATH.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    print(f"\nWrote {RESULTS_PATH.relative_to(REPO_DIR)}")
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"\nWrote {path.relative_to(REPO_DIR)}")
 
 
 # -- probes: run inside the measured process -----------------------------------------
@@ -993,7 +1174,8 @@ def probe_simulate(params: dict[str, Any]) -> dict[str, Any]:
             marks["years_s"].append(event.duration_seconds)
             marks["headcount_end"].append(event.summary.headcount_end)
 
-    orchestrator = create_orchestrator(Workspace.open(params["workspace"]).config, on_progress=observe)
+    config = Workspace.open(params["workspace"]).config
+    orchestrator = create_orchestrator(config, on_progress=observe)
     orchestrator.execute_multi_year_simulation(params["first"], params["last"])
     years_total_s = time.perf_counter() - marks.pop("years_started")
     if len(marks["years_s"]) != params["last"] - params["first"] + 1:
@@ -1001,6 +1183,7 @@ def probe_simulate(params: dict[str, Any]) -> dict[str, Any]:
     return {
         **marks,
         "years_total_s": years_total_s,
+        "employee_years": snapshot_rows(config.database_path, config.scenario, params["first"], params["last"]),
         "invocations_years": DbtRunner.invocation_count - marks["invocations_init"],
         "parses_years": len(instruments.parse_s) - marks["parses_init"],
         **instruments.report(),
@@ -1025,12 +1208,86 @@ def probe_ensemble(params: dict[str, Any]) -> dict[str, Any]:
     result, ensemble_s = _timed(
         lambda: session.ensemble(params["first"], params["last"], seeds=params["seeds"], on_progress=observe)
     )
+    # The ensemble keeps no snapshot rows; each seed-year's rows are its people employed on
+    # Jan 1 plus its hires, both counted from the snapshot by fct_year_metrics (not is_new_hire, is_new_hire).
+    metrics = result.metrics.sort_values(["seed", "year"])
+    metrics = metrics.assign(employee_years=metrics["headcount_start"] + metrics["hires"])
+    first_seed = metrics[metrics["seed"] == metrics["seed"].min()]
     return {
         "init_s": init_s,
         "ensemble_s": ensemble_s,
         "years_s": years_s,
         "invocations": DbtRunner.invocation_count - before,
         "rows": len(result.metrics),
+        "employee_years": int(metrics["employee_years"].sum()),
+        "employee_years_per_year": [int(n) for n in metrics.groupby("year")["employee_years"].sum()],
+        "first_seed": int(first_seed["seed"].iloc[0]),
+        "first_seed_employee_years": [int(n) for n in first_seed["employee_years"]],
+    }
+
+
+def snapshot_rows(database: Path, scenario: str, first: int, last: int) -> list[int]:
+    """Employee-years simulated per year: the year's fct_workforce_snapshot rows (everyone employed in it)."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as conn:
+        counts = dict(
+            conn.execute(
+                "select simulation_year, count(*) from main.fct_workforce_snapshot "
+                "where scenario_id = $scenario and simulation_year between $first and $last group by all",
+                {"scenario": scenario, "first": first, "last": last},
+            ).fetchall()
+        )
+    return [counts.get(year, 0) for year in range(first, last + 1)]
+
+
+def probe_floor(params: dict[str, Any]) -> dict[str, Any]:
+    """What DuckDB alone needs per employee-year, on a COPY of a simulated workspace's database.
+
+    The last simulated year's fct_workforce_snapshot slice goes into a scratch table
+    (untimed); then, `repeats` times, that slice is written once more as a new year with
+    one random draw per row (a hash of the employee and the repeat), committed and
+    checkpointed, so it pays the same durable write a simulated year pays. Reported per
+    row: no model of a year can write its rows for less.
+    """
+    import duckdb
+
+    from planalign_orchestrator.database import duckdb_memory_limit
+
+    year = int(params["year"])
+    with duckdb.connect(params["database"]) as conn:
+        conn.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
+        conn.execute(
+            f"create table main.{FLOOR_TABLE} as "
+            f"select * from main.fct_workforce_snapshot where simulation_year = {year}"
+        )
+        conn.execute("checkpoint")
+        rows = conn.execute(f"select count(*) from main.{FLOOR_TABLE}").fetchall()[0][0]
+        if not rows:
+            raise RuntimeError(f"fct_workforce_snapshot has no rows for {year} in {params['database']}")
+        columns = len(conn.execute(f"describe main.{FLOOR_TABLE}").fetchall())
+        seconds = []
+        for k in range(1, int(params["repeats"]) + 1):
+            started = time.perf_counter()
+            conn.execute("begin transaction")
+            conn.execute(
+                f"insert into main.{FLOOR_TABLE} select * replace ("
+                f"simulation_year + {k} as simulation_year, "
+                f"compensation * (1 + (hash(employee_id, {k}) % 1000) / 100000.0) as compensation) "
+                f"from main.{FLOOR_TABLE} where simulation_year = {year}"
+            )
+            conn.execute("commit")
+            conn.execute("checkpoint")
+            seconds.append(time.perf_counter() - started)
+        written = conn.execute(f"select count(*) from main.{FLOOR_TABLE} where simulation_year > {year}").fetchall()
+    if written[0][0] != rows * len(seconds):
+        raise RuntimeError(f"floor wrote {written[0][0]} rows, expected {rows * len(seconds)}")
+    return {
+        "year": year,
+        "rows": rows,
+        "columns": columns,
+        "seconds": seconds,
+        "us_per_row": [s / rows * 1e6 for s in seconds],
     }
 
 
@@ -1040,6 +1297,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "heal": probe_heal,
     "simulate": probe_simulate,
     "ensemble": probe_ensemble,
+    "floor": probe_floor,
 }
 
 
@@ -1065,6 +1323,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; scale 10k and 50k only")
     parser.add_argument("--keep-work", action="store_true", help="keep the workspaces under benchmarks/work/")
+    # A smoke test of the harness: toy sizes, results in benchmarks/work/results-tiny.json.
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
         nargs="+",
@@ -1116,9 +1376,9 @@ class Sections:
             with self.timed("empty folder -> 3-year simulation"):
                 figures += measure_e2e(settings, work)
         if "scale" in self.only:
-            with self.timed(f"scale {', '.join(f'{n // 1000}k' for n in settings.scale_sizes)}"):
+            with self.timed(f"scale {', '.join(size_label(n) for n in settings.scale_sizes)}"):
                 scale, scale_runs = measure_scale(settings, work)
-            figures += scale + dbt_cost_figures(cold, scale_runs)
+            figures += scale + fit_figures(scale_fit(scale_runs)) + dbt_cost_figures(cold, scale_runs)
         if "imports" in self.only:
             with self.timed("imports"):
                 figures += measure_imports(settings, work)
@@ -1126,17 +1386,17 @@ class Sections:
             with self.timed(f"seed ensembles {', '.join(map(str, settings.ensemble_seed_counts))}"):
                 figures += measure_ensemble(settings, work)
         if "million" in self.only:
-            with self.timed("1M employees x 10 years"):
+            with self.timed(f"{size_label(settings.million_employees)} employees x 10 years"):
                 figures += measure_million(settings, work)
         return figures, scale_runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings.for_mode(args.quick, args.keep_work)
+    settings = Settings.for_mode(args.quick, args.keep_work, args.tiny)
     info = machine()
     context: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full",
+        "mode": "tiny" if args.tiny else "quick" if args.quick else "full",
         "sections": args.only,
         "settings": asdict(settings),
         "loadavg_start": os.getloadavg(),
@@ -1153,7 +1413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     fit = scale_fit(scale_runs)
     print_table(figures, fit, info)
-    write_results(figures, fit, info, context)
+    write_results(figures, fit, info, context, WORK_ROOT / "results-tiny.json" if args.tiny else RESULTS_PATH)
     return 0
 
 
