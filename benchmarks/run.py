@@ -739,6 +739,7 @@ def scale_figures(employees: int, all_runs: list[ScaleRun], largest: int) -> lis
         ),
         Figure(f"scale.{employees}.init", f"{label}: initialization", "s", [rep["init_s"] for rep in reports]),
         Figure.of_processes(f"scale.{employees}.wall", f"{label}: whole process (wall)", processes, target),
+        *year_split_figures(f"scale.{employees}", label, reports),
         Figure(
             f"scale.{employees}.cost_per_employee_year",
             f"{label}: cost per employee-year",
@@ -746,6 +747,22 @@ def scale_figures(employees: int, all_runs: list[ScaleRun], largest: int) -> lis
             [cost_per_employee_year_us(r.years_s, sum(r.process.report["employee_years"])) for r in runs],
             details={"employee_years_runs": [rep["employee_years"] for rep in reports], **headline},
         ),
+    ]
+
+
+def year_split_figures(key: str, label: str, reports: list[dict[str, Any]]) -> list[Figure]:
+    """Where a simulated year's seconds go: DuckDB running dbt's SQL, dbt around it, the engine around dbt.
+
+    Each run's median year; "dbt around its SQL" is the invocation (graph, adapter,
+    connections, Jinja, events, the file's release) less its statements.
+    """
+    sql = [statistics.median(rep["sql_s"]) for rep in reports]
+    dbt = [statistics.median(d - q for d, q in zip(rep["dbt_s"], rep["sql_s"], strict=True)) for rep in reports]
+    engine = [statistics.median(y - d for y, d in zip(rep["years_s"], rep["dbt_s"], strict=True)) for rep in reports]
+    return [
+        Figure(f"{key}.year_sql", f"{label}: a year's SQL in DuckDB", "s", sql),
+        Figure(f"{key}.year_dbt", f"{label}: a year's dbt around its SQL", "s", dbt),
+        Figure(f"{key}.year_engine", f"{label}: a year's engine work around dbt", "s", engine),
     ]
 
 
@@ -993,6 +1010,7 @@ class DbtInstruments:
         self.parse_s: list[float] = []
         self.runner_parse_s = 0.0
         self.invocations: list[dict[str, Any]] = []
+        self.sql_s = 0.0
 
     def install(self) -> None:
         import logging
@@ -1011,6 +1029,21 @@ class DbtInstruments:
 
         ManifestLoader.get_full_manifest = classmethod(timed_parse)  # type: ignore[method-assign]
         instruments = self
+
+        # Every statement dbt sends to DuckDB goes through this cursor wrapper: its time is
+        # the SQL's, the rest of an invocation is dbt's own work around it.
+        from dbt.adapters.duckdb.environments.local import DuckDBCursorWrapper
+
+        execute = DuckDBCursorWrapper.execute
+
+        def timed_execute(cursor: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return execute(cursor, *args, **kwargs)
+            finally:
+                instruments.sql_s += time.perf_counter() - started
+
+        DuckDBCursorWrapper.execute = timed_execute  # type: ignore[method-assign]
 
         class Collector(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
@@ -1161,18 +1194,24 @@ def probe_simulate(params: dict[str, Any]) -> dict[str, Any]:
     from planalign_orchestrator.progress import InitializationFinished, YearFinished, YearStarted
     from planalign_orchestrator.workspace import Workspace
 
-    marks: dict[str, Any] = {"years_s": [], "headcount_end": []}
+    marks: dict[str, Any] = {"years_s": [], "headcount_end": [], "sql_s": [], "dbt_s": []}
+    at_start: dict[str, float] = {}
 
     def observe(event: object) -> None:
         if isinstance(event, InitializationFinished):
             marks["init_s"] = event.result.duration_seconds
-        elif isinstance(event, YearStarted) and event.index == 1:
-            marks["years_started"] = time.perf_counter()
-            marks["invocations_init"] = DbtRunner.invocation_count
-            marks["parses_init"] = len(instruments.parse_s)
+        elif isinstance(event, YearStarted):
+            if event.index == 1:
+                marks["years_started"] = time.perf_counter()
+                marks["invocations_init"] = DbtRunner.invocation_count
+                marks["parses_init"] = len(instruments.parse_s)
+            at_start.update(sql=instruments.sql_s, invocations=len(instruments.invocations))
         elif isinstance(event, YearFinished):
             marks["years_s"].append(event.duration_seconds)
             marks["headcount_end"].append(event.summary.headcount_end)
+            marks["sql_s"].append(instruments.sql_s - at_start["sql"])
+            year_invocations = instruments.invocations[int(at_start["invocations"]) :]
+            marks["dbt_s"].append(sum(invocation["seconds"] for invocation in year_invocations))
 
     config = Workspace.open(params["workspace"]).config
     orchestrator = create_orchestrator(config, on_progress=observe)
