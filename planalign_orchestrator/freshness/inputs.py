@@ -26,6 +26,7 @@ import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +37,9 @@ PACKAGE_NAME = "planalign-notebook"
 ABSENT = "absent"
 
 
+@cache
 def package_version() -> str:
+    """The installed version of the code this process runs (looked up once: it cannot change under it)."""
     try:
         return version(PACKAGE_NAME)
     except PackageNotFoundError:
