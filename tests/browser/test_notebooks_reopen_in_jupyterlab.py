@@ -6,13 +6,15 @@ In the scenarios notebook the levers cell is run again after Run All (so it is t
 last thing run, still interactive when saved), and its record must keep the lever
 values and the comparison they produced.
 
-Run All covers every kind of live view and every engine action the notebooks show
-(status, initialize, simulate, scenarios with levers and compare, ensemble, compliance,
-calibration, optimize). The notebooks that only show more of those views (03, 06, 07:
-simulations, comparisons and ensembles) are each executed by nbval against their
-committed outputs, which tools/execute_notebooks.py saved through the same pre-save
-hook; here they are opened as shipped, restarted and reloaded, and must show every
-record with nothing missing. Each test runs on whichever worker is free (conftest.py's SPREAD_FILES).
+Run All covers every kind of live view the notebooks show, in every state they end in:
+01 (status, initialize, simulate), 02 (status and initialize on a damaged, a stale and
+a corrupt workspace), 04 (scenarios, compare, levers), 05 (an ensemble, two live views
+in one cell), 10 (optimize). The other notebooks show only more of those views
+(03, 06, 07: simulations, comparisons, ensembles; 08, 09: simulations and ensembles of
+a compliance and a fitted scenario). nbval executes each of them against its committed
+outputs, which tools/execute_notebooks.py saved through the same pre-save hook; here
+they are opened as shipped, restarted and reloaded, and must show every record with
+nothing missing. Each test runs on whichever worker is free (conftest.py's SPREAD_FILES).
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ pytestmark = pytest.mark.dbt
 
 EXAMPLES = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # Their views are all of kinds the other notebooks' Run All saves and reopens (see above).
-REOPENED_AS_SHIPPED = {"03_workforce_analysis", "06_plan_design", "07_contribution_designs"}
+REOPENED_AS_SHIPPED = {
+    "03_workforce_analysis",
+    "06_plan_design",
+    "07_contribution_designs",
+    "08_compliance",
+    "09_calibration",
+}
 _DONE = re.compile(r"\[\d+\]:")
 LEVERS_CELL = 18  # 04_scenarios: the levers cell
 
