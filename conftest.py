@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,52 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         else:
             os.environ[name] = previous
     shutil.rmtree(cache, ignore_errors=True)
+
+
+# -- how pytest-xdist shares the tests out (`--dist loadfile --no-loadscope-reorder`) ----------
+
+# Files whose tests are each a unit of their own: minutes long each, sharing nothing
+# with their neighbours but session fixtures every worker can build.
+SPREAD_FILES = frozenset({"tests/browser/test_notebooks_reopen_in_jupyterlab.py"})
+
+
+def _cost_rank(item: pytest.Item, rootpath: Path) -> int:
+    """0: a spread file; 1: a notebook's cells; 2: a file running dbt; 3: the rest."""
+    if item.path.relative_to(rootpath).as_posix() in SPREAD_FILES:
+        return 0
+    if item.path.suffix == ".ipynb":
+        return 1
+    return 2 if item.get_closest_marker("dbt") is not None else 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long kinds of file first, so the last units a worker is handed are short ones.
+
+    A file's tests keep their order and stay together (module fixtures are set up once).
+    Every worker collects and sorts alike; xdist hands the files out in this order.
+    """
+    rank: dict[Path, int] = {}
+    for item in items:
+        rank[item.path] = min(rank.get(item.path, 3), _cost_rank(item, config.rootpath))
+    items.sort(key=lambda item: rank[item.path])  # stable
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, except that the tests of SPREAD_FILES go to whichever worker is free, one by one.
+
+    A notebook's cells share one kernel and a file's tests its module and session
+    fixtures, so a file runs on one worker; a spread file would otherwise hold one
+    worker for its whole length while the other idles. (xdist's own `loadgroup` cannot
+    do this under pytest 9: it renames items in a way pytest no longer reads.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndSpreadTests(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path in SPREAD_FILES else path
+
+    return FilesAndSpreadTests(config, log)

@@ -1,13 +1,15 @@
 """Shared fixtures: real workspaces on real DuckDB files, built with real dbt.
 
-Initializing and simulating cost seconds, so a session builds one initialized and
-one simulated template and each test gets its own copy of the folder. Every dbt
+Initializing and simulating cost seconds, so a run builds one initialized and one
+simulated template (once for all xdist workers: built_once_per_run) and each test gets
+its own copy of the folder. Every dbt
 invocation in this process reuses one parsed manifest. The environment of every run
 (no seconds in records, a private cache) is set by the repository's root conftest.py.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -52,14 +54,37 @@ def workspace(tmp_path: Path) -> Workspace:
     return Workspace.open(tmp_path / "workspace")
 
 
+def built_once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A template workspace `build` makes at the given root, built once for all xdist workers of the run.
+
+    The first worker to need it builds it in the run's shared temporary folder (the
+    others wait on a lock); each worker then works on a private copy, so no two
+    processes ever open one database. Without xdist it is built in place.
+    """
+    own = tmp_path_factory.mktemp(name) / "workspace"
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        build(own)
+        return own
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    with (shared.parent / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if not (shared / "built").exists():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker that failed here left
+            build(shared / "workspace")
+            (shared / "built").touch()
+    copy_workspace(shared / "workspace", own)
+    return own
+
+
+def _initialize(root: Path) -> None:
+    workspace = Workspace.open(root)
+    result = create_orchestrator(workspace.config).auto_initializer.ensure_initialized()
+    assert result.success, result
+
+
 @pytest.fixture(scope="session")
 def initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("initialized") / "workspace"
-    workspace = Workspace.open(root)
-    orchestrator = create_orchestrator(workspace.config)
-    result = orchestrator.auto_initializer.ensure_initialized()
-    assert result.success, result
-    return root
+    return built_once_per_run(tmp_path_factory, "initialized", _initialize)
 
 
 @pytest.fixture
@@ -70,10 +95,11 @@ def initialized_workspace(initialized_template: Path, tmp_path: Path) -> Workspa
 
 @pytest.fixture(scope="session")
 def simulated_template(initialized_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("simulated") / "workspace"
-    workspace = copy_workspace(initialized_template, root)
-    create_orchestrator(workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
-    return root
+    def simulate(root: Path) -> None:
+        workspace = copy_workspace(initialized_template, root)
+        create_orchestrator(workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
+
+    return built_once_per_run(tmp_path_factory, "simulated", simulate)
 
 
 @pytest.fixture
@@ -233,12 +259,13 @@ def ensemble_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from planalign_orchestrator.cli import main
     from planalign_orchestrator.session import WorkspaceSession
 
-    root = tmp_path_factory.mktemp("ensemble") / "workspace"
-    workspace = Workspace.open(root)
-    census = ["census", "generate", "--employees", str(ENSEMBLE_EMPLOYEES), "--seed", "42"]
-    assert main([*census, "--out", str(workspace.config.census_path)]) == 0
-    WorkspaceSession(workspace).ensemble(*ENSEMBLE_YEARS, seeds=ENSEMBLE_SEEDS, detail_seed=ENSEMBLE_DETAIL_SEED)
-    return root
+    def build(root: Path) -> None:
+        workspace = Workspace.open(root)
+        census = ["census", "generate", "--employees", str(ENSEMBLE_EMPLOYEES), "--seed", "42"]
+        assert main([*census, "--out", str(workspace.config.census_path)]) == 0
+        WorkspaceSession(workspace).ensemble(*ENSEMBLE_YEARS, seeds=ENSEMBLE_SEEDS, detail_seed=ENSEMBLE_DETAIL_SEED)
+
+    return built_once_per_run(tmp_path_factory, "ensemble", build)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ from planalign_orchestrator.config import CONFIG_FILE_NAME
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.factory import create_orchestrator
-from planalign_orchestrator.pipeline.results import workforce_snapshot, yearly_events
+from planalign_orchestrator.pipeline.results import SimulationSummary, workforce_snapshot, yearly_events
 from planalign_orchestrator.progress import YearStarted
 from planalign_orchestrator.workspace import Workspace
 from tests.conftest import SIMULATED_YEARS, copy_workspace
@@ -55,12 +56,42 @@ def _set_seed(workspace: Workspace, seed: int) -> Workspace:
     return Workspace.open(workspace.root, create=False)
 
 
-def test_five_year_run_returns_one_summary_row_per_year(initialized_workspace: Workspace) -> None:
-    orchestrator = create_orchestrator(initialized_workspace.config)
+@dataclass(frozen=True)
+class SecondRun:
+    workspace: Workspace
+    summary: SimulationSummary
+    parses: int
+    invocations: int
 
-    summary = orchestrator.execute_multi_year_simulation(2025, 2029)
 
-    frame = summary.to_dataframe()
+@pytest.fixture(scope="module")
+def second_run(initialized_template: Path, tmp_path_factory: pytest.TempPathFactory) -> SecondRun:
+    """The default config simulated 2025-2029 again on a copy of the initialized template, dbt's parses counted.
+
+    The session's simulated template is the first such run. This one starts with no
+    parsed manifest in the process, so it shows how often a run parses the project.
+    """
+    from dbt.parser.manifest import ManifestLoader
+
+    workspace = copy_workspace(initialized_template, tmp_path_factory.mktemp("second_run") / "workspace")
+    parses: list[int] = []
+    real_get_full_manifest = ManifestLoader.get_full_manifest.__func__
+
+    def counting_get_full_manifest(cls, *args, **kwargs):
+        parses.append(1)
+        return real_get_full_manifest(cls, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(ManifestLoader, "get_full_manifest", classmethod(counting_get_full_manifest))
+        monkeypatch.setattr(DbtRunner, "_manifests", {})
+        invocations_before = DbtRunner.invocation_count
+        summary = create_orchestrator(workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
+        invocations = DbtRunner.invocation_count - invocations_before
+    return SecondRun(workspace, summary, len(parses), invocations)
+
+
+def test_five_year_run_returns_one_summary_row_per_year(second_run: SecondRun) -> None:
+    frame = second_run.summary.to_dataframe()
     assert list(frame.index) == [2025, 2026, 2027, 2028, 2029]
     assert {
         "headcount_start",
@@ -134,13 +165,9 @@ def test_contributions_never_exceed_irs_limits_in_any_year(simulated_workspace: 
     assert per_year[["over_402g", "young_catch_up", "over_catch_up", "over_415c"]].to_numpy().sum() == 0
 
 
-def test_same_config_and_seed_give_identical_results(
-    simulated_workspace: Workspace, initialized_workspace: Workspace
-) -> None:
-    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(*SIMULATED_YEARS)
-
+def test_same_config_and_seed_give_identical_results(simulated_workspace: Workspace, second_run: SecondRun) -> None:
     for read in (workforce_snapshot, yearly_events):
-        pd.testing.assert_frame_equal(read(_db(simulated_workspace)), read(_db(initialized_workspace)))
+        pd.testing.assert_frame_equal(read(_db(simulated_workspace)), read(_db(second_run.workspace)))
 
 
 def test_rerunning_a_year_replaces_its_rows(simulated_workspace: Workspace) -> None:
@@ -171,26 +198,9 @@ def test_another_seed_changes_outcomes_but_keeps_aggregates_on_target(
     _assert_aggregates_on_target(reseeded)
 
 
-def test_five_year_simulation_parses_the_project_at_most_once(
-    initialized_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dbt.parser.manifest import ManifestLoader
-
-    parses: list[int] = []
-    real_get_full_manifest = ManifestLoader.get_full_manifest.__func__
-
-    def counting_get_full_manifest(cls, *args, **kwargs):
-        parses.append(1)
-        return real_get_full_manifest(cls, *args, **kwargs)
-
-    monkeypatch.setattr(ManifestLoader, "get_full_manifest", classmethod(counting_get_full_manifest))
-    monkeypatch.setattr(DbtRunner, "_manifests", {})
-    invocations_before = DbtRunner.invocation_count
-
-    create_orchestrator(initialized_workspace.config).execute_multi_year_simulation(2025, 2029)
-
-    assert len(parses) == 1
-    assert DbtRunner.invocation_count - invocations_before == 5
+def test_five_year_simulation_parses_the_project_at_most_once(second_run: SecondRun) -> None:
+    assert second_run.parses == 1
+    assert second_run.invocations == 5
 
 
 def test_a_later_year_first_simulates_the_years_it_needs(initialized_workspace: Workspace) -> None:

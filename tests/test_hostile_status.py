@@ -46,7 +46,7 @@ def test_fifty_status_calls_during_three_simulations_fail_none_of_them(
     roots = [copy_workspace(initialized_template, tmp_path / f"ws{index}").root for index in range(3)]
     simulations = [
         subprocess.Popen(
-            [PLANALIGN, "simulate", "2025-2029", "--workspace", str(root)],
+            [PLANALIGN, "simulate", "2025-2027", "--workspace", str(root)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -63,12 +63,12 @@ def test_fifty_status_calls_during_three_simulations_fail_none_of_them(
 
     for simulation, (stdout, stderr) in zip(simulations, outcomes, strict=True):
         assert simulation.returncode == 0, stderr
-        assert "2029" in stdout.splitlines()[-1]
+        assert "2027" in stdout.splitlines()[-1]
     assert [s.stderr for s in statuses if s.stderr] == []
     assert {s.returncode for s in statuses} <= {0, EXIT_BUSY}
     busy = [s for s in statuses if s.returncode == EXIT_BUSY]
     assert busy, "no status call overlapped a simulation; the test proves nothing"
-    assert all("busy: simulate 2025-2029 running in process" in s.stdout for s in busy)
+    assert all("busy: simulate 2025-2027 running in process" in s.stdout for s in busy)
 
 
 @pytest.fixture
