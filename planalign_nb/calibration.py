@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from planalign_nb.charts import neutral_figure
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
-from planalign_nb.runs import SimulationObserver, initialization_view
+from planalign_nb.runs import RunObserver, initialization_view
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -281,7 +281,7 @@ def backtest(
     years = LiveDisplay(EnsembleProgress(first, last, count, root=root, scenario=named))
     try:
         result = session.backtest(
-            loaded, from_year, seeds=seeds, min_seeds=min_seeds, on_progress=SimulationObserver(initialization, years)
+            loaded, from_year, seeds=seeds, min_seeds=min_seeds, on_progress=RunObserver(initialization, years)
         )
     except BaseException as error:
         years.show()

@@ -15,7 +15,7 @@ from planalign_nb.charts import chart_style, metric_axis, neutral_figure, title
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
 from planalign_nb.rendering import MUTED, code, notebook_call, workspace_reference
-from planalign_nb.runs import SimulationObserver, WaitNotice, initialization_view
+from planalign_nb.runs import RunObserver, WaitNotice, initialization_view
 from planalign_nb.simulation_widget import SimulationProgress
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def ensemble(
     named = None if session.scenario.is_baseline else session.scenario.name
     initialization = initialization_view(session)
     years = LiveDisplay(EnsembleProgress(session.config.simulation.start_year, last, count, root=root, scenario=named))
-    observer = WaitNotice(SimulationObserver(initialization, years))
+    observer = WaitNotice(RunObserver(initialization, years))
     try:
         if client is not None:
             years.show()

@@ -19,7 +19,7 @@ import ipywidgets as widgets
 from planalign_nb.charts import neutral_figure, tick_format, title
 from planalign_nb.errors import raise_for_notebook
 from planalign_nb.live import LiveDisplay
-from planalign_nb.progress_widget import InitializationProgress, LiveRunWidget
+from planalign_nb.progress_widget import LiveRunWidget
 from planalign_nb.rendering import (
     MUTED,
     ErrorReport,
@@ -43,14 +43,10 @@ from planalign_nb.rendering import (
     table,
     workspace_reference,
 )
-from planalign_nb.runs import WaitNotice, initialization_view
+from planalign_nb.runs import RunObserver, WaitNotice, initialization_view
 from planalign_orchestrator.progress import (
-    InitializationFinished,
     ItemState,
     OptimizationRun,
-    ProgressEvent,
-    StepFinished,
-    StepStarted,
     StudyStarted,
     TrialProgress,
     utc_now,
@@ -163,33 +159,6 @@ class OptimizationProgress(LiveRunWidget[OptimizationRun]):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle.update(self.snapshot()._repr_mimebundle_())
         return bundle
-
-
-class StudyObserver:
-    """Routes a study's events to its views: the initialization view only when something is built, the study's view.
-
-    Views are displayed from the cell's own thread; dbt's worker threads only update
-    widgets already shown.
-    """
-
-    def __init__(
-        self, initialization: LiveDisplay[InitializationProgress], study: LiveDisplay[OptimizationProgress]
-    ) -> None:
-        self.initialization, self.study = initialization, study
-        self._owner = threading.get_ident()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        self.initialization.view(event)
-        self.study.view(event)
-        if threading.get_ident() != self._owner:
-            return
-        needs_work = isinstance(event, StepStarted) and event.step_name != "check_tables"
-        if needs_work or (isinstance(event, StepFinished) and not event.success):
-            self.initialization.show()
-        elif isinstance(event, InitializationFinished) and event.result.success:
-            self.initialization.finish()
-        elif isinstance(event, StudyStarted):
-            self.study.show()
 
 
 class OptimizationView:
@@ -387,7 +356,7 @@ def optimize(
     root = session.root
     initialization = initialization_view(session)
     progress = LiveDisplay(OptimizationProgress(root=root))
-    observer = WaitNotice(StudyObserver(initialization, progress))
+    observer = WaitNotice(RunObserver(initialization, progress, shown_on=StudyStarted))
     try:
         result = session.optimize(
             objectives,

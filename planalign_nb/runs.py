@@ -31,25 +31,29 @@ if TYPE_CHECKING:
     from planalign_orchestrator.views import SimulationSummary
 
 
-class SimulationObserver:
-    """Routes events to both views and shows each view once it has something to show.
+class RunObserver:
+    """Routes events to an initialization view and a run's view, showing each once it has something to show.
 
     The initialization view appears only when there is work or an error (a healthy
     workspace just gets its tables checked); a successful initialization leaves its
-    record before the years start, a failed one when the call has the exception.
+    record before the run starts, a failed one when the call has the exception. The
+    run's view (years, or a study's trials) appears at its first `shown_on` event.
     Views are displayed from the cell's own thread: dbt's worker threads only update
     widgets that are already shown.
     """
 
     def __init__(
-        self, initialization: LiveDisplay[InitializationProgress], years: LiveDisplay[SimulationProgress]
+        self,
+        initialization: LiveDisplay[InitializationProgress],
+        run: LiveDisplay[Any],
+        shown_on: type[ProgressEvent] = YearStarted,
     ) -> None:
-        self.initialization, self.years = initialization, years
+        self.initialization, self.run, self.shown_on = initialization, run, shown_on
         self._owner = threading.get_ident()
 
     def __call__(self, event: ProgressEvent) -> None:
         self.initialization.view(event)
-        self.years.view(event)
+        self.run.view(event)
         if threading.get_ident() != self._owner:
             return
         needs_work = isinstance(event, StepStarted) and event.step_name != "check_tables"
@@ -57,8 +61,8 @@ class SimulationObserver:
             self.initialization.show()
         elif isinstance(event, InitializationFinished) and event.result.success:
             self.initialization.finish()
-        elif isinstance(event, YearStarted):
-            self.years.show()
+        elif isinstance(event, self.shown_on):
+            self.run.show()
 
 
 class WaitNotice:
@@ -117,7 +121,7 @@ def simulate_live(
     initialization = initialization_view(session, place)
     years = LiveDisplay(SimulationProgress(first, last, root=root, scenario=scenario), place)
     try:
-        observer = WaitNotice(SimulationObserver(initialization, years))
+        observer = WaitNotice(RunObserver(initialization, years))
         summary = session.simulate(first, last, on_progress=observer, wait_seconds=wait_seconds)
     except BaseException as error:
         if initialization.view.outcome in ("failed", "cancelled"):
