@@ -17,14 +17,7 @@
   {%- set existing = load_cached_relation(this) -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- if existing is not none and not existing.is_table -%}
-    {{ drop_relation_if_exists(existing) }}
-  {%- endif %}
-  {% call statement('main') -%}
-    create or replace table {{ target }} as (
-      {{ compiled_code }}
-    )
-  {%- endcall %}
+  {%- do replace_year_table(target, existing, compiled_code) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {% do adapter.commit() %}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
@@ -48,14 +41,7 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {%- if existing is none or existing.is_view or should_full_refresh() -%}
-    {%- if existing is not none and existing.is_view -%}
-      {{ drop_relation_if_exists(existing) }}
-    {%- endif %}
-    {% call statement('main') -%}
-      create or replace table {{ target }} as (
-        {{ compiled_code }}
-      )
-    {%- endcall %}
+    {%- do replace_year_table(target, existing, compiled_code) -%}
   {%- else -%}
     {%- do sync_slice_columns(target, compiled_code) -%}
     {% call statement('main') -%}
@@ -71,6 +57,18 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [target]}) }}
 {% endmaterialization %}
+
+{% macro replace_year_table(target, existing, query) %}
+{#- The table as this query's rows alone (a view of the same name is dropped first). -#}
+  {%- if existing is not none and not existing.is_table -%}
+    {{ drop_relation_if_exists(existing) }}
+  {%- endif %}
+  {% call statement('main') -%}
+    create or replace table {{ target }} as (
+      {{ query }}
+    )
+  {%- endcall %}
+{% endmacro %}
 
 {% macro sync_slice_columns(target, query) %}
 {#-
