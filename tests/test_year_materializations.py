@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from planalign_orchestrator import factory
+from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
 from planalign_orchestrator.factory import create_dbt_runner
 from planalign_orchestrator.pipeline.yearly_step import run_year
@@ -61,6 +62,38 @@ def test_rerunning_a_year_replaces_only_its_slice(simulated_workspace: Workspace
     )
     assert counts_after == counts_before
     assert len(counts_after) == 5
+
+
+def _years_per_row_group(workspace: Workspace, table: str) -> list[tuple[int, int, int]]:
+    """(row group, first year, last year) from the storage's own min/max of simulation_year."""
+    rows = query(
+        workspace.database_path,
+        f"select row_group_id, stats from pragma_storage_info('{table}')"
+        " where column_name = 'simulation_year' and segment_type <> 'VALIDITY' order by 1",
+    )
+    return [(group, stats["min"], stats["max"]) for group, stats in rows]
+
+
+def test_each_years_slice_keeps_row_groups_of_its_own_so_a_rerun_drops_them_whole(
+    simulated_workspace: Workspace, project: Path
+) -> None:
+    groups_before = _years_per_row_group(simulated_workspace, "fct_workforce_snapshot")
+
+    _rerun(simulated_workspace, 2027)
+
+    groups_after = _years_per_row_group(simulated_workspace, "fct_workforce_snapshot")
+    assert all(first == last for _, first, last in groups_before + groups_after)
+    assert len(groups_after) == len(groups_before)
+    assert sorted(first for _, first, _ in groups_after) == [2025, 2026, 2027, 2028, 2029]
+
+
+def test_the_engines_connections_never_merge_row_groups_at_a_checkpoint(simulated_workspace: Workspace) -> None:
+    manager = DatabaseConnectionManager(simulated_workspace.database_path)
+
+    with manager.connection(read_only=True) as conn:
+        setting = conn.execute("select current_setting('max_vacuum_tasks')").fetchone()
+
+    assert setting == (0,)
 
 
 def test_a_model_whose_columns_changed_keeps_the_other_years_rows(
