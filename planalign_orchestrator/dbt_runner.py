@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import FrameType
 from typing import Any, ClassVar
 
 from planalign_orchestrator.database import (
@@ -469,7 +470,7 @@ def _dbt_runner_class() -> type:
 
 @cache
 def _keep_per_process_work() -> None:
-    """Let dbt do once per process two things it otherwise redoes on every invocation.
+    """Let dbt do once per process, or cheaply, what it otherwise redoes on every invocation.
 
     A simulated year is one invocation, so each would be paid every year: the scan of every
     importable module for dbt plugins (the installed packages do not change while the
@@ -478,11 +479,17 @@ def _keep_per_process_work() -> None:
     rendered, not when it is compiled). Only the plain text environment with the
     default undefined is cached (the parser's macro-capturing environments are left
     alone), keyed by the source text, so it holds at most one entry per template of the
-    projects this process runs.
+    projects this process runs. And the adapter dbt creates for each invocation names
+    the module that declared each of its behavior flags by reading the source of every
+    frame on the stack (`inspect.stack()`, tens of milliseconds): the same module is
+    found from the frames' globals.
     """
     import jinja2
     from dbt.plugins.manager import PluginManager
+    from dbt_common.behavior_flags import BehaviorFlagRendered
     from dbt_common.clients.jinja import MacroFuzzEnvironment
+
+    BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
 
     scan_modules: Any = cache(PluginManager.get_prefixed_modules)
     PluginManager.get_prefixed_modules = classmethod(lambda _cls: scan_modules())  # type: ignore[method-assign,assignment]
@@ -513,6 +520,18 @@ def _keep_per_process_work() -> None:
         return code
 
     MacroFuzzEnvironment.compile = compile_once  # type: ignore[method-assign,assignment]
+
+
+def _calling_module() -> str:
+    """dbt_common's behavior-flag source: the first module up the stack other than its own."""
+    own = "dbt_common.behavior_flags"
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name != own:
+            return str(name)
+        frame = frame.f_back
+    return "Unknown"
 
 
 @cache

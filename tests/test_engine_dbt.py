@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.dbt_runner import DbtRunner, _dbt_runner_class
 from planalign_orchestrator.exceptions import DbtError
 from planalign_orchestrator.factory import create_dbt_runner, create_orchestrator
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
@@ -136,3 +137,23 @@ logging.getLogger("planalign_orchestrator.database").warning("must not reach std
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "root handlers: []" in completed.stdout
     assert "must not reach stderr" not in completed.stderr
+
+
+def test_an_adapters_behavior_flags_name_their_module_without_reading_the_stacks_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dbt creates an adapter on every invocation (every simulated year); its behavior flags
+    # found the module that declared them with inspect.stack(), reading the source of every
+    # frame. The engine keeps dbt's answer (the first module up the stack other than
+    # dbt_common.behavior_flags) from the frames' globals alone.
+    _dbt_runner_class()
+    from dbt_common.behavior_flags import Behavior
+
+    def stack_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("inspect.stack() reads every frame's source file")
+
+    monkeypatch.setattr(inspect, "stack", stack_read)
+
+    behavior = Behavior([{"name": "some_flag", "default": False, "description": "a flag"}], {})
+
+    assert behavior.some_flag._behavior_change_event.flag_source == __name__
