@@ -7,14 +7,18 @@ last thing run, still interactive when saved), and its record must keep the leve
 values and the comparison they produced.
 
 Run All covers every kind of live view the notebooks show, in every state they end in:
-01 (status, initialize, simulate), 02 (status and initialize on a damaged, a stale and
-a corrupt workspace), 04 (scenarios, compare, levers), 05 (an ensemble, two live views
-in one cell), 10 (optimize). The other notebooks show only more of those views
-(03, 06, 07: simulations, comparisons, ensembles; 08, 09: simulations and ensembles of
-a compliance and a fitted scenario). nbval executes each of them against its committed
-outputs, which tools/execute_notebooks.py saved through the same pre-save hook; here
-they are opened as shipped, restarted and reloaded, and must show every record with
-nothing missing. Each test runs on whichever worker is free (conftest.py's SPREAD_FILES).
+02 (status and initialize on a damaged, a stale and a corrupt workspace; two live views
+in one cell), 04 (simulations, scenarios, compare, levers). The other notebooks show
+only more of those views (01: status on a new workspace, initialize, simulate, which
+test_widgets_in_jupyterlab.py also runs, saves and reopens; 03, 06, 07: simulations,
+comparisons, ensembles; 08, 09: simulations and ensembles of a compliance and a fitted
+scenario), or views drawn by the same LiveRunWidget with the same record (05: an
+ensemble's progress, a simulation view; 10: a study's progress). nbval executes each of
+them against its committed outputs, which tools/execute_notebooks.py saved through the
+same pre-save hook; here they are opened as shipped, in a new kernel and a new page
+(all that a restart and a reload give a saved notebook), and must show every record
+with nothing missing. Each test runs on whichever worker is free (conftest.py's
+SPREAD_FILES).
 """
 
 from __future__ import annotations
@@ -47,11 +51,14 @@ pytestmark = pytest.mark.dbt
 EXAMPLES = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 # Their views are all of kinds the other notebooks' Run All saves and reopens (see above).
 REOPENED_AS_SHIPPED = {
+    "01_quickstart",
     "03_workforce_analysis",
+    "05_ensembles",
     "06_plan_design",
     "07_contribution_designs",
     "08_compliance",
     "09_calibration",
+    "10_optimize",
 }
 _DONE = re.compile(r"\[\d+\]:")
 LEVERS_CELL = 18  # 04_scenarios: the levers cell
@@ -85,8 +92,7 @@ def test_run_all_save_restart_and_reload_shows_every_record_and_no_missing_model
         shutil.copy(example, path)
         page = _open_notebook(browser_context, jupyter_server, notebook)
         try:
-            _restart_kernel(jupyter_server, notebook)
-            _reload(page)
+            page.wait_for_timeout(2_000)  # a widget manager that found no model says so by now
             assert_reopened_with_records_only(page, path)
             assert saved_records(path) > 0, "the shipped notebook holds its records"
         finally:
