@@ -49,7 +49,7 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.dbt
 
 EXAMPLES = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-# Their views are all of kinds the other notebooks' Run All saves and reopens (see above).
+# Their views are of kinds Run All saves and reopens elsewhere, or drawn by the same LiveRunWidget (see above).
 REOPENED_AS_SHIPPED = {
     "01_quickstart",
     "03_workforce_analysis",
