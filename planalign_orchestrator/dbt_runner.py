@@ -482,7 +482,8 @@ def _keep_per_process_work() -> None:
     projects this process runs. And the adapter dbt creates for each invocation names
     the module that declared each of its behavior flags by reading the source of every
     frame on the stack (`inspect.stack()`, tens of milliseconds): the same module is
-    found from the frames' globals.
+    found from the frames' globals. The events nobody reads and the listing of a schema
+    that always exists are skipped (below).
     """
     import jinja2
     from dbt.plugins.manager import PluginManager
@@ -520,6 +521,83 @@ def _keep_per_process_work() -> None:
         return code
 
     MacroFuzzEnvironment.compile = compile_once  # type: ignore[method-assign,assignment]
+    _skip_unread_debug_events()
+    _skip_listing_duckdbs_main_schema()
+
+
+def _skip_unread_debug_events() -> None:
+    """Build no debug event that no logger writes and no callback reads.
+
+    dbt turns every event into a protobuf message before its loggers and callbacks see
+    it: some 300 a simulated year, most of them debug lines (each SQL statement, each
+    connection opened) that the engine's log levels (none on the console, info in
+    logs/dbt/dbt.log) drop and that its node tracker ignores (tens of milliseconds a
+    year). A debug event is still built when any logger writes debug lines or any
+    callback other than the node tracker listens, so `--log-level debug` works as before.
+    """
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+
+    fire: Any = EventManager.fire_event
+    debug_levels = (EventLevel.DEBUG, EventLevel.TEST)
+
+    def fire_if_read(
+        manager: Any,
+        event: Any,
+        level: Any = None,
+        node: Any = None,
+        force_warn_or_error_handling: bool = False,
+    ) -> None:
+        if (level or event.level_tag()) in debug_levels and not _debug_event_read(manager, event):
+            return
+        fire(manager, event, level, node, force_warn_or_error_handling)
+
+    EventManager.fire_event = fire_if_read  # type: ignore[method-assign,assignment]
+
+
+def _debug_event_read(manager: Any, event: Any) -> bool:
+    """Whether a logger of dbt's event manager writes debug lines, or a callback may read this event."""
+    for event_logger in manager.loggers:
+        python_logger = getattr(event_logger, "_python_logger", event_logger)
+        if python_logger is None:  # a logger set to write nothing
+            continue
+        if not isinstance(python_logger, logging.Logger) or python_logger.isEnabledFor(logging.DEBUG):
+            return True
+    name = type(event).__name__
+    for callback in manager.callbacks:
+        read = _events_read_by(callback)
+        if read is None or name in read:
+            return True
+    return False
+
+
+def _events_read_by(callback: Any) -> frozenset[str] | None:
+    """The events a callback of dbt's event manager acts on; None (every one) for a callback not known here."""
+    from dbt.tracking import track_behavior_change_warn
+
+    if isinstance(callback, _NodeTracker):
+        return _NodeTracker.EVENTS
+    if callback is track_behavior_change_warn:  # dbt's own, for its usage statistics
+        return frozenset({"BehaviorChangeEvent"})
+    return None
+
+
+def _skip_listing_duckdbs_main_schema() -> None:
+    """No listing of the target database's schemas when every model is in `main`, which every DuckDB database has.
+
+    Before each invocation's first node dbt lists the schemas of every database it writes,
+    on a connection of its own, to create the missing ones (tens of milliseconds a year).
+    """
+    from dbt.task.runnable import GraphRunnableTask
+
+    create_schemas: Any = GraphRunnableTask.create_schemas
+
+    def create_missing_schemas(task: Any, adapter: Any, required_schemas: Any) -> None:
+        if adapter.type() == "duckdb" and all(str(schema.schema).lower() == "main" for schema in required_schemas):
+            return
+        create_schemas(task, adapter, required_schemas)
+
+    GraphRunnableTask.create_schemas = create_missing_schemas  # type: ignore[method-assign,assignment]
 
 
 def _calling_module() -> str:
@@ -712,6 +790,8 @@ class _NodeTracker:
 
     dbt calls it on its worker threads; it must never raise back into dbt.
     """
+
+    EVENTS: ClassVar[frozenset[str]] = frozenset({"LogStartLine", "NodeFinished"})
 
     def __init__(self, on_node: NodeObserver | None) -> None:
         self.on_node = on_node

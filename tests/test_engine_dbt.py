@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import io
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from planalign_orchestrator.dbt_runner import DbtRunner, _dbt_runner_class
+from planalign_orchestrator.dbt_runner import DbtRunner, _dbt_runner_class, _NodeTracker
 from planalign_orchestrator.exceptions import DbtError
 from planalign_orchestrator.factory import create_dbt_runner, create_orchestrator
 from planalign_orchestrator.workspace import Workspace, dbt_project_dir
@@ -157,3 +161,85 @@ def test_an_adapters_behavior_flags_name_their_module_without_reading_the_stacks
     behavior = Behavior([{"name": "some_flag", "default": False, "description": "a flag"}], {})
 
     assert behavior.some_flag._behavior_change_event.flag_source == __name__
+
+
+def test_a_debug_event_is_built_only_when_a_logger_writes_debug_lines_or_a_callback_may_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dbt builds a protobuf message of every event (some 300 a simulated year, most of them
+    # debug lines of each SQL statement); the engine's log levels write none of them.
+    _dbt_runner_class()
+    from dbt.adapters.events.types import SQLQuery
+    from dbt_common.events import event_manager
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.logger import LoggerConfig
+
+    built: list[str] = []
+    build = event_manager.msg_from_base_event
+
+    def counted_build(event, level=None):  # the real build, counted
+        built.append(type(event).__name__)
+        return build(event, level=level)
+
+    monkeypatch.setattr(event_manager, "msg_from_base_event", counted_build)
+    manager = event_manager.EventManager()
+    info_lines, debug_lines = io.StringIO(), io.StringIO()
+    manager.add_logger(LoggerConfig(name="file_like", level=EventLevel.INFO, output_stream=info_lines))
+    manager.add_callback(_NodeTracker(None))
+    query_event = SQLQuery(conn_name="master", sql="select 42", node_info={})
+
+    manager.fire_event(query_event)
+    assert built == [], "no logger writes it, the node tracker ignores it"
+
+    manager.add_logger(LoggerConfig(name="debug_like", level=EventLevel.DEBUG, output_stream=debug_lines))
+    manager.fire_event(query_event)
+    assert built == ["SQLQuery"]
+    assert "select 42" in debug_lines.getvalue()
+    assert info_lines.getvalue() == ""
+
+    listener = event_manager.EventManager()
+    heard: list[str] = []
+    listener.add_callback(lambda message: heard.append(message.info.name))
+    listener.fire_event(query_event)
+    assert heard == ["SQLQuery"], "a callback of unknown interests hears every event"
+
+
+def test_dbt_lists_no_schemas_when_every_model_is_in_duckdbs_main_schema() -> None:
+    # Every DuckDB database has `main`; dbt would list the schemas on a connection of its
+    # own before each invocation's first node, to create it. Any other schema is listed
+    # and created as dbt does.
+    _dbt_runner_class()
+    from dbt.adapters.base.relation import BaseRelation
+    from dbt.task.run import RunTask
+
+    class Adapter:
+        def __init__(self) -> None:
+            self.listed: list[str | None] = []
+            self.created: list[str] = []
+
+        def type(self) -> str:
+            return "duckdb"
+
+        @contextmanager
+        def connection_named(self, name: str) -> Iterator[None]:
+            yield
+
+        def list_schemas(self, database: str | None) -> list[str]:
+            self.listed.append(database)
+            return ["main"]
+
+        def create_schema(self, relation: BaseRelation) -> None:
+            self.created.append(str(relation.schema))
+
+    task = RunTask.__new__(RunTask)
+    task.config = SimpleNamespace(threads=1, args=SimpleNamespace(single_threaded=True))
+    main = BaseRelation.create(database="simulation", schema="main")
+    staging = BaseRelation.create(database="simulation", schema="staging")
+    adapter = Adapter()
+
+    task.create_schemas(adapter, {main})
+    assert adapter.listed == []
+
+    task.create_schemas(adapter, {main, staging})
+    assert set(adapter.listed) == {'"simulation"'}
+    assert adapter.created == ["staging"]

@@ -2,7 +2,8 @@
 
 A fact table holds every year of every scenario; a run replaces its own
 (scenario, year) slice and nothing else, and a model whose columns changed brings the
-table's columns in line without losing the other slices' rows. The project is a
+table's columns in line without losing the other slices' rows (checked by a run's
+first year; its later years run the same code). The project is a
 private copy (the repository's dbt/ is never edited).
 """
 
@@ -15,8 +16,9 @@ import pytest
 from planalign_orchestrator import factory
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.exceptions import DbtError
 from planalign_orchestrator.factory import create_dbt_runner
-from planalign_orchestrator.pipeline.yearly_step import run_year
+from planalign_orchestrator.pipeline.yearly_step import COLUMNS_CHECKED_VAR, run_year
 from planalign_orchestrator.session import WorkspaceSession
 from planalign_orchestrator.workspace import Workspace
 from tests.support.helpers import copy_dbt_project, query
@@ -101,14 +103,7 @@ def test_a_model_whose_columns_changed_keeps_the_other_years_rows(
 ) -> None:
     model = project / PLAN_MODEL
     text = model.read_text()
-    assert "    {{ sim_year }} as simulation_year,\n" in text, "fct_year_plan changed shape; update this test"
-    model.write_text(
-        text.replace(
-            "    {{ sim_year }} as simulation_year,\n",
-            "    {{ sim_year }} as simulation_year,\n    cast(42 as bigint) as added_for_the_test,\n",
-            1,
-        )
-    )
+    _add_a_column(project)
 
     _rerun(simulated_workspace, 2027)
 
@@ -125,3 +120,54 @@ def test_a_model_whose_columns_changed_keeps_the_other_years_rows(
     assert "added_for_the_test" not in _columns(simulated_workspace, "fct_year_plan")
     years = query(simulated_workspace.database_path, "select simulation_year from fct_year_plan order by 1")
     assert years == [(2025,), (2026,), (2027,), (2028,), (2029,)]
+
+
+def _add_a_column(project: Path) -> None:
+    model = project / PLAN_MODEL
+    text = model.read_text()
+    assert "    {{ sim_year }} as simulation_year,\n" in text, "fct_year_plan changed shape; update this test"
+    model.write_text(
+        text.replace(
+            "    {{ sim_year }} as simulation_year,\n",
+            "    {{ sim_year }} as simulation_year,\n    cast(42 as bigint) as added_for_the_test,\n",
+            1,
+        )
+    )
+
+
+def test_a_run_brings_the_columns_in_line_in_its_first_year_and_its_later_years_skip_the_check(
+    simulated_workspace: Workspace, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_a_column(project)
+    DbtRunner._manifests.clear()
+    orchestrator = factory.create_orchestrator(simulated_workspace.config)
+    passed: list[object] = []
+    run = orchestrator.dbt_runner.run
+
+    def recording_run(*args, **kwargs):  # the real run, its vars noted
+        passed.append((kwargs.get("vars") or {}).get(COLUMNS_CHECKED_VAR))
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(orchestrator.dbt_runner, "run", recording_run)
+
+    orchestrator.execute_multi_year_simulation(2025, 2029)
+
+    assert passed == [None, True, True, True, True], "checked by the first year only"
+    rows = query(simulated_workspace.database_path, "select simulation_year, added_for_the_test from fct_year_plan")
+    assert sorted(rows) == [(year, 42) for year in range(2025, 2030)]
+
+
+def test_a_year_told_its_columns_are_checked_does_not_check_them(simulated_workspace: Workspace, project: Path) -> None:
+    # Why the engine passes the flag only after a first year of the same run: with it,
+    # the table keeps its columns and the insert of a changed model fails.
+    _add_a_column(project)
+    DbtRunner._manifests.clear()
+    session = WorkspaceSession.open(simulated_workspace.root)
+    runner = create_dbt_runner(session.config, session.database_path)
+
+    with pytest.raises(DbtError, match="added_for_the_test"):
+        run_year(runner, session.config, 2027, columns_checked=True)
+
+    assert "added_for_the_test" not in _columns(simulated_workspace, "fct_year_plan")
+    run_year(runner, session.config, 2027)
+    assert _columns(simulated_workspace, "fct_year_plan")["added_for_the_test"] == "BIGINT"

@@ -91,7 +91,9 @@ def run_chunk(task: ChunkTask, on_progress: ProgressObserver | None = None) -> C
         if on_progress is not None:
             on_progress(YearStarted(year, index, total, reason=f"{len(task.seeds)} seeds", scenario=config.scenario))
         # The event log is built only when a seed's full detail is kept.
-        run_year(runner, config, year, seeds=task.seeds, with_events=task.detail_seed is not None)
+        run_year(
+            runner, config, year, seeds=task.seeds, with_events=task.detail_seed is not None, columns_checked=index > 1
+        )
         year_rows = read_year_metrics(db, [config.scenario], year, year)
         with db.connection() as conn:
             _keep_detail(conn, task.detail_seed, year, created=index == 1)

@@ -128,7 +128,14 @@ class PipelineOrchestrator:
                     YearStarted(planned.year, index, len(plan), reason=planned.reason, scenario=scenario)
                 )
                 started = time.perf_counter()
-                run_year(self.dbt_runner, self.config, planned.year, full_refresh=full_refresh, on_node=self._on_node)
+                run_year(
+                    self.dbt_runner,
+                    self.config,
+                    planned.year,
+                    full_refresh=full_refresh,
+                    columns_checked=recipe is not None,
+                    on_node=self._on_node,
+                )
                 full_refresh = False
                 recipe = recipe or yearly_recipe(self.dbt_runner)
                 BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)

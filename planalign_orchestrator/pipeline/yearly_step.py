@@ -16,6 +16,7 @@ from planalign_orchestrator.freshness.recipes import ProjectRecipes
 
 YEARLY_SELECTOR = "tag:yearly"
 EVENTS_MODEL = "fct_yearly_events"
+COLUMNS_CHECKED_VAR = "slice_columns_checked"  # read by the year_slice materialization
 
 
 def run_year(
@@ -26,16 +27,21 @@ def run_year(
     seeds: Sequence[int] | None = None,
     with_events: bool = True,
     full_refresh: bool = False,
+    columns_checked: bool = False,
     on_node: NodeObserver | None = None,
 ) -> DbtInvocation:
     """Simulate `year` of the config's scenario for its random_seed, or for every one of `seeds`.
 
     Without events the event log is not built: nothing else reads it (the metrics come
-    from the snapshot), and it is a quarter of a year's time.
+    from the snapshot), and it is a quarter of a year's time. `columns_checked` says an
+    earlier year of the same run (same process, same parsed project) has brought the
+    fact tables' columns in line with the models, so this year skips that check.
     """
     vars = config.dbt_vars(year)
     if seeds is not None:
         vars["random_seeds"] = list(seeds)
+    if columns_checked:
+        vars[COLUMNS_CHECKED_VAR] = True
     return runner.run(
         [YEARLY_SELECTOR],
         vars=vars,

@@ -2,23 +2,22 @@
 
 The reopened page must show each view's record and nothing a restarted kernel cannot
 give it back: no "Error displaying widget: model not found", no widget view at all.
-In the scenarios notebook the levers cell is run again after Run All (so it is the
-last thing run, still interactive when saved), and its record must keep the lever
-values and the comparison they produced.
 
-Run All covers every kind of live view the notebooks show, in every state they end in:
+Run All here covers the notebook whose views no other browser test runs and saves:
 02 (status and initialize on a damaged, a stale and a corrupt workspace; two live views
-in one cell), 04 (simulations, scenarios, compare, levers). The other notebooks show
-only more of those views (01: status on a new workspace, initialize, simulate, which
-test_widgets_in_jupyterlab.py also runs, saves and reopens; 03, 06, 07: simulations,
-comparisons, ensembles; 08, 09: simulations and ensembles of a compliance and a fitted
-scenario), or views drawn by the same LiveRunWidget with the same record (05: an
-ensemble's progress, a simulation view; 10: a study's progress). nbval executes each of
-them against its committed outputs, which tools/execute_notebooks.py saved through the
-same pre-save hook; here they are opened as shipped, in a new kernel and a new page
-(all that a restart and a reload give a saved notebook), and must show every record
-with nothing missing. Each test runs on whichever worker is free (conftest.py's
-SPREAD_FILES).
+in one cell). The other notebooks show only more of the kinds of view that are run,
+saved and reopened elsewhere: 01's status on a new workspace, initialize and simulate
+(test_widgets_in_jupyterlab.py, cell by cell), 04's levers run last with their
+comparison (test_levers_in_jupyterlab.py; its simulations draw the same LiveRunWidget
+as 01's, and its scenario listings and comparisons are plain HTML), 03, 06 and 07's
+simulations, comparisons and ensembles, 08 and 09's simulations and ensembles of a
+compliance and a fitted scenario, 05's ensemble progress and 10's study progress (the
+same LiveRunWidget with the same record). nbval executes each of them against its
+committed outputs, which tools/execute_notebooks.py saved through the same pre-save
+hook; here they are opened as shipped, in a new kernel and a new page (all that a
+restart and a reload give a saved notebook), and must show every record with nothing
+missing, 04's levers record with its lever values and comparison. Each test runs on
+whichever worker is free (conftest.py's SPREAD_FILES).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from tests.browser.test_widgets_in_jupyterlab import (
     _open_notebook,
     _reload,
     _restart_kernel,
-    _run_cell,
     _save,
     _screenshot,
     _shut_down,
@@ -53,6 +51,7 @@ EXAMPLES = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 REOPENED_AS_SHIPPED = {
     "01_quickstart",
     "03_workforce_analysis",
+    "04_scenarios",
     "05_ensembles",
     "06_plan_design",
     "07_contribution_designs",
@@ -95,6 +94,8 @@ def test_run_all_save_restart_and_reload_shows_every_record_and_no_missing_model
             page.wait_for_timeout(2_000)  # a widget manager that found no model says so by now
             assert_reopened_with_records_only(page, path)
             assert saved_records(path) > 0, "the shipped notebook holds its records"
+            if example.stem == "04_scenarios":
+                _assert_levers_record(page)
         finally:
             page.close()
             _shut_down(jupyter_server, notebook)
@@ -103,25 +104,24 @@ def test_run_all_save_restart_and_reload_shows_every_record_and_no_missing_model
     page = _open_notebook(browser_context, jupyter_server, notebook)
     try:
         _run_all(page, timeout=600)
-        if example.stem == "04_scenarios":
-            # The levers cell run again after Run All: the last thing run, interactive when saved.
-            _run_cell(page, LEVERS_CELL)
-            _cell(page, LEVERS_CELL).locator(".planalign-levers .planalign-comparison").first.wait_for()
         _save(page, path)
         _restart_kernel(jupyter_server, notebook)
         _reload(page)
 
         assert_reopened_with_records_only(page, path)
-        if example.stem == "04_scenarios":
-            levers = _cell(page, LEVERS_CELL).locator(".planalign-levers.planalign-record")
-            levers.scroll_into_view_if_needed()
-            text = levers.text_content() or ""  # JupyterLab skips rendering cells out of view: no inner text
-            assert "Scenario: safe_harbor" in text
-            assert "100% of the first 3% + 50% of the next 2%" in text, "the lever values"
-            cost = levers.locator(".planalign-comparison .planalign-metric-employer_cost_rate")
-            assert cost.count() == 3, "the comparison they produced: baseline, safe_harbor and the delta"
-            assert "nb.levers('scenarios_workspace', scenario='safe_harbor')" in text
-            _screenshot(levers, "reopened_levers")
     finally:
         page.close()
         _shut_down(jupyter_server, notebook)
+
+
+def _assert_levers_record(page) -> None:
+    """04's levers record keeps the lever values and the comparison they produced."""
+    levers = _cell(page, LEVERS_CELL).locator(".planalign-levers.planalign-record")
+    levers.scroll_into_view_if_needed()
+    text = levers.text_content() or ""  # JupyterLab skips rendering cells out of view: no inner text
+    assert "Scenario: safe_harbor" in text
+    assert "100% of the first 3% + 50% of the next 2%" in text, "the lever values"
+    cost = levers.locator(".planalign-comparison .planalign-metric-employer_cost_rate")
+    assert cost.count() == 3, "the comparison they produced: baseline, safe_harbor and the delta"
+    assert "nb.levers('scenarios_workspace', scenario='safe_harbor')" in text
+    _screenshot(levers, "reopened_levers")
