@@ -142,20 +142,21 @@ def scenarios_template(initialized_template: Path, tmp_path_factory: pytest.Temp
     from planalign_orchestrator.progress import NodeStarted
     from planalign_orchestrator.session import WorkspaceSession
 
-    root = tmp_path_factory.mktemp("scenarios") / "workspace"
-    session = WorkspaceSession(copy_workspace(initialized_template, root))
-    invocations = {}
-    for name, overrides in SCENARIOS.items():
-        recorder = EventRecorder()
-        before = DbtRunner.invocation_count
-        scenario = session if overrides is None else session.for_scenario(name, overrides)
-        scenario.simulate(*SCENARIO_YEARS, on_progress=recorder)
-        invocations[name] = {
-            "dbt": DbtRunner.invocation_count - before,
-            "nodes": sorted({event.node_name for event in recorder.of_type(NodeStarted)}),
-        }
-    (root / "invocations.json").write_text(json.dumps(invocations))
-    return root
+    def build(root: Path) -> None:
+        session = WorkspaceSession(copy_workspace(initialized_template, root))
+        invocations = {}
+        for name, overrides in SCENARIOS.items():
+            recorder = EventRecorder()
+            before = DbtRunner.invocation_count
+            scenario = session if overrides is None else session.for_scenario(name, overrides)
+            scenario.simulate(*SCENARIO_YEARS, on_progress=recorder)
+            invocations[name] = {
+                "dbt": DbtRunner.invocation_count - before,
+                "nodes": sorted({event.node_name for event in recorder.of_type(NodeStarted)}),
+            }
+        (root / "invocations.json").write_text(json.dumps(invocations))
+
+    return built_once_per_run(tmp_path_factory, "scenarios", build)
 
 
 @pytest.fixture
