@@ -11,6 +11,7 @@ here; a test keeps the two in step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from planalign_orchestrator.database import DatabaseConnectionManager
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
 METRICS_MODEL = "fct_year_metrics"
@@ -153,10 +155,15 @@ def metric(column: str) -> Metric:
 
 
 def read_year_metrics(
-    db: DatabaseConnectionManager, scenarios: Sequence[str], first: int, last: int
+    db: DatabaseConnectionManager,
+    scenarios: Sequence[str],
+    first: int,
+    last: int,
+    *,
+    conn: duckdb.DuckDBPyConnection | None = None,
 ) -> list[dict[str, object]]:
-    """The fct_year_metrics rows of these scenarios and years, by scenario, seed and year."""
-    with db.connection(read_only=True) as conn:
+    """The fct_year_metrics rows of these scenarios and years, by scenario, seed and year (on `conn` when given)."""
+    with nullcontext(conn) if conn is not None else db.connection(read_only=True) as conn:
         cursor = conn.execute(
             f"select * from main.{METRICS_MODEL} where scenario_id in (select unnest($scenarios)) "
             "and simulation_year between $first and $last order by scenario_id, random_seed, simulation_year",

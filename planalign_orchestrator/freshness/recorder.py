@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from contextlib import nullcontext
 from pathlib import Path
+
+import duckdb
 
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.freshness.checker import FreshnessChecker
@@ -56,15 +59,23 @@ class BuildRecorder:
                 fingerprint_of(name)
             record_tables(conn, records, self._digest_rows(records.values()))
 
-    def record_year(self, year: int, recipe: Recipe, years: dict[int, str | None] | None = None) -> bool:
+    def record_year(
+        self,
+        year: int,
+        recipe: Recipe,
+        years: dict[int, str | None] | None = None,
+        *,
+        conn: duckdb.DuckDBPyConnection | None = None,
+    ) -> bool:
         """Record a simulated year; False when an input has no record (the year stays unknown).
 
         `years` carries the fingerprints of the years a run has recorded so far (this one is
         added): the next year then reads its prior year's from it instead of recomputing
         the whole chain back to start_year, which made each year cost more than the last.
+        `conn` is a connection the caller has open (and reads the year's results on next).
         """
         memo = {} if years is None else years
-        with self.db_manager.connection() as conn:
+        with nullcontext(conn) if conn is not None else self.db_manager.connection() as conn:
             state = read_build_state(conn)
             components = self.checker.year_components(year, recipe, state, memo)
             if components is None:

@@ -138,11 +138,15 @@ class PipelineOrchestrator:
                 )
                 full_refresh = False
                 recipe = recipe or yearly_recipe(self.dbt_runner)
-                BuildRecorder(self.db_manager, self.freshness).record_year(planned.year, recipe, recorded)
-            summary = year_summaries(self.db_manager, scenario, planned.year, planned.year)[planned.year]
+                # One open of the file for the year's build record and its summary.
+                with self.db_manager.connection() as conn:
+                    BuildRecorder(self.db_manager, self.freshness).record_year(
+                        planned.year, recipe, recorded, conn=conn
+                    )
+                    summaries.update(year_summaries(self.db_manager, scenario, planned.year, planned.year, conn=conn))
+            summary = summaries[planned.year]
             duration = time.perf_counter() - started
             logger.info("Simulated %s in %.2fs: %s active", planned.year, duration, summary.headcount_end)
-            summaries[planned.year] = summary
             self._progress.emit(YearFinished(planned.year, index, len(plan), duration, summary, scenario=scenario))
         return SimulationSummary(
             tuple(summaries[year] for year in range(first, last + 1)),

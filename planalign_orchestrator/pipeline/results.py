@@ -17,8 +17,9 @@ from planalign_orchestrator.config import BASELINE_SCENARIO
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.metrics import KEY_COLUMNS, SUMMARY_METRICS, read_year_metrics
 
-if TYPE_CHECKING:  # imported where a DataFrame is built: the year loop itself never needs pandas
-    import pandas as pd
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd  # imported where a DataFrame is built: the year loop itself never needs pandas
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,17 @@ class SimulationSummary:
         )
 
 
-def year_summaries(db: DatabaseConnectionManager, scenario: str, first: int, last: int) -> dict[int, YearSummary]:
-    """The summaries of a scenario's simulated years first..last, from fct_year_metrics (one query)."""
+def year_summaries(
+    db: DatabaseConnectionManager,
+    scenario: str,
+    first: int,
+    last: int,
+    *,
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> dict[int, YearSummary]:
+    """The summaries of a scenario's years first..last, from fct_year_metrics (one query; on `conn` if given)."""
     summaries = {}
-    for row in read_year_metrics(db, [scenario], first, last):
+    for row in read_year_metrics(db, [scenario], first, last, conn=conn):
         year = int(str(row["simulation_year"]))
         values = {name: value for name, value in row.items() if name not in KEY_COLUMNS}
         summary = YearSummary(year, values)
