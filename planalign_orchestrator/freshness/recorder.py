@@ -12,8 +12,7 @@ import logging
 from collections.abc import Collection
 from contextlib import nullcontext
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from planalign_orchestrator.database import DatabaseConnectionManager
 from planalign_orchestrator.freshness.checker import FreshnessChecker
@@ -21,6 +20,9 @@ from planalign_orchestrator.freshness.inputs import FileDigests, Recipe, fingerp
 from planalign_orchestrator.freshness.recipes import ProjectRecipes
 from planalign_orchestrator.freshness.state import BuildRecord, read_build_state, record_tables, record_year
 from planalign_orchestrator.progress import utc_now
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
