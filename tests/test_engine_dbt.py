@@ -177,7 +177,7 @@ def test_a_debug_event_is_built_only_when_a_logger_writes_debug_lines_or_a_callb
     built: list[str] = []
     build = event_manager.msg_from_base_event
 
-    def counted_build(event, level=None):  # the real build, counted
+    def counted_build(event: object, level: object = None) -> object:  # the real build, counted
         built.append(type(event).__name__)
         return build(event, level=level)
 

@@ -10,12 +10,13 @@ private copy (the repository's dbt/ is never edited).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from planalign_orchestrator import factory
 from planalign_orchestrator.database import DatabaseConnectionManager
-from planalign_orchestrator.dbt_runner import DbtRunner
+from planalign_orchestrator.dbt_runner import DbtInvocation, DbtRunner
 from planalign_orchestrator.exceptions import DbtError
 from planalign_orchestrator.factory import create_dbt_runner
 from planalign_orchestrator.pipeline.yearly_step import COLUMNS_CHECKED_VAR, run_year
@@ -144,7 +145,7 @@ def test_a_run_brings_the_columns_in_line_in_its_first_year_and_its_later_years_
     passed: list[object] = []
     run = orchestrator.dbt_runner.run
 
-    def recording_run(*args, **kwargs):  # the real run, its vars noted
+    def recording_run(*args: Any, **kwargs: Any) -> DbtInvocation:  # the real run, its vars noted
         passed.append((kwargs.get("vars") or {}).get(COLUMNS_CHECKED_VAR))
         return run(*args, **kwargs)
 
